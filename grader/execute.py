@@ -1,0 +1,273 @@
+"""Run one notebook in a fresh forked kernel with nbclient, then run the harness.
+
+Everything that can go wrong while running student code is turned into a
+`NotebookError` here (cell timeouts, a dead kernel, memory, file and process limits,
+output floods), so scoring deals with outcomes, never with exceptions. nbclient's
+vocabulary (`CellTimeoutError`, `DeadKernelError`) is reused rather than re-invented.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from .harness import MIME as RESULT_MIME
+from .kernel_manager import ForkKernelManager
+from .limits import Limits, format_size
+from .results import NotebookError
+from .sandbox import SandboxConfig
+
+HARNESS_SOURCE = open(os.path.join(os.path.dirname(__file__), "harness.py"), encoding="utf-8").read()
+
+
+@dataclass
+class Execution:
+    """What running a notebook produced, as plain data for scoring."""
+
+    errors: list[NotebookError] = field(default_factory=list)
+    fetched: dict[str, dict[str, Any]] | None = None  # harness results by fetch key
+    unavailable: str | None = None  # why fetched is None (kernel died, harness failed, ...)
+    sandbox: dict[str, Any] = field(default_factory=dict)
+    cells_run: int = 0
+
+
+class _GraderClient(NotebookClient):
+    """nbclient with bounded output, escalation of ignored interrupts, and a deadline."""
+
+    def __init__(self, nb: Any, limits: Limits, **kw: Any) -> None:
+        super().__init__(
+            nb,
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            timeout_func=self._cell_budget,
+            iopub_timeout=5,
+            shutdown_kernel="immediate",
+            record_timing=False,
+            startup_timeout=60,
+            store_widget_state=False,
+            **kw,
+        )
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.timeout
+        self.timed_out: set[int] = set()
+        self.budget_was_notebook: set[int] = set()
+        self.unstoppable = False
+        self.in_harness = False
+        self.harness_budget = limits.harness_timeout
+        self._cell_bytes: dict[int, int] = {}
+        self._total_bytes = 0
+        self.truncated: set[int] = set()
+
+    def _cell_budget(self, cell: Any) -> int:
+        if self.in_harness:
+            return max(1, int(self.harness_budget))
+        left = self.deadline - time.monotonic()
+        if left < self.limits.cell_timeout:
+            self.budget_was_notebook.add(id(cell))
+        return max(1, int(min(self.limits.cell_timeout, left) + 0.999))
+
+    async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> None | dict[str, Any]:
+        # First time: interrupt and keep waiting for the KeyboardInterrupt reply.
+        # Second time: the code ignored the interrupt, so give up on this kernel.
+        if cell is not None and id(cell) not in self.timed_out:
+            self.timed_out.add(id(cell))
+            assert self.km is not None
+            await self.km.interrupt_kernel()
+            return None
+        self.unstoppable = True
+        raise CellTimeoutError.error_from_timeout_and_cell("Cell execution timed out", timeout, cell)
+
+    def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
+        if self.in_harness:
+            return super().output(outs, msg, display_id, cell_index)
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        used = self._cell_bytes.get(cell_index, 0)
+        if used + size > self.limits.output or self._total_bytes + size > self.limits.total_output:
+            if cell_index not in self.truncated:
+                self.truncated.add(cell_index)
+                note = nbformat.v4.new_output(
+                    "stream", name="stderr", text="\n[d2l-grader: output truncated at the output limit]\n"
+                )
+                outs.append(note)
+            return None
+        self._cell_bytes[cell_index] = used + size
+        self._total_bytes += size
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def _classify_cell_error(number: int, ename: str, evalue: str, limits: Limits) -> NotebookError:
+    """Map a cell's exception to the student-facing explanation."""
+    lowered = evalue.lower()
+    if "MemoryError" in ename or ("alloc" in lowered and "memory" in lowered):
+        return NotebookError(
+            "memory-limit", f"cell {number} exceeded the memory limit ({format_size(limits.memory)})", number
+        )
+    if "[Errno 27]" in evalue or "file too large" in lowered:
+        return NotebookError(
+            "file-size-limit", f"cell {number} exceeded the file size limit ({format_size(limits.file_size)})", number
+        )
+    if ename in ("BlockingIOError", "OSError", "RuntimeError") and (
+        "[Errno 11]" in evalue or "can't start new thread" in lowered or "resource temporarily unavailable" in lowered
+    ):
+        return NotebookError("process-limit", f"cell {number} hit the process limit ({limits.processes})", number)
+    first = evalue.strip().splitlines()[0] if evalue.strip() else ""
+    text = f"{ename}: {first}" if first else ename
+    return NotebookError("cell-error", f"cell {number} raised {text[:300]}", number)
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return ""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f" (killed by {name})"
+    return f" (exit code {code})"
+
+
+async def execute_notebook(
+    nb: Any,
+    *,
+    fork_server: Any,
+    sandbox: SandboxConfig,
+    limits: Limits,
+    harness_request: dict[str, Any] | None,
+) -> Execution:
+    """Run every code cell, then the harness; always return an Execution."""
+    result = Execution()
+    km = ForkKernelManager(fork_server=fork_server, sandbox=sandbox)
+    client = _GraderClient(nb, limits, km=km)
+    token = harness_request["token"] if harness_request else None
+    try:
+        async with client.async_setup_kernel():
+            result.sandbox = km.sandbox_report
+            alive = await _run_cells(client, nb, limits, result)
+            if not alive:
+                return result
+            if harness_request is not None:
+                await _run_harness(client, harness_request, token, result)
+    except DeadKernelError:
+        if result.unavailable is None:
+            result.unavailable = "the kernel died while the checks ran"
+            result.errors.append(NotebookError("kernel-died", result.unavailable))
+    except Exception as exc:  # kernel start-up failures and the like
+        result.errors.append(NotebookError("internal-error", f"could not run the notebook: {exc}"))
+        result.unavailable = "the notebook could not be run"
+    finally:
+        result.sandbox = result.sandbox or km.sandbox_report
+    return result
+
+
+async def _run_cells(client: _GraderClient, nb: Any, limits: Limits, result: Execution) -> bool:
+    """Execute the code cells in order; False when the kernel is gone afterwards."""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        number = index + 1
+        if time.monotonic() >= client.deadline:
+            result.errors.append(
+                NotebookError(
+                    "notebook-timeout",
+                    f"the notebook exceeded its {limits.timeout:g} s time limit before cell {number}; "
+                    "later cells were not run",
+                    number,
+                )
+            )
+            return True
+        try:
+            await client.async_execute_cell(cell, index)
+        except DeadKernelError:
+            code = await client.km.provisioner.poll() if client.km and client.km.provisioner else None
+            result.unavailable = f"the kernel died in cell {number}{_describe_exit(code)}"
+            result.errors.append(NotebookError("kernel-died", result.unavailable, number))
+            return False
+        except CellTimeoutError:
+            await client.km.provisioner.kill()
+            result.unavailable = (
+                f"cell {number} exceeded the {limits.cell_timeout:g} s time limit and ignored the interrupt, "
+                "so its kernel was stopped"
+            )
+            result.errors.append(NotebookError("cell-timeout", result.unavailable, number))
+            return False
+        result.cells_run += 1
+        if id(cell) in client.timed_out:
+            if id(cell) in client.budget_was_notebook:
+                result.errors.append(
+                    NotebookError(
+                        "notebook-timeout",
+                        f"the notebook exceeded its {limits.timeout:g} s time limit in cell {number}",
+                        number,
+                    )
+                )
+            else:
+                result.errors.append(
+                    NotebookError("cell-timeout", f"cell {number} exceeded the {limits.cell_timeout:g} s time limit", number)
+                )
+            continue
+        if index in client.truncated:
+            result.errors.append(
+                NotebookError("output-limit", f"cell {number} printed more than the output limit; the rest was dropped", number)
+            )
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                result.errors.append(_classify_cell_error(number, out.get("ename", ""), out.get("evalue", ""), limits))
+                break
+    return True
+
+
+async def _run_harness(client: _GraderClient, request: dict[str, Any], token: str, result: Execution) -> None:
+    # The harness runs in a namespace of its own so it cannot clobber the student's names.
+    program = HARNESS_SOURCE + "\n_run(__import__('json').loads(" + json.dumps(json.dumps(request)) + "))\n"
+    source = f"exec(compile({program!r}, '<d2l-grader-harness>', 'exec'), {{'__name__': 'd2l_grader_harness'}})"
+    cell = nbformat.v4.new_code_cell(source)
+    client.in_harness = True
+    try:
+        await client.async_execute_cell(cell, -1, store_history=False)
+    except DeadKernelError:
+        result.unavailable = "the kernel died while the checks called your functions"
+        result.errors.append(NotebookError("kernel-died", result.unavailable))
+        return
+    except CellTimeoutError:
+        result.unavailable = "the checks did not finish in time (a function of yours may not return)"
+        result.errors.append(NotebookError("harness-timeout", result.unavailable))
+        return
+    finally:
+        client.in_harness = False
+    if id(cell) in client.timed_out:
+        result.unavailable = "the checks did not finish in time (a function of yours may not return)"
+        result.errors.append(NotebookError("harness-timeout", result.unavailable))
+        return
+    result.fetched, problem = _read_harness_output(cell.get("outputs", []), token, request)
+    if result.fetched is None:
+        result.unavailable = problem
+        result.errors.append(NotebookError("harness-failed", problem))
+
+
+def _read_harness_output(outputs: list, token: str, request: dict[str, Any]) -> tuple[dict | None, str]:
+    """Accept exactly one result message with our token and the expected keys."""
+    keys = {f["key"] for f in request["fetches"]}
+    for out in outputs:
+        data = out.get("data", {}) if out.get("output_type") == "display_data" else {}
+        payload = data.get(RESULT_MIME)
+        if not isinstance(payload, dict) or payload.get("token") != token:
+            continue
+        results = payload.get("results")
+        if not isinstance(results, dict) or set(results) != keys:
+            return None, "the checks' results came back incomplete"
+        if not all(isinstance(v, dict) and isinstance(v.get("status"), str) for v in results.values()):
+            return None, "the checks' results came back malformed"
+        return results, ""
+    for out in outputs:
+        if out.get("output_type") == "error":
+            return None, f"the checks could not run in your kernel ({out.get('ename')}: {out.get('evalue', '')[:200]})"
+    return None, "the checks produced no results (was the grader's harness tampered with?)"

@@ -1,0 +1,310 @@
+"""A warm parent that forks one fresh kernel per notebook.
+
+Starting a Jupyter kernel and importing torch costs seconds; forking a process that has
+already paid for both costs milliseconds. The server imports torch, numpy and ipykernel
+once, then for every request forks a child that confines itself (see `sandbox`), seeds
+its random generators and becomes an ordinary ipykernel listening on the connection
+file it was given. Each child serves exactly one notebook and is then discarded, so no
+state can pass from one student to the next. The server itself never runs student code
+and stays single-threaded, which is what makes forking it safe.
+
+Protocol: JSON lines on the server's stdin (requests) and stdout (replies and exit
+events). Run with `python -m grader.forkserver`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import asdict
+from typing import Any
+
+from .sandbox import SandboxConfig
+
+SERVER_ENV = {
+    "PYTHONHASHSEED": "0",  # hash randomisation is fixed at interpreter start; children inherit it
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MPLBACKEND": "Agg",
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+}
+
+
+# ----------------------------------------------------------------------------- server side
+def _warm_up() -> None:
+    """Import everything a kernel needs, so children start with it in memory."""
+    import numpy  # noqa: F401
+    import torch
+
+    torch.set_num_threads(1)  # also keeps OpenMP from starting threads before fork
+    import ipykernel.ipkernel  # noqa: F401
+    import ipykernel.kernelapp  # noqa: F401
+    import ipykernel.zmqshell  # noqa: F401
+
+    try:
+        import ipykernel.debugger  # noqa: F401  (slow import the kernel does on start)
+    except Exception:
+        pass
+    import IPython.core.completer  # noqa: F401
+    import pdb  # noqa: F401  (the kernel imports it on start)
+    import secrets  # noqa: F401  (numpy.random needs it lazily)
+
+    import matplotlib  # noqa: F401
+    import matplotlib_inline.backend_inline  # noqa: F401
+
+    _seed(0)  # imports numpy.random now rather than in every child
+
+
+def _child_main(request: dict[str, Any], status_fd: int) -> None:
+    """Runs in the forked child: confine, seed, become a kernel. Never returns."""
+    code = 0
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        debug_log = request.get("debug_log")
+        if debug_log:  # developers only: see why a kernel would not start
+            os.dup2(os.open(debug_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 2)
+        os.closerange(3, status_fd)
+        os.closerange(status_fd + 1, 1024)
+        from . import sandbox
+
+        cfg = SandboxConfig(**request["sandbox"])
+        report = sandbox.apply(cfg)
+        os.write(status_fd, (json.dumps(report) + "\n").encode())
+        os.close(status_fd)
+        _seed(int(request.get("seed", 0)))
+        _start_kernel(request["connection_file"])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException as exc:  # report set-up failures through the status pipe
+        try:
+            os.write(status_fd, (json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n").encode())
+        except OSError:
+            pass
+        code = 70
+        try:  # visible with D2L_GRADER_KERNEL_LOG
+            import traceback
+
+            os.write(2, traceback.format_exc().encode())
+        except Exception:
+            pass
+    finally:
+        os._exit(code)
+
+
+def _seed(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _start_kernel(connection_file: str) -> None:
+    from ipykernel.kernelapp import IPKernelApp
+
+    app = IPKernelApp.instance()
+    app.initialize(
+        [
+            f"--IPKernelApp.connection_file={connection_file}",
+            "--HistoryManager.enabled=False",
+            "--IPKernelApp.log_level=CRITICAL",
+            "--InteractiveShell.colors=nocolor",
+        ]
+    )
+    app.start()
+
+
+def _spawn(request: dict[str, Any]) -> dict[str, Any]:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        _child_main(request, write_fd)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as status:
+        line = status.readline()
+    try:
+        report = json.loads(line) if line else {"error": "the kernel process exited during set-up"}
+    except ValueError:
+        report = {"error": "unreadable set-up report"}
+    return {"id": request["id"], "pid": pid, "sandbox": report}
+
+
+def serve() -> None:
+    """Server main loop: answer spawn requests, report every child's exit."""
+    out = sys.stdout.buffer
+    inp = sys.stdin.buffer
+    _warm_up()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the grader, which stops us
+
+    def send(message: dict[str, Any]) -> None:
+        out.write((json.dumps(message) + "\n").encode())
+        out.flush()
+
+    send({"ready": True, "pid": os.getpid()})
+    buffer = b""
+    while True:
+        ready, _, _ = select.select([inp, wake_r], [], [], 1.0)
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+        _reap(send)
+        if inp in ready:
+            chunk = os.read(inp.fileno(), 65536)
+            if not chunk:
+                break  # the grader went away: so do we (children die via PDEATHSIG)
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                request = json.loads(line)
+                if request.get("op") == "spawn":
+                    send(_spawn(request))
+                elif request.get("op") == "stop":
+                    return
+
+
+def _reap(send) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        send(
+            {
+                "event": "exit",
+                "pid": pid,
+                "code": os.waitstatus_to_exitcode(status),
+            }
+        )
+
+
+# ----------------------------------------------------------------------------- grader side
+class ForkServerError(RuntimeError):
+    pass
+
+
+class ForkServer:
+    """Grader-side handle on one warm fork server process (thread-safe)."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ)
+        env.update(SERVER_ENV)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.forkserver"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        )
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._replies: dict[int, dict[str, Any]] = {}
+        self._exits: dict[int, int] = {}
+        self._next_id = 0
+        self._ready = False
+        self._closed = False
+        self._reader = threading.Thread(target=self._read, daemon=True, name="forkserver-reader")
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            with self._cond:
+                if message.get("ready"):
+                    self._ready = True
+                elif message.get("event") == "exit":
+                    self._exits[int(message["pid"])] = int(message["code"])
+                elif "id" in message:
+                    self._replies[int(message["id"])] = message
+                self._cond.notify_all()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._ready or self._closed, timeout):
+                raise ForkServerError("the kernel fork server did not start in time")
+            if not self._ready:
+                raise ForkServerError("the kernel fork server failed to start")
+
+    def spawn(self, connection_file: str, sandbox: SandboxConfig, seed: int = 0) -> tuple[int, dict]:
+        """Fork a confined kernel; return its pid and the sandbox report."""
+        self.wait_ready()
+        with self._cond:
+            self._next_id += 1
+            rid = self._next_id
+            request = {
+                "op": "spawn",
+                "id": rid,
+                "connection_file": connection_file,
+                "sandbox": asdict(sandbox),
+                "seed": seed,
+                "debug_log": os.environ.get("D2L_GRADER_KERNEL_LOG"),
+            }
+            assert self._proc.stdin is not None
+            self._proc.stdin.write((json.dumps(request) + "\n").encode())
+            self._proc.stdin.flush()
+            if not self._cond.wait_for(lambda: rid in self._replies or self._closed, 60):
+                raise ForkServerError("the kernel fork server did not answer")
+            if rid not in self._replies:
+                raise ForkServerError("the kernel fork server stopped")
+            reply = self._replies.pop(rid)
+        if "error" in reply["sandbox"]:
+            raise ForkServerError(f"kernel set-up failed: {reply['sandbox']['error']}")
+        return int(reply["pid"]), reply["sandbox"]
+
+    def exit_code(self, pid: int) -> int | None:
+        """The kernel's exit code (negative: killed by that signal), or None if running."""
+        with self._lock:
+            if pid in self._exits:
+                return self._exits[pid]
+            if self._closed:
+                return -9
+            return None
+
+    def forget(self, pid: int) -> None:
+        with self._lock:
+            self._exits.pop(pid, None)
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            try:
+                assert self._proc.stdin is not None
+                self._proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    def __enter__(self) -> "ForkServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,163 @@
+"""jupyter_client plumbing so nbclient drives kernels forked by our warm server.
+
+nbclient talks to any kernel through a KernelManager; ours asks the fork server for a
+child instead of spawning `python -m ipykernel`, and talks to it over ZeroMQ `ipc`
+sockets in the kernel's scratch directory (TCP would not cross the kernel's private
+network namespace). The client skips jupyter_client's fixed 0.2 s IOPub flush wait,
+which would otherwise dominate a warm start.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from typing import Any
+
+from jupyter_client import AsyncKernelClient, AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.provisioning import KernelProvisionerBase
+from traitlets import Any as AnyTrait
+from traitlets import Type
+
+from .forkserver import ForkServer
+from .sandbox import SandboxConfig
+
+
+class ForkProvisioner(KernelProvisionerBase):
+    """Launches the kernel through the fork server and tracks it by pid."""
+
+    fork_server: ForkServer
+    sandbox: SandboxConfig
+    pid: int | None = None
+    report: dict[str, Any] | None = None
+
+    @property
+    def has_process(self) -> bool:
+        return self.pid is not None
+
+    async def poll(self) -> int | None:
+        if self.pid is None:
+            return 0
+        return self.fork_server.exit_code(self.pid)
+
+    async def wait(self) -> int | None:
+        while (code := await self.poll()) is None:
+            await asyncio.sleep(0.02)
+        return code
+
+    async def send_signal(self, signum: int) -> None:
+        if self.pid is not None and await self.poll() is None:
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
+
+    async def kill(self, restart: bool = False) -> None:
+        if self.pid is not None:
+            try:  # the kernel leads its own process group: take its children too
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    async def terminate(self, restart: bool = False) -> None:
+        await self.kill(restart)
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        km = self.parent
+        km.transport = "ipc"
+        sockets = os.path.join(self.sandbox.scratch, ".kernel")
+        os.makedirs(sockets, exist_ok=True)
+        km.ip = os.path.join(sockets, "k")
+        km.connection_file = os.path.join(sockets, "connection.json")
+        km.write_connection_file()
+        return {"cmd": []}
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
+        km = self.parent
+        loop = asyncio.get_running_loop()
+        self.pid, self.report = await loop.run_in_executor(
+            None, self.fork_server.spawn, km.connection_file, self.sandbox
+        )
+        return km.get_connection_info()
+
+    async def cleanup(self, restart: bool = False) -> None:
+        if self.pid is not None:
+            # Reap bookkeeping once the process is really gone.
+            deadline = time.monotonic() + 2
+            while await self.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            self.fork_server.forget(self.pid)
+
+    def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
+        return 1.0
+
+
+class FastKernelClient(AsyncKernelClient):
+    """An AsyncKernelClient whose readiness check waits for replies, not for a clock."""
+
+    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
+        while True:
+            msg_id = self.kernel_info()
+            try:
+                reply = await self._async_recv_reply(msg_id, timeout=0.5)
+            except (TimeoutError, asyncio.TimeoutError):
+                reply = None
+            if reply is not None:
+                if await self._iopub_idle_for(msg_id, 0.3):
+                    self._handle_kernel_info_reply(reply)
+                    return
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+    async def _iopub_idle_for(self, msg_id: str, timeout: float) -> bool:
+        """True once IOPub shows the kernel went idle after `msg_id` (so it is connected)."""
+        end = time.monotonic() + timeout
+        while (left := end - time.monotonic()) > 0:
+            try:
+                msg = await self.iopub_channel.get_msg(timeout=left)
+            except Exception:
+                return False
+            if (
+                msg["parent_header"].get("msg_id") == msg_id
+                and msg["msg_type"] == "status"
+                and msg["content"].get("execution_state") == "idle"
+            ):
+                return True
+        return False
+
+    wait_for_ready = _async_wait_for_ready
+
+
+class ForkKernelManager(AsyncKernelManager):
+    """An AsyncKernelManager whose kernels come from a ForkServer."""
+
+    client_class = Type(FastKernelClient, klass=AsyncKernelClient, config=False)
+    client_factory = Type(FastKernelClient, klass=AsyncKernelClient, config=False)
+    fork_server = AnyTrait()
+    sandbox = AnyTrait()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._kernel_spec = KernelSpec(
+            argv=["fork"], display_name="Python 3 (d2l-grader)", language="python", interrupt_mode="signal"
+        )
+
+    async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+        self.shutting_down = False
+        self.kernel_id = self.kernel_id or "grader"
+        self._launch_args = kw.copy()
+        if self.provisioner is None:
+            provisioner = ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self._kernel_spec, parent=self)
+            provisioner.fork_server = self.fork_server
+            provisioner.sandbox = self.sandbox
+            self.provisioner = provisioner
+        kw = await self.provisioner.pre_launch(**kw)
+        return kw.pop("cmd"), kw
+
+    @property
+    def sandbox_report(self) -> dict[str, Any]:
+        return dict(getattr(self.provisioner, "report", None) or {})
