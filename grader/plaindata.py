@@ -20,7 +20,7 @@ class StudentException:
     """An exception object the student's notebook stored under a name."""
 
     type: str
-    mro: tuple[str, ...]
+    bases: tuple[str, ...]  # the exception class and its base classes, by name
     message: str
 
 
@@ -94,7 +94,7 @@ def decode(data: Any, depth: int = 0) -> Any:
             raise Malformed("exception without details")
         return StudentException(
             type=str(exc.get("type", "")),
-            mro=tuple(str(n) for n in exc.get("mro", []) if isinstance(n, str)),
+            bases=tuple(str(n) for n in exc.get("mro", []) if isinstance(n, str)),
             message=str(exc.get("message", "")),
         )
     if "__unsupported__" in data:

@@ -96,7 +96,10 @@ def _hide_paths(cfg: SandboxConfig, report: dict) -> None:
     kernel needs (the Python installation and its own scratch directory) reachable."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     keep = {os.path.realpath(p) for p in _python_paths() + [cfg.scratch]}
-    hide = sorted({os.path.realpath(p) for p in cfg.hide if os.path.isdir(p)}, key=len)
+    hide = []
+    for path in sorted({os.path.realpath(p) for p in cfg.hide if os.path.isdir(p)}, key=len):
+        if not any(path.startswith(h + os.sep) for h in hide):  # already covered by a parent
+            hide.append(path)
     # Open what must stay reachable before anything is covered up.
     kept_fds = {}
     for path in keep:

@@ -1,0 +1,73 @@
+"""Reference solutions for d2l 6.2 "Convolutions for Images" (PyTorch).
+
+Run only in the grader process, to compute expected values; never sent to a kernel.
+Written for clarity over speed: each function is the textbook definition.
+"""
+import math
+
+import torch
+
+
+def corr2d(X, K):
+    """Valid 2-D cross-correlation of a 2-D input with a 2-D kernel."""
+    X = torch.as_tensor(X)
+    K = torch.as_tensor(K)
+    kh, kw = K.shape
+    oh, ow = X.shape[0] - kh + 1, X.shape[1] - kw + 1
+    out = torch.zeros((oh, ow), dtype=torch.promote_types(X.dtype, K.dtype))
+    for i in range(oh):
+        for j in range(ow):
+            out[i, j] = (X[i : i + kh, j : j + kw] * K).sum()
+    return out
+
+
+def corr2d_matmul(X, K):
+    """The same cross-correlation as one matrix product over unfolded patches (im2col)."""
+    X = torch.as_tensor(X)
+    K = torch.as_tensor(K)
+    kh, kw = K.shape
+    patches = X.unfold(0, kh, 1).unfold(1, kw, 1)  # (oh, ow, kh, kw)
+    oh, ow = patches.shape[:2]
+    return (patches.reshape(oh * ow, kh * kw) @ K.reshape(-1)).reshape(oh, ow)
+
+
+def conv_matrix(K, in_shape):
+    """W with (W @ X.reshape(-1)).reshape(oh, ow) == corr2d(X, K), row-major throughout."""
+    K = torch.as_tensor(K)
+    nh, nw = in_shape
+    kh, kw = K.shape
+    oh, ow = nh - kh + 1, nw - kw + 1
+    W = torch.zeros((oh * ow, nh * nw), dtype=K.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            for a in range(kh):
+                for b in range(kw):
+                    W[i * ow + j, (i + a) * nw + (j + b)] = K[a, b]
+    return W
+
+
+def diagonal_image(n=6):
+    """An n x n image whose lower-left triangle is 1: a diagonal edge."""
+    return torch.tril(torch.ones(n, n))
+
+
+def second_derivative_kernel():
+    return torch.tensor([[1.0, -2.0, 1.0]])
+
+
+def integral_kernel(n):
+    return torch.ones((1, n))
+
+
+def min_kernel_size(d):
+    return d + 1
+
+
+def derivative_kernel(d):
+    """Forward difference of order d: coefficients (-1)^(d-k) * C(d, k)."""
+    return torch.tensor([float((-1) ** (d - k) * math.comb(d, k)) for k in range(d + 1)])
+
+
+def corr2d_of_transpose(X, K):
+    """What Y_diag_XT should be: the kernel applied to the transposed image."""
+    return corr2d(torch.as_tensor(X).T, K)

@@ -1,0 +1,102 @@
+"""Property checks for 6.2, run in the grader on values that came back from the kernel.
+
+Each function gets the student's value (numpy arrays, numbers) and a PropertyContext,
+and raises CheckFailed with a message the student can act on when the property fails.
+"""
+import math
+
+import numpy as np
+import torch
+
+from grader.checks import CheckFailed
+
+
+def _as_2d_kernel(value, what):
+    array = np.asarray(value, dtype=np.float64) if isinstance(value, (np.ndarray, list, tuple)) else None
+    if array is None:
+        raise CheckFailed(f"{what} should be a tensor, not {type(value).__name__}")
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    if array.ndim != 2 or array.shape[0] != 1:
+        raise CheckFailed(f"{what} should be a 1 x k kernel along the width, got shape {tuple(array.shape)}")
+    return array
+
+
+def _apply_rows(kernel, samples, reference):
+    """Cross-correlate a row of samples with a 1 x k kernel using the reference corr2d."""
+    out = reference.corr2d(torch.tensor(samples.reshape(1, -1)), torch.tensor(kernel))
+    return out.numpy().reshape(-1)
+
+
+def has_diagonal_edge(value, ctx):
+    if not isinstance(value, np.ndarray) or value.ndim != 2:
+        raise CheckFailed(f"{ctx.what} should be a 2-D tensor, got {getattr(value, 'shape', type(value).__name__)}")
+    if value.dtype.kind != "f":
+        raise CheckFailed(f"{ctx.what} should hold floats (dtype {value.dtype})")
+    if min(value.shape) < 2:
+        raise CheckFailed(f"{ctx.what} is too small to contain a diagonal edge: shape {value.shape}")
+    X = torch.tensor(np.asarray(value, dtype=np.float64))
+    K = torch.tensor([[1.0, -1.0]], dtype=torch.float64)
+    vertical = ctx.reference.corr2d(X, K).abs().sum().item()
+    horizontal = ctx.reference.corr2d(X, K.T).abs().sum().item()
+    if vertical == 0 or horizontal == 0:
+        which = "K" if vertical == 0 else "K.T"
+        raise CheckFailed(
+            f"{ctx.what} has no diagonal edge: {which} gives all zeros on it (a diagonal edge changes value both along rows and along columns)"
+        )
+
+
+def second_derivative(value, ctx):
+    kernel = _as_2d_kernel(value, ctx.what)
+    k = kernel.shape[1]
+    x = np.arange(-(k + 3), k + 4, dtype=np.float64)
+    for degree, poly, want in ((0, 5.0 + 0 * x, 0.0), (1, 2.0 * x - 1.0, 0.0), (2, 3.0 * x**2, 6.0)):
+        got = _apply_rows(kernel, poly, ctx.reference)
+        if not np.allclose(got, want, atol=1e-6):
+            shape = {0: "a constant", 1: "the line 2x - 1", 2: "3x^2"}[degree]
+            raise CheckFailed(
+                f"{ctx.what} applied along a row that follows {shape} gives {got[0]:.6g}, expected {want:g} (the second derivative)"
+            )
+
+
+def sums_its_input(value, ctx):
+    n = int(ctx.args[0])
+    kernel = np.asarray(value, dtype=np.float64) if isinstance(value, np.ndarray) else None
+    if kernel is None or kernel.shape != (1, n):
+        raise CheckFailed(f"{ctx.what} should return a kernel of shape (1, {n}), got {getattr(value, 'shape', type(value).__name__)}")
+    for _ in range(3):
+        x = ctx.rng.standard_normal(n)
+        got = ctx.reference.corr2d(torch.tensor(x.reshape(1, n)), torch.tensor(kernel)).reshape(-1)
+        if got.numel() != 1 or not math.isclose(got.item(), x.sum(), rel_tol=1e-6, abs_tol=1e-9):
+            raise CheckFailed(f"{ctx.what}: corr2d(x.reshape(1, {n}), kernel) gives {got.reshape(-1)[0].item():.6g}, but x.sum() is {x.sum():.6g}")
+
+
+def differentiates(value, ctx):
+    d = int(ctx.args[0])
+    if not isinstance(value, np.ndarray):
+        raise CheckFailed(f"{ctx.what} should return a tensor, not {type(value).__name__}")
+    kernel = np.asarray(value, dtype=np.float64).reshape(1, -1) if value.ndim in (1, 2) and (value.ndim == 1 or value.shape[0] == 1) else None
+    if kernel is None or kernel.shape[1] != d + 1:
+        raise CheckFailed(f"{ctx.what} should have length {d + 1}, got shape {tuple(value.shape)}")
+    x = np.arange(0, 3 * d + 6, dtype=np.float64)
+    for p in range(d + 1):
+        got = _apply_rows(kernel, x**p, ctx.reference)
+        want = float(math.factorial(d)) if p == d else 0.0
+        if not np.allclose(got, want, atol=1e-6 * max(1.0, want)):
+            raise CheckFailed(f"{ctx.what} applied to x^{p} gives {got[0]:.6g}, expected {want:g}")
+
+
+def conv_matrix_reproduces_corr2d(value, ctx):
+    K, (nh, nw) = ctx.args
+    kh, kw = K.shape
+    oh, ow = nh - kh + 1, nw - kw + 1
+    if not isinstance(value, np.ndarray) or value.shape != (oh * ow, nh * nw):
+        got = getattr(value, "shape", type(value).__name__)
+        raise CheckFailed(f"{ctx.what} returned shape {got}, expected ({oh * ow}, {nh * nw})")
+    W = np.asarray(value, dtype=np.float64)
+    for _ in range(3):
+        X = ctx.rng.standard_normal((nh, nw))
+        want = ctx.reference.corr2d(torch.tensor(X), torch.tensor(K, dtype=torch.float64)).numpy()
+        got = (W @ X.reshape(-1)).reshape(oh, ow)
+        if not np.allclose(got, want, rtol=1e-4, atol=1e-4):
+            raise CheckFailed(f"{ctx.what}: (W @ X.reshape(-1)).reshape({oh}, {ow}) differs from corr2d(X, K)")
