@@ -8,6 +8,7 @@ vocabulary (`CellTimeoutError`, `DeadKernelError`) is reused rather than re-inve
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import signal
@@ -149,7 +150,7 @@ async def execute_notebook(
     client = _GraderClient(nb, limits, km=km)
     token = harness_request["token"] if harness_request else None
     try:
-        async with client.async_setup_kernel():
+        async with client.async_setup_kernel(cleanup_kc=True):
             result.sandbox = km.sandbox_report
             alive = await _run_cells(client, nb, limits, result)
             if not alive:
@@ -165,6 +166,9 @@ async def execute_notebook(
         result.unavailable = "the notebook could not be run"
     finally:
         result.sandbox = result.sandbox or km.sandbox_report
+        atexit.unregister(client._cleanup_kernel)  # nbclient registers one per notebook
+        if km.provisioner is not None:  # whatever happened, the kernel does not outlive us
+            await km.provisioner.kill()
     return result
 
 

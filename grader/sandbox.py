@@ -140,6 +140,7 @@ def _drop_privileges(cfg: SandboxConfig, report: dict) -> None:
     os.setgroups([])
     os.setresgid(cfg.uid, cfg.uid, cfg.uid)
     os.setresuid(cfg.uid, cfg.uid, cfg.uid)
+    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # changing user cleared it
     report["separate_user"] = True
 
 

@@ -1,0 +1,100 @@
+"""6.2 conv-layer: the reference scores 100%, alternative correct answers pass, and each
+plausible wrong answer loses exactly the points of the check that should catch it."""
+from __future__ import annotations
+
+import pytest
+
+from nbfactory import lost, variant
+
+NB = "conv-layer.ipynb"
+
+
+def grade(grader, rubrics, path):
+    return grader.grade(path, rubrics["conv-layer"])
+
+
+def test_reference_scores_full_marks(grader, rubrics, tmp_path):
+    result = grade(grader, rubrics, variant(NB, tmp_path))
+    assert result.errors == []
+    assert result.score == result.max_score == 20
+    assert [m.id for m in result.manual if m.answer] == ["ex1-observations", "ex2-explanation", "ex3-form", "ex4-kernels"]
+
+
+VECTORISED_CORR2D = '''
+def corr2d(X, K):
+    kh, kw = K.shape
+    patches = X.unfold(0, kh, 1).unfold(1, kw, 1)
+    return (patches * K).sum(dim=(-1, -2))
+'''
+
+ALTERNATIVES = {
+    "vectorised-corr2d": {"def corr2d(X, K):\n    h, w = K.shape": VECTORISED_CORR2D + "\n\ndef _unused(X, K):\n    h, w = K.shape"},
+    "upper-triangle-image": {"X_diag = torch.tril(torch.ones(6, 6))": "X_diag = torch.triu(torch.ones(5, 7))"},
+    "five-point-stencil": {
+        "K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])":
+        "K_second_derivative = torch.tensor([[-1.0, 16.0, -30.0, 16.0, -1.0]]) / 12"
+    },
+    "one-dimensional-derivative-kernel-as-row": {
+        "return torch.tensor([float((-1) ** (d - k) * math.comb(d, k)) for k in range(d + 1)])":
+        "return torch.tensor([[float((-1) ** (d - k) * math.comb(d, k)) for k in range(d + 1)]])"
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
+def test_alternative_correct_answers_pass(grader, rubrics, tmp_path, name):
+    result = grade(grader, rubrics, variant(NB, tmp_path, ALTERNATIVES[name]))
+    assert lost(result) == {}, [c.message for c in result.checks if c.status != "passed"]
+
+
+TRUE_CONVOLUTION = '''
+def corr2d(X, K):
+    K = torch.flip(K, (0, 1))
+    h, w = K.shape'''
+
+WRONG = {
+    # true convolution (flipped kernel) instead of cross-correlation: every corr2d-based
+    # answer follows the student's own corr2d, so only the corr2d checks lose points
+    "true-convolution": (
+        {"def corr2d(X, K):\n    h, w = K.shape": TRUE_CONVOLUTION},
+        {"corr2d-example": 1, "corr2d-non-square": 2, "y-diag": 1, "y-diag-transposed-image": 1, "y-diag-transposed-kernel": 1},
+    ),
+    "column-major-W": (
+        {"W[i * ow + j] = block.reshape(-1)": "W[i * ow + j] = block.T.reshape(-1)"},
+        {"conv-matrix-example": 1, "conv-matrix-reproduces-corr2d": 2},
+    ),
+    "swapped-height-and-width": (
+        {"    nh, nw = in_shape\n    kh, kw = K.shape\n    oh, ow = nh - kh + 1, nw - kw + 1\n    W":
+         "    nw, nh = in_shape\n    kh, kw = K.shape\n    oh, ow = nh - kh + 1, nw - kw + 1\n    W"},
+        {"conv-matrix-reproduces-corr2d": 2},
+    ),
+    "negated-second-derivative": (
+        {"torch.tensor([[1.0, -2.0, 1.0]])": "torch.tensor([[-1.0, 2.0, -1.0]])"},
+        {"second-derivative-kernel": 2},
+    ),
+    "kernel-size-d": ({"    return d + 1": "    return d"}, {"min-kernel-size": 1}),
+    "averaging-integral": ({"return torch.ones((1, n))": "return torch.ones((1, n)) / n"}, {"integral-kernel": 1}),
+    "wrong-sign-derivative": (
+        {"float((-1) ** (d - k) * math.comb(d, k))": "float((-1) ** k * math.comb(d, k))"},
+        {"derivative-kernel-orders": 1},
+    ),
+    "horizontal-edge-only": (
+        {"X_diag = torch.tril(torch.ones(6, 6))": "X_diag = torch.ones(6, 6); X_diag[:, 3:] = 0"},
+        {"x-diag-has-diagonal-edge": 1},
+    ),
+    "kernel-not-transposed": (
+        {"Y_diag_KT = corr2d(X_diag, K.T)": "Y_diag_KT = corr2d(X_diag, K)"},
+        {"y-diag-transposed-kernel": 1},
+    ),
+    "error-not-caught": (
+        {"except Exception as err:\n    conv2d_error = err": "except Exception as err:\n    conv2d_error = str(err)"},
+        {"conv2d-gradient-error": 2},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_plausible_wrong_answer_loses_exactly_its_points(grader, rubrics, tmp_path, name):
+    replace, expected_loss = WRONG[name]
+    result = grade(grader, rubrics, variant(NB, tmp_path, replace))
+    assert lost(result) == expected_loss, [(c.id, c.message) for c in result.checks if c.status != "passed"]
