@@ -153,5 +153,14 @@ def verify(assignment_ids: tuple[str, ...]) -> None:
     sys.exit(1 if failures else 0)
 
 
+def _register_batch() -> None:
+    from .cli_grade import grade
+
+    main.add_command(grade)
+
+
+_register_batch()
+
+
 if __name__ == "__main__":
     main()

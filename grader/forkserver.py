@@ -50,6 +50,15 @@ def _warm_up() -> None:
     except Exception:
         pass
     import IPython.core.completer  # noqa: F401
+    import IPython.core.completerlib  # noqa: F401
+    import IPython.core.debugger  # noqa: F401
+    import IPython.core.oinspect  # noqa: F401
+    import IPython.extensions.storemagic  # noqa: F401
+    import IPython.utils.wildcard  # noqa: F401
+    import tornado.platform.asyncio  # noqa: F401
+    from jupyter_client import localinterfaces
+
+    localinterfaces.localhost()  # caches the interface scan (psutil) every kernel would repeat
     import pdb  # noqa: F401  (the kernel imports it on start)
     import secrets  # noqa: F401  (numpy.random needs it lazily)
 

@@ -115,34 +115,37 @@ class FastKernelClient(AsyncKernelClient):
 
     async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
+        # ipykernel greets every new IOPub subscriber (iopub_welcome): once we have the
+        # greeting, nothing the kernel publishes can be lost to the slow-joiner problem.
+        welcomed = False
+        while not welcomed:
+            welcomed = await self._iopub_welcomed(0.25)
+            if not welcomed and not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
         while True:
             msg_id = self.kernel_info()
             try:
-                reply = await self._async_recv_reply(msg_id, timeout=0.5)
+                reply = await self._async_recv_reply(msg_id, timeout=1.0)
             except (TimeoutError, asyncio.TimeoutError):
                 reply = None
             if reply is not None:
-                if await self._iopub_idle_for(msg_id, 0.3):
-                    self._handle_kernel_info_reply(reply)
-                    return
+                self._handle_kernel_info_reply(reply)
+                return
             if not await self._async_is_alive():
                 raise RuntimeError("Kernel died before replying to kernel_info")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
 
-    async def _iopub_idle_for(self, msg_id: str, timeout: float) -> bool:
-        """True once IOPub shows the kernel went idle after `msg_id` (so it is connected)."""
+    async def _iopub_welcomed(self, timeout: float) -> bool:
         end = time.monotonic() + timeout
         while (left := end - time.monotonic()) > 0:
             try:
                 msg = await self.iopub_channel.get_msg(timeout=left)
             except Exception:
                 return False
-            if (
-                msg["parent_header"].get("msg_id") == msg_id
-                and msg["msg_type"] == "status"
-                and msg["content"].get("execution_state") == "idle"
-            ):
+            if msg["msg_type"] == "iopub_welcome":
                 return True
         return False
 
