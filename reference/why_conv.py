@@ -1,0 +1,37 @@
+"""Reference solutions for d2l 6.1 "From Fully Connected Layers to Convolutions" (PyTorch).
+
+Run only in the grader process, to compute expected values; never sent to a kernel.
+Written for clarity over speed: each function is the textbook definition.
+"""
+import torch
+import torch.nn.functional as F
+
+
+def conv_delta0(X, V):
+    """A window of size 0 (Delta = 0): every pixel is mixed across channels by V alone.
+
+    X has shape (c_i, h, w) and V shape (c_o, c_i); the result, of shape (c_o, h, w),
+    is the 1x1 convolution with the kernel V[:, :, None, None].
+    """
+    X = torch.as_tensor(X)
+    V = torch.as_tensor(V)
+    return F.conv2d(X.unsqueeze(0), V[:, :, None, None].to(X.dtype)).squeeze(0)
+
+
+def corr1d(x, k):
+    """Valid 1-D cross-correlation: out[i] = sum_j x[i + j] * k[j] (same as np.correlate 'valid')."""
+    x = torch.as_tensor(x, dtype=torch.float64)
+    k = torch.as_tensor(k, dtype=torch.float64)
+    n, m = len(x), len(k)
+    return torch.stack([(x[i : i + m] * k).sum() for i in range(n - m + 1)])
+
+
+def conv_full(f, g):
+    """Full 1-D convolution: out[n] = sum_i f[i] * g[n - i] (same as np.convolve)."""
+    f = torch.as_tensor(f, dtype=torch.float64)
+    g = torch.as_tensor(g, dtype=torch.float64)
+    out = torch.zeros(len(f) + len(g) - 1, dtype=torch.float64)
+    for i in range(len(f)):
+        for j in range(len(g)):
+            out[i + j] += f[i] * g[j]
+    return out

@@ -1,0 +1,116 @@
+"""6.1 why-conv: the reference scores 100%, alternative correct answers pass, and each
+plausible wrong answer loses exactly the points of the checks that should catch it."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from grader.checks import plan
+from nbfactory import ROOT, lost, variant
+
+NB = "why-conv.ipynb"
+
+DELTA0 = """    c_i, h, w = X.shape
+    pixels = X.reshape(c_i, h * w)          # one column per pixel
+    return (V @ pixels).reshape(V.shape[0], h, w)"""
+CORR1D = """    m = len(k)
+    return torch.stack([(x[i:i + m] * k).sum() for i in range(len(x) - m + 1)])"""
+CONV_FULL = """    out = torch.zeros(len(f) + len(g) - 1, dtype=torch.promote_types(f.dtype, g.dtype))
+    for i in range(len(f)):
+        out[i:i + len(g)] += f[i] * g
+    return out"""
+
+
+def grade(grader, rubrics, path):
+    return grader.grade(path, rubrics["why-conv"])
+
+
+def test_reference_scores_full_marks(grader, rubrics, tmp_path):
+    result = grade(grader, rubrics, variant(NB, tmp_path))
+    assert result.errors == []
+    assert result.score == result.max_score == 9
+    assert [m.id for m in result.manual if m.answer] == [
+        "ex1-proof", "ex2-translation", "ex3-border", "ex4-audio", "ex5-text", "ex6-proof",
+    ]
+
+
+def test_starter_scores_nothing(grader, rubrics):
+    result = grade(grader, rubrics, os.path.join(ROOT, "exercises", NB))
+    assert result.score == 0 and result.max_score == 9
+    assert all(c.status != "passed" for c in result.checks)
+
+
+ALTERNATIVES = {
+    # the same map written three other ways
+    "einsum-delta0": {DELTA0: "    return torch.einsum('oc,chw->ohw', V, X)"},
+    "conv2d-delta0": {DELTA0: "    return F.conv2d(X[None], V[:, :, None, None])[0]"},
+    "permute-delta0": {DELTA0: "    return (X.permute(1, 2, 0) @ V.T).permute(2, 0, 1)"},
+    "numpy-corr1d": {CORR1D: "    return np.correlate(x.numpy(), k.numpy(), 'valid')"},
+    "unfold-corr1d": {CORR1D: "    return x.unfold(0, len(k), 1) @ k"},
+    "numpy-convolve": {CONV_FULL: "    return np.convolve(f.numpy(), g.numpy())"},
+    "conv1d-flipped-kernel": {
+        CONV_FULL: "    m = len(g)\n"
+        "    return F.conv1d(F.pad(f, (m - 1, m - 1))[None, None], g.flip(0)[None, None])[0, 0]"
+    },
+    "sum-over-pairs": {
+        CONV_FULL: "    n = len(f) + len(g) - 1\n"
+        "    return torch.stack([sum((f[i] * g[t - i] for i in range(len(f)) if 0 <= t - i < len(g)), torch.tensor(0.0))"
+        " for t in range(n)])"
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
+def test_alternative_correct_answers_pass(grader, rubrics, tmp_path, name):
+    result = grade(grader, rubrics, variant(NB, tmp_path, ALTERNATIVES[name]))
+    assert lost(result) == {}, [c.message for c in result.checks if c.status != "passed"]
+
+
+WRONG = {
+    # pixels laid out as rows without moving the channel axis: a scrambled image
+    "reshape-instead-of-permute": (
+        {DELTA0: "    c_i, h, w = X.shape\n    return (X.reshape(h * w, c_i) @ V.T).reshape(V.shape[0], h, w)"},
+        {"conv-delta0-example": 1, "conv-delta0-shapes": 2},
+    ),
+    # tested on a square image only: breaks on the hidden non-square ones
+    "square-image-assumed": (
+        {"    c_i, h, w = X.shape\n    pixels": "    c_i, h, _ = X.shape\n    w = h\n    pixels"},
+        {"conv-delta0-shapes": 2},
+    ),
+    # true convolution (flipped kernel) instead of cross-correlation
+    "corr1d-flips-kernel": (
+        {CORR1D: "    m = len(k)\n    k = k.flip(0)\n    return torch.stack([(x[i:i + m] * k).sum() for i in range(len(x) - m + 1)])"},
+        {"corr1d-example": 1, "corr1d-lengths": 2},
+    ),
+    # written for the two-tap kernel of the public example only
+    "corr1d-two-taps-only": (
+        {CORR1D: "    return x[:-1] * k[0] + x[1:] * k[1]"},
+        {"corr1d-lengths": 2},
+    ),
+    # full cross-correlation instead of convolution: not commutative on asymmetric inputs
+    "conv-full-is-correlation": (
+        {"        out[i:i + len(g)] += f[i] * g\n": "        out[i:i + len(g)] += f[i] * g.flip(0)\n"},
+        {"conv-full-example": 1, "conv-full-commutes": 2},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_plausible_wrong_answer_loses_exactly_its_points(grader, rubrics, tmp_path, name):
+    replace, expected_loss = WRONG[name]
+    result = grade(grader, rubrics, variant(NB, tmp_path, replace))
+    assert lost(result) == expected_loss, [(c.id, c.message) for c in result.checks if c.status != "passed"]
+
+
+def test_correlation_is_caught_in_both_argument_orders(rubrics):
+    """The hidden commutativity inputs really tell convolution from correlation, either order."""
+    the_plan = plan(rubrics["why-conv"])
+    cases = the_plan.cases["conv-full-commutes"]
+    lengths = [(len(c.args[0]), len(c.args[1])) for c in cases]
+    assert (7, 4) in lengths and (4, 7) in lengths
+    for case in cases:
+        f, g = (np.asarray(a, dtype=np.float64) for a in case.args)
+        if len(f) > 1 and len(g) > 1:
+            assert not np.allclose(np.correlate(f, g, "full"), np.convolve(f, g), atol=1e-3)
