@@ -1,0 +1,90 @@
+"""Reference solutions for d2l 6.5 "Pooling" (PyTorch).
+
+Run only in the grader process, to compute expected values; never sent to a kernel.
+Every function that takes `X` expects a (C, H, W) tensor unless it says otherwise, and
+pools with a stride equal to the window (PyTorch's default), dropping rows and columns
+that do not fill a whole window.
+"""
+import torch
+import torch.nn.functional as F
+
+
+def _pair(pool_size):
+    if isinstance(pool_size, int):
+        return (pool_size, pool_size)
+    p_h, p_w = pool_size
+    return (int(p_h), int(p_w))
+
+
+def pool2d(X, pool_size, mode="max"):
+    """The section's pooling of a 2-D input: stride 1, no padding, written as loops."""
+    X = torch.as_tensor(X, dtype=torch.float64)
+    p_h, p_w = _pair(pool_size)
+    out = torch.zeros((X.shape[0] - p_h + 1, X.shape[1] - p_w + 1), dtype=torch.float64)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            window = X[i : i + p_h, j : j + p_w]
+            out[i, j] = window.max() if mode == "max" else window.mean()
+    return out
+
+
+def avg_pool(X, pool_size):
+    """Average pooling of each channel separately (window = stride = pool_size)."""
+    X = torch.as_tensor(X, dtype=torch.float64)
+    return F.avg_pool2d(X.unsqueeze(0), _pair(pool_size)).squeeze(0)
+
+
+def max_pool(X, pool_size):
+    X = torch.as_tensor(X, dtype=torch.float64)
+    return F.max_pool2d(X.unsqueeze(0), _pair(pool_size)).squeeze(0)
+
+
+def max_pool_2x2(X):
+    """What max_pool_via_conv_relu must return: 2x2 max pooling with stride 2."""
+    return max_pool(X, (2, 2))
+
+
+def min_pool(X, pool_size):
+    """The minimum over each window, computed directly (not through max pooling)."""
+    X = torch.as_tensor(X, dtype=torch.float64)
+    p_h, p_w = _pair(pool_size)
+    windows = X.unfold(1, p_h, p_h).unfold(2, p_w, p_w)  # (C, o_h, o_w, p_h, p_w)
+    return windows.reshape(*windows.shape[:3], -1).min(dim=-1).values
+
+
+def pool_output_size(n, window, pad, stride):
+    """floor((n + 2 * pad - window) / stride) + 1."""
+    return (n + 2 * pad - window) // stride + 1
+
+
+def pool_cost(c, h, w, p_h, p_w, s_h, s_w):
+    """Window elements visited: one per window entry, per output position, per channel.
+
+    The window is p_h x p_w, the padding is p_h rows above and below and p_w columns on
+    each side, the stride is (s_h, s_w).
+    """
+    o_h = pool_output_size(int(h), int(p_h), int(p_h), int(s_h))
+    o_w = pool_output_size(int(w), int(p_w), int(p_w), int(s_w))
+    return int(c) * o_h * o_w * int(p_h) * int(p_w)
+
+
+def softmax_pool(X, pool_size, tau):
+    """Each window's entries weighted by softmax(entries / tau), then summed."""
+    X = torch.as_tensor(X, dtype=torch.float64)
+    p_h, p_w = _pair(pool_size)
+    C, H, W = X.shape
+    o_h, o_w = H // p_h, W // p_w
+    cols = F.unfold(X.unsqueeze(0), (p_h, p_w), stride=(p_h, p_w))  # (1, C*p_h*p_w, o_h*o_w)
+    cols = cols.reshape(C, p_h * p_w, o_h * o_w)
+    weights = torch.softmax(cols / float(tau), dim=1)
+    return (weights * cols).sum(dim=1).reshape(C, o_h, o_w)
+
+
+def avg_pool_limit(X, pool_size, tau):
+    """The tau -> infinity limit of softmax pooling: average pooling (tau is ignored)."""
+    return avg_pool(X, pool_size)
+
+
+def max_pool_limit(X, pool_size, tau):
+    """The tau -> 0 limit of softmax pooling: max pooling (tau is ignored)."""
+    return max_pool(X, pool_size)
