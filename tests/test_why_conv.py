@@ -65,6 +65,7 @@ ALTERNATIVES = {
 @pytest.mark.parametrize("name", sorted(ALTERNATIVES))
 def test_alternative_correct_answers_pass(grader, rubrics, tmp_path, name):
     result = grade(grader, rubrics, variant(NB, tmp_path, ALTERNATIVES[name]))
+    assert result.errors == []
     assert lost(result) == {}, [c.message for c in result.checks if c.status != "passed"]
 
 
