@@ -11,7 +11,7 @@ import click
 
 from . import __version__
 from .limits import Limits, parse_size
-from .reporters import FORMATS, renderers
+from .reporters import FORMATS
 
 
 class SizeType(click.ParamType):
@@ -65,14 +65,50 @@ def main() -> None:
     """Grade the d2l.ai convolution chapter's exercises."""
 
 
+def _parse_reports(ctx, param, values):  # type: ignore[no-untyped-def]
+    reports = []
+    for value in values:
+        fmt, sep, path = value.partition("=")
+        if not sep or fmt not in FORMATS or not path:
+            raise click.BadParameter(f"{value!r}: expected FORMAT=FILE with FORMAT one of {', '.join(FORMATS)}")
+        reports.append((fmt, path))
+    return reports
+
+
+def write_report(path: str, text: str) -> None:
+    """Write a whole report or nothing (a platform may read the file as soon as it exists)."""
+    import os
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".grader-")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}")
+
+
 @main.command()
 @click.argument("notebook", type=click.Path(dir_okay=False))
 @click.option("--assignment", "assignment_id", metavar="ID", help="Assignment id (default: detected from the notebook).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--output", "output", metavar="FILE", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
+@click.option("--report", "reports", metavar="FORMAT=FILE", multiple=True, callback=_parse_reports,
+              help="Also write the report in FORMAT to FILE (repeatable), from the same run.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 whenever the notebook was graded (platforms that read the score from a file).")
 @limit_options
-def check(notebook: str, assignment_id: str | None, fmt: str, **limits: object) -> None:
+def check(notebook: str, assignment_id: str | None, fmt: str, output: str | None, reports: list[tuple[str, str]],
+          exit_zero: bool, **limits: object) -> None:
     """Grade one NOTEBOOK and explain every check."""
+    import os
+
     from .grading import grade_notebook
+    from .reporters import render
+    from .results import GradeResult, NotebookError
     from .rubric import RubricError, load_all
 
     lim = make_limits(**limits)  # type: ignore[arg-type]
@@ -87,13 +123,22 @@ def check(notebook: str, assignment_id: str | None, fmt: str, **limits: object) 
         rubric = rubrics[assignment_id]
     try:
         result = grade_notebook(notebook, rubric, lim)
-    except Exception as exc:  # a bug of ours: still one line, still exit 2
-        fail(f"internal error: {type(exc).__name__}: {exc}")
-    click.echo(renderers()[fmt](result), nl=False)
+    except Exception as exc:  # a bug of ours: still reported, still one line, still exit 2
+        result = GradeResult(assignment_id, os.path.basename(notebook),
+                             errors=[NotebookError("internal-error", f"internal error: {type(exc).__name__}: {exc}")])
+    known = rubrics.get(result.assignment or "")
+    max_score = known.max_score if known else None
+    for report_fmt, path in reports:
+        write_report(path, render(report_fmt, result, max_score))
+    text = render(fmt, result, max_score)
+    if output:
+        write_report(output, text)
+    else:
+        click.echo(text, nl=False)
     if not result.usable:
         click.echo(f"grader: {result.errors[0].message}", err=True)
         sys.exit(2)
-    sys.exit(0 if result.all_passed else 1)
+    sys.exit(0 if exit_zero or result.all_passed else 1)
 
 
 @main.command("list")
