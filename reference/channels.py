@@ -1,0 +1,59 @@
+"""Reference solutions for d2l 6.4 "Multiple Input and Multiple Output Channels" (PyTorch).
+
+Run only in the grader process, to compute expected values; never sent to a kernel.
+Written for clarity over speed: each function is the textbook definition.
+"""
+import torch
+import torch.nn.functional as F
+
+
+def corr2d(X, K):
+    """Valid 2-D cross-correlation of a 2-D input with a 2-D kernel."""
+    X = torch.as_tensor(X)
+    K = torch.as_tensor(K)
+    kh, kw = K.shape
+    oh, ow = X.shape[0] - kh + 1, X.shape[1] - kw + 1
+    out = torch.zeros((oh, ow), dtype=torch.promote_types(X.dtype, K.dtype))
+    for i in range(oh):
+        for j in range(ow):
+            out[i, j] = (X[i : i + kh, j : j + kw] * K).sum()
+    return out
+
+
+def compose_kernels(K1, K2):
+    """The single kernel Kc with corr2d(corr2d(X, K1), K2) == corr2d(X, Kc): the full 2-D
+    *convolution* of K1 and K2, Kc[u, v] = sum K1[a, b] * K2[u - a, v - b]."""
+    K1 = torch.as_tensor(K1, dtype=torch.float64)
+    K2 = torch.as_tensor(K2, dtype=torch.float64)
+    (a, b), (c, d) = K1.shape, K2.shape
+    Kc = torch.zeros((a + c - 1, b + d - 1), dtype=torch.float64)
+    for i in range(a):
+        for j in range(b):
+            Kc[i : i + c, j : j + d] += K1[i, j] * K2
+    return Kc
+
+
+def conv_output_hw(h, w, k_h, k_w, p_h, p_w, s_h, s_w):
+    """Output height and width, measured on F.conv2d (per-side padding, partial steps dropped)."""
+    out = F.conv2d(torch.zeros(1, 1, h, w), torch.zeros(1, 1, k_h, k_w), padding=(p_h, p_w), stride=(s_h, s_w))
+    return int(out.shape[2]), int(out.shape[3])
+
+
+def conv_cost(c_i, h, w, c_o, k_h, k_w, p_h, p_w, s_h, s_w):
+    """(multiplications, additions) of a forward pass without bias.
+
+    Each of the c_o * o_h * o_w outputs is a sum of c_i * k_h * k_w products (padded zeros
+    are multiplied like any other value): c_i * k_h * k_w multiplications and one fewer
+    additions.
+    """
+    o_h, o_w = conv_output_hw(h, w, k_h, k_w, p_h, p_w, s_h, s_w)
+    outputs = c_o * o_h * o_w
+    products = c_i * k_h * k_w
+    return outputs * products, outputs * (products - 1)
+
+
+def corr2d_multi_in_out_matmul(X, K):
+    """Multi-channel cross-correlation, X (c_i, h, w) and K (c_o, c_i, k_h, k_w) -> (c_o, o_h, o_w)."""
+    X = torch.as_tensor(X)
+    K = torch.as_tensor(K)
+    return F.conv2d(X.unsqueeze(0), K.to(X.dtype)).squeeze(0)
