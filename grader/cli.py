@@ -207,5 +207,116 @@ def _register_batch() -> None:
 _register_batch()
 
 
+# ----------------------------------------------------------------------------- CI and LMS
+def load_rubric(assignment_id: str):  # type: ignore[no-untyped-def]
+    """The rubric named `assignment_id`, or exit 2 with the known ids."""
+    from .rubric import RubricError, load_all
+
+    try:
+        rubrics = load_all()
+    except RubricError as exc:
+        fail(str(exc))
+    if assignment_id not in rubrics:
+        fail(f"unknown assignment {assignment_id!r}; known: {', '.join(sorted(rubrics))}")
+    return rubrics[assignment_id]
+
+
+@main.command("init-ci")
+@click.argument("platform", type=click.Choice(["github"]))
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--assignment", "assignment_id", required=True, metavar="ID", help="Assignment the repository is for.")
+@click.option("--notebook", metavar="NAME", help="The notebook's path in the student repository (default: the assignment's notebook).")
+@click.option("--force", is_flag=True, help="Overwrite an existing workflow file.")
+def init_ci(platform: str, directory: str, assignment_id: str, notebook: str | None, force: bool) -> None:
+    """Write the autograding workflow into a student repository template DIRECTORY (default: .)."""
+    from . import ci
+
+    rubric = load_rubric(assignment_id)
+    try:
+        path = ci.write_github_workflow(directory, rubric, notebook, force)
+    except (ci.CIError, OSError) as exc:
+        fail(str(exc))
+    click.echo(f"wrote {path}; edit the lines marked EDIT (where the course publishes the grader and its rubrics)")
+
+
+@main.command("gradescope-bundle")
+@click.argument("assignment_id", metavar="ID")
+@click.option("--out", default="autograder.zip", show_default=True, type=click.Path(dir_okay=False), help="Zip file to write.")
+def gradescope_bundle(assignment_id: str, out: str) -> None:
+    """Build a Gradescope autograder zip for assignment ID."""
+    from . import bundle
+
+    rubric = load_rubric(assignment_id)
+    try:
+        names = bundle.write(rubric, out)
+    except (bundle.BundleError, OSError) as exc:
+        fail(str(exc))
+    click.echo(f"wrote {out}: {len(names)} files, assignment {rubric.id} ({rubric.max_score:g} points); "
+               "upload it as the autograder on Gradescope's Ubuntu 22.04 base image")
+
+
+
+@main.group()
+def export() -> None:
+    """Turn a batch gradebook (grades.csv from `grader grade`) into an LMS grade-import CSV."""
+
+
+def _export(lms: str, gradebook: str, output: str | None, render_csv, extra_problems=None) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from .export import ExportError, gradebook_path, problems, read_gradebook
+
+    try:
+        rows = read_gradebook(gradebook)
+        text = render_csv(rows)
+    except ExportError as exc:
+        fail(str(exc))
+    for line in problems(rows) + (extra_problems(rows) if extra_problems else []):
+        click.echo(f"grader: warning: {line}", err=True)
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    target = output or os.path.join(os.path.dirname(os.path.abspath(gradebook_path(gradebook))), f"{lms}.csv")
+    write_report(target, text)
+    click.echo(f"wrote {target}")
+
+
+_EXPORT_OPTIONS = [
+    click.argument("gradebook", type=click.Path(exists=True)),
+    click.option("--assignment-name", required=True, metavar="NAME", help="The grade column's name in the LMS."),
+    click.option("--skip-errors", is_flag=True, help="Leave out students whose notebook could not be graded (status error/timeout)."),
+    click.option("--output", "-o", metavar="FILE", help="Where to write (default: <lms>.csv beside the gradebook; '-' for stdout)."),
+]
+
+
+def export_options(func):  # type: ignore[no-untyped-def]
+    for option in reversed(_EXPORT_OPTIONS):
+        func = option(func)
+    return func
+
+
+@export.command("canvas")
+@export_options
+@click.option("--id-column", type=click.Choice(["sis-login", "sis-user", "canvas-id"]), default="sis-login", show_default=True,
+              help="Canvas column that holds the grader's student name.")
+def export_canvas(gradebook: str, assignment_name: str, skip_errors: bool, output: str | None, id_column: str) -> None:
+    """Canvas gradebook import (Student, ID, SIS User ID, SIS Login ID, Section, NAME)."""
+    from .export import canvas_csv
+
+    _export("canvas", gradebook, output, lambda rows: canvas_csv(rows, assignment_name, id_column, skip_errors))
+
+
+@export.command("moodle")
+@export_options
+@click.option("--id-field", type=click.Choice(["email", "idnumber", "username"]), default="email", show_default=True,
+              help="Moodle user field the grader's student names are.")
+def export_moodle(gradebook: str, assignment_name: str, skip_errors: bool, output: str | None, id_field: str) -> None:
+    """Moodle CSV grade import (identifier column, grade column)."""
+    from .export import moodle_csv, moodle_problems
+
+    _export("moodle", gradebook, output, lambda rows: moodle_csv(rows, assignment_name, id_field, skip_errors),
+            lambda rows: moodle_problems(rows, id_field))
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,247 @@
+"""`grader gradescope-bundle ID`: a Gradescope autograder zip for one assignment.
+
+The zip holds, at its root (Gradescope unpacks it into /autograder/source):
+
+* `setup.sh` — run once when Gradescope builds the image: Python 3.11, CPU-only torch and
+  the pinned requirements in a venv at /autograder/venv, then the engine;
+* `run_autograder` — run per submission: copies the submitted notebooks, runs
+  `grader check --format gradescope --output /autograder/results/results.json --exit-zero`
+  and makes sure a results.json exists whatever happened;
+* `requirements.txt` — every package the engine needs, pinned to the versions this bundle
+  was built with (the grading numerics must not drift between instructor and Gradescope);
+* `engine/` — the grader's source; `course/` — this assignment's rubric, checks, probes and
+  reference, found by the engine through `D2L_GRADER_COURSE`.
+
+`AUTOGRADER_ROOT` (default /autograder) relocates everything, so the bundle can be tried
+in a fake layout on any machine.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import json
+import os
+import zipfile
+from importlib import metadata
+
+from .course import course_root, package_dir
+from .rubric import Rubric
+
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+_EXECUTABLE = 0o100755 << 16
+_REGULAR = 0o100644 << 16
+_STAMP = (2020, 1, 1, 0, 0, 0)  # fixed, so the same inputs give the same zip
+
+
+class BundleError(ValueError):
+    """The bundle cannot be built; str() is the one-line reason."""
+
+
+SETUP_SH = """\
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image.
+# Choose the Ubuntu 22.04 base image: the grader needs Python 3.11.
+set -euo pipefail
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+SOURCE="$ROOT/source"
+if ! command -v python3.11 >/dev/null 2>&1; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y python3.11 python3.11-venv
+fi
+python3.11 -m venv "$ROOT/venv"
+"$ROOT/venv/bin/python" -m pip install --upgrade pip
+# CPU-only torch from PyTorch's own index, pinned like everything else.
+"$ROOT/venv/bin/python" -m pip install --index-url {torch_index} "torch=={torch}"
+"$ROOT/venv/bin/python" -m pip install -r "$SOURCE/requirements.txt"
+"$ROOT/venv/bin/python" -m pip install --no-deps "$SOURCE/engine"
+D2L_GRADER_COURSE="$SOURCE/course" "$ROOT/venv/bin/grader" list  # the rubric loads
+"""
+
+RUN_AUTOGRADER = """\
+#!/usr/bin/env bash
+# Gradescope runs this for every submission. It always leaves results/results.json behind.
+set -u
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+SOURCE="$ROOT/source"
+RESULTS="$ROOT/results/results.json"
+ASSIGNMENT={assignment}
+EXPECTED={notebook}
+export D2L_GRADER_COURSE="$SOURCE/course"
+export PATH="$ROOT/venv/bin:$PATH"
+mkdir -p "$ROOT/results"
+
+fail_with() {{  # $1: a message without quotes or backslashes
+    printf '%s\\n' "{{\\"score\\": 0, \\"output\\": \\"$1\\", \\"tests\\": [{{\\"name\\": \\"notebook\\", \\"number\\": \\"0\\", \\"score\\": 0, \\"max_score\\": {max_score}, \\"status\\": \\"failed\\", \\"output\\": \\"$1\\", \\"visibility\\": \\"visible\\"}}]}}" > "$RESULTS"
+}}
+
+WORK="$(mktemp -d)"
+shopt -s nullglob
+cp -- "$ROOT"/submission/*.ipynb "$WORK"/ 2>/dev/null
+if [ -f "$WORK/$EXPECTED" ]; then
+    NOTEBOOK="$WORK/$EXPECTED"
+else
+    candidates=("$WORK"/*.ipynb)
+    if [ ${{#candidates[@]}} -eq 0 ]; then
+        fail_with "No notebook (.ipynb file) was found in your submission. Upload $EXPECTED."
+        exit 0
+    fi
+    NOTEBOOK="${{candidates[0]}}"
+    echo "grading $(basename "$NOTEBOOK") (no $EXPECTED in the submission)"
+fi
+
+rm -f "$RESULTS"
+grader check "$NOTEBOOK" --assignment "$ASSIGNMENT" --format gradescope --output "$RESULTS" --exit-zero
+status=$?
+echo "grader check exited with $status"
+if [ ! -s "$RESULTS" ]; then
+    fail_with "The autograder could not grade your notebook (exit code $status). Please tell your instructor."
+fi
+exit 0
+"""
+
+
+def pinned_requirements(root: str = "d2l-grader") -> list[str]:
+    """`name==version` for every installed distribution the engine needs, sorted."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    pins: dict[str, str] = {}
+    seen: dict[str, set[str]] = {}
+    queue: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
+    while queue:
+        name, extras = queue.pop()
+        key = canonicalize_name(name)
+        if key in seen and extras <= seen[key]:
+            continue
+        seen.setdefault(key, set()).update(extras)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            raise BundleError(f"{name} is required but not installed; install the grader with its dependencies first") from None
+        if key != canonicalize_name(root):
+            pins[key] = f"{dist.metadata['Name']}=={Version(dist.version).public}"
+        for text in dist.requires or []:
+            req = Requirement(text)
+            wanted = [{"extra": e} for e in sorted(extras)] or [{"extra": ""}]
+            if req.marker is not None and not any(req.marker.evaluate(env) for env in wanted):
+                continue
+            queue.append((req.name, frozenset(req.extras)))
+    return [pins[key] for key in sorted(pins)]
+
+
+def course_files(rubric: Rubric) -> dict[str, str]:
+    """Files of this assignment's content: bundle path -> path on disk."""
+    rubrics_dir = os.path.dirname(rubric.path)
+    reference_dir = os.path.join(course_root(), "reference")
+    files = {f"course/rubrics/{os.path.basename(rubric.path)}": rubric.path}
+    modules = [(rubrics_dir, "rubrics", m) for m in (rubric.checks_module, rubric.probes_module) if m]
+    modules.append((reference_dir, "reference", rubric.reference_module))
+    while modules:
+        folder, where, module = modules.pop()
+        path = os.path.join(folder, module + ".py")
+        target = f"course/{where}/{module}.py"
+        if target in files:
+            continue
+        if not os.path.isfile(path):
+            raise BundleError(f"{path}: named by rubric {rubric.id} but missing")
+        files[target] = path
+        modules.extend((folder, where, m) for m in _sibling_imports(path))
+    notebook = os.path.join(reference_dir, rubric.notebook)
+    if os.path.isfile(notebook):
+        files[f"course/reference/{rubric.notebook}"] = notebook
+    return files
+
+
+def _sibling_imports(path: str) -> list[str]:
+    """Modules a course file imports from its own folder (helpers shared by reference code)."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    folder = os.path.dirname(path)
+    return sorted(n for n in names if os.path.isfile(os.path.join(folder, n + ".py")))
+
+
+def engine_files() -> dict[str, str]:
+    """The grader package's source files: bundle path -> path on disk."""
+    base = package_dir()
+    files = {}
+    for folder, dirs, names in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+        for name in sorted(names):
+            if name.endswith((".py", ".typed")):
+                rel = os.path.relpath(os.path.join(folder, name), os.path.dirname(base))
+                files["engine/" + rel.replace(os.sep, "/")] = os.path.join(folder, name)
+    return files
+
+
+def _engine_pyproject(packages: list[str]) -> str:
+    version = metadata.version("d2l-grader")
+    return (
+        "# The grader engine, installed with --no-deps: ../requirements.txt pins its dependencies.\n"
+        "[build-system]\n"
+        'requires = ["setuptools>=64"]\n'
+        'build-backend = "setuptools.build_meta"\n\n'
+        "[project]\n"
+        'name = "d2l-grader"\n'
+        f'version = "{version}"\n'
+        'requires-python = ">=3.11,<3.12"\n\n'
+        "[project.scripts]\n"
+        'grader = "grader.cli:main"\n\n'
+        "[tool.setuptools]\n"
+        f"packages = {json.dumps(packages)}\n"
+    )
+
+
+def build(rubric: Rubric) -> bytes:
+    """The autograder zip for `rubric`, as bytes."""
+    from . import ci
+
+    requirements = pinned_requirements()
+    engine = engine_files()
+    packages = sorted({os.path.dirname(p)[len("engine/"):].replace("/", ".") for p in engine if p.endswith("/__init__.py")})
+    texts = {
+        "setup.sh": SETUP_SH.format(torch_index=TORCH_CPU_INDEX, torch=ci.TORCH_VERSION),
+        "run_autograder": RUN_AUTOGRADER.format(
+            assignment=_sh_quote(rubric.id), notebook=_sh_quote(rubric.notebook), max_score=f"{rubric.max_score:g}"),
+        "requirements.txt": "# Pinned from the environment that built this bundle (torch: CPU build).\n"
+                            + "\n".join(requirements) + "\n",
+        "engine/pyproject.toml": _engine_pyproject(packages),
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in texts.items():
+            _add(zf, name, text.encode("utf-8"), executable=name in ("setup.sh", "run_autograder"))
+        for name, path in sorted({**engine, **course_files(rubric)}.items()):
+            with open(path, "rb") as f:
+                _add(zf, name, f.read())
+    return buf.getvalue()
+
+
+def write(rubric: Rubric, out: str) -> list[str]:
+    """Write the zip to `out`; return the names it holds."""
+    data = build(rubric)
+    folder = os.path.dirname(os.path.abspath(out))
+    os.makedirs(folder, exist_ok=True)
+    with open(out, "wb") as f:
+        f.write(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return zf.namelist()
+
+
+def _add(zf: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -> None:
+    info = zipfile.ZipInfo(name, date_time=_STAMP)
+    info.external_attr = _EXECUTABLE if executable else _REGULAR
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, data)
+
+
+def _sh_quote(text: str) -> str:
+    if any(c in text for c in "'\"\\\n"):
+        raise BundleError(f"{text!r}: quotes, backslashes and newlines are not allowed in assignment ids or notebook names")
+    return f"'{text}'"

