@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from grader import cli
 from grader.reporters import FORMATS, github, render
 from grader.results import GradeResult
+from ci_schemas import GRADESCOPE_SCHEMA, RUNNER_SCHEMA
 from nbfactory import reference_path, variant
 
 NB = "conv-layer.ipynb"
@@ -143,36 +144,6 @@ def test_junit_survives_control_characters_in_messages():
 
 
 # ----------------------------------------------------------------------------- Gradescope
-# The results.json contract, as Gradescope's autograder specification describes it.
-GRADESCOPE_SCHEMA = {
-    "type": "object",
-    "required": ["score", "tests"],
-    "properties": {
-        "score": {"type": "number"},
-        "execution_time": {"type": "number", "minimum": 0},
-        "output": {"type": "string"},
-        "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
-        "tests": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["name", "score", "max_score", "status", "output", "visibility"],
-                "properties": {
-                    "name": {"type": "string", "minLength": 1},
-                    "number": {"type": "string"},
-                    "score": {"type": "number", "minimum": 0},
-                    "max_score": {"type": "number", "minimum": 0},
-                    "status": {"enum": ["passed", "failed"]},
-                    "output": {"type": "string"},
-                    "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
-                },
-            },
-        },
-    },
-}
-
-
 def _gradescope(result: GradeResult) -> dict:
     data = json.loads(render("gradescope", result, max_score=MAX))
     jsonschema.validate(data, GRADESCOPE_SCHEMA)
@@ -221,34 +192,6 @@ def test_gradescope_dead_kernel_fails_every_check_and_says_why(graded):
 
 
 # ----------------------------------------------------------------------------- GitHub
-# What classroom-resources/autograding-grading-reporter reads from each runner.
-RUNNER_SCHEMA = {
-    "type": "object",
-    "required": ["version", "status", "max_score", "tests"],
-    "properties": {
-        "version": {"const": 1},
-        "status": {"enum": ["pass", "fail", "error"]},
-        "max_score": {"type": "number", "minimum": 0},
-        "tests": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["name", "status", "score", "message", "test_code", "filename", "line_no", "duration"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "status": {"enum": ["pass", "fail", "error"]},
-                    "score": {"type": "number", "minimum": 0},
-                    "message": {"type": "string"},
-                    "test_code": {"type": "string"},
-                    "filename": {"type": "string"},
-                    "line_no": {"type": "integer"},
-                    "duration": {"type": "integer", "minimum": 0},
-                },
-            },
-        },
-    },
-}
 ANNOTATION = re.compile(r"^::(error|warning|notice)(?: title=([^:]*))?::(.*)$")
 
 

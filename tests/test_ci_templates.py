@@ -18,9 +18,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from ci_schemas import GRADESCOPE_SCHEMA
 from grader import cli
 from nbfactory import variant
-from test_ci_formats import GRADESCOPE_SCHEMA
 
 NB = "conv-layer.ipynb"
 
