@@ -251,7 +251,11 @@ async def run_batch(
                 last_gradebook[0] = time.monotonic()
             on_done(record)
 
-    await asyncio.gather(*(one(sub, sha) for sub, sha in todo))
+    try:
+        await asyncio.gather(*(one(sub, sha) for sub, sha in todo))
+    finally:
+        if hasattr(grade, "aclose"):
+            await grade.aclose()
     writer.write_gradebook(_ordered(outcome.records))
     writer.write_summary(_ordered(outcome.records))
     return outcome
@@ -261,11 +265,26 @@ def _ordered(records: dict[str, BatchRecord]) -> list[BatchRecord]:
     return [records[k] for k in sorted(records)]
 
 
-def local_grader(grader: Any, rubric: Rubric) -> Callable[[Submission], Any]:
-    async def grade(sub: Submission) -> GradeResult:
-        return await grader.grade_async(sub.notebook, rubric, sub.own_files)
+class LocalGrading:
+    """Grade on this machine with a warm Grader, kernels booted ahead by a KernelPool."""
 
-    return grade
+    def __init__(self, grader: Any, rubric: Rubric, jobs: int) -> None:
+        self.grader = grader
+        self.rubric = rubric
+        self.jobs = jobs
+        self._pool: Any = None
+
+    async def __call__(self, sub: Submission) -> GradeResult:
+        from .grading import KernelPool
+
+        if self._pool is None:
+            self._pool = KernelPool(self.grader, self.jobs)
+        return await self.grader.grade_async(sub.notebook, self.rubric, sub.own_files, pool=self._pool)
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
 
 # ----------------------------------------------------------------------------- Dask

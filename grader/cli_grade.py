@@ -76,8 +76,8 @@ def grade(submissions: str, assignment_id: str, out_dir: str, jobs: int, resume:
             except ImportError:
                 fail("--dask needs the dask extra: pip install 'd2l-grader[dask]'")
         else:
-            grader = Grader(lim, slots=jobs).start()
-            grade_one = batch.local_grader(grader, rubric)
+            grader = Grader(lim, hide=(submissions,)).start()
+            grade_one = batch.LocalGrading(grader, rubric, jobs)
         with progress:
             outcome = asyncio.run(
                 batch.run_batch(found, rubric, writer, grade_one, jobs=jobs, resume=resume, on_start=on_start, on_done=on_done)

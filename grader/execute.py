@@ -21,7 +21,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from .harness import MIME as RESULT_MIME
-from .kernel_manager import ForkKernelManager
+from .kernel_manager import ForkKernelManager, WarmKernel
 from .limits import Limits, format_size
 from .results import NotebookError
 from .sandbox import SandboxConfig
@@ -139,15 +139,25 @@ def _describe_exit(code: int | None) -> str:
 async def execute_notebook(
     nb: Any,
     *,
-    fork_server: Any,
-    sandbox: SandboxConfig,
+    kernel: WarmKernel | None = None,
+    fork_server: Any = None,
+    sandbox: SandboxConfig | None = None,
     limits: Limits,
     harness_request: dict[str, Any] | None,
 ) -> Execution:
-    """Run every code cell, then the harness; always return an Execution."""
+    """Run every code cell, then the harness; always return an Execution.
+
+    Either pass a `kernel` started ahead of time (batch grading keeps a few warm), or a
+    fork server and sandbox to start one now.
+    """
     result = Execution()
-    km = ForkKernelManager(fork_server=fork_server, sandbox=sandbox)
-    client = _GraderClient(nb, limits, km=km)
+    if kernel is not None:
+        km = kernel.km
+        client = _GraderClient(nb, limits, km=km)
+        client.kc = kernel.kc  # nbclient's constructor drops a `kc` argument; it uses this one
+    else:
+        km = ForkKernelManager(fork_server=fork_server, sandbox=sandbox)
+        client = _GraderClient(nb, limits, km=km)
     token = harness_request["token"] if harness_request else None
     try:
         async with client.async_setup_kernel(cleanup_kc=True):

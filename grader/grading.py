@@ -12,12 +12,14 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections import deque
 from typing import Any
 
 from . import checks, notebook
 from .course import course_root, package_dir
-from .execute import execute_notebook
+from .execute import Execution, execute_notebook
 from .forkserver import ForkServer
+from .kernel_manager import WarmKernel, discard, start_kernel
 from .limits import Limits
 from .results import GradeResult, NotebookError
 from .rubric import Rubric, load_all
@@ -31,14 +33,15 @@ MAX_OWN_FILES_BYTES = 50 * 1024 * 1024
 class Grader:
     """Grades notebooks one at a time or concurrently, sharing one warm fork server."""
 
-    def __init__(self, limits: Limits | None = None, slots: int = 1) -> None:
+    def __init__(self, limits: Limits | None = None, hide: tuple[str, ...] = ()) -> None:
         self.limits = limits or Limits()
         self._server: ForkServer | None = None
         self._root = tempfile.mkdtemp(prefix="d2l-grader-")
         os.chmod(self._root, 0o711)  # kernels may enter their own folder, never list others
         self._plans: dict[str, checks.Plan] = {}
-        self._uid_base = 100_000 + (os.getpid() % 50_000) * 16
-        self._free_slots = list(range(max(1, slots)))
+        self._uid_base = 100_000 + (os.getpid() % 50_000) * 128
+        self._kernels_started = 0
+        self._extra_hide = [os.path.abspath(h) for h in hide]
         self._rubrics: dict[str, Rubric] | None = None
 
     # -- lifecycle
@@ -74,7 +77,9 @@ class Grader:
     def grade(self, path: str, rubric: Rubric | None = None, own_files: str | None = None) -> GradeResult:
         return asyncio.run(self.grade_async(path, rubric, own_files))
 
-    async def grade_async(self, path: str, rubric: Rubric | None = None, own_files: str | None = None) -> GradeResult:
+    async def grade_async(
+        self, path: str, rubric: Rubric | None = None, own_files: str | None = None, pool: "KernelPool | None" = None
+    ) -> GradeResult:
         """Grade one notebook; never raises for anything the notebook does."""
         started = time.monotonic()
         result = GradeResult(assignment=rubric.id if rubric else None, notebook=os.path.basename(path))
@@ -91,32 +96,36 @@ class Grader:
             return result
         the_plan = self.plan_for(rubric)
         result.manual = notebook.collect_manual(nb, rubric)
-        slot = await self._take_slot()
-        scratch = tempfile.mkdtemp(dir=self._root)
+        request = the_plan.request(secrets.token_hex(16), self.limits.call_timeout)
+        kernel = None
         try:
+            if pool is not None:
+                kernel = await pool.acquire()
+                scratch = kernel.scratch
+            else:
+                scratch = self.new_scratch()
             self._stage(path, scratch, own_files)
-            token = secrets.token_hex(16)
-            request = the_plan.request(token, self.limits.call_timeout)
             execution = await execute_notebook(
                 nb,
+                kernel=kernel,
                 fork_server=self._ensure_server(),
-                sandbox=self._sandbox_config(scratch, slot, path),
+                sandbox=self.sandbox_config(scratch, extra_hide=[os.path.dirname(os.path.abspath(path))]),
                 limits=self.limits,
                 harness_request=request,
             )
+        except Exception as exc:  # the kernel could not be started: still a result
+            execution = Execution(unavailable="the notebook could not be run")
+            execution.errors.append(NotebookError("internal-error", f"could not start a kernel: {exc}"))
         finally:
-            self._free_slots.append(slot)
-            shutil.rmtree(scratch, ignore_errors=True)
+            shutil.rmtree(kernel.scratch if kernel else scratch, ignore_errors=True)
         result.errors.extend(execution.errors)
         result.sandbox = _public_sandbox(execution.sandbox)
         result.checks = checks.evaluate(the_plan, execution.fetched, execution.unavailable)
         result.execution_time = time.monotonic() - started
         return result
 
-    async def _take_slot(self) -> int:
-        while not self._free_slots:
-            await asyncio.sleep(0.01)
-        return self._free_slots.pop(0)
+    def new_scratch(self) -> str:
+        return tempfile.mkdtemp(dir=self._root)
 
     def _ensure_server(self) -> ForkServer:
         self.start()
@@ -136,25 +145,64 @@ class Grader:
                     shutil.copyfile(source, os.path.join(scratch, entry))
         shutil.copyfile(path, os.path.join(scratch, os.path.basename(path)))
 
-    def _sandbox_config(self, scratch: str, slot: int, path: str) -> SandboxConfig:
+    def sandbox_config(self, scratch: str, extra_hide: list[str] | None = None) -> SandboxConfig:
         hide = {
             course_root(),
             package_dir(),
             os.path.expanduser("~"),
             self._root,
             os.getcwd(),
-            os.path.dirname(os.path.abspath(path)),
             tempfile.gettempdir(),
+            *self._extra_hide,
+            *(extra_hide or []),
         }
-        hide = sorted(h for h in (os.path.realpath(p) for p in hide) if h not in _SYSTEM_DIRS)
+        hide_list = sorted(h for h in (os.path.realpath(p) for p in hide) if h not in _SYSTEM_DIRS)
+        self._kernels_started += 1
+        # A uid per kernel (cycling through 128): kernels alive at the same time never share one.
+        uid = self._uid_base + self._kernels_started % 128 if os.geteuid() == 0 else None
         return SandboxConfig(
             scratch=scratch,
-            hide=hide,
-            uid=self._uid_base + slot if os.geteuid() == 0 else None,
+            hide=hide_list,
+            uid=uid,
             memory_bytes=self.limits.memory,
             file_bytes=self.limits.file_size,
             processes=self.limits.processes,
         )
+
+
+class KernelPool:
+    """Keeps `size` kernels booting ahead of demand, so a notebook never waits for one.
+
+    Each kernel is still used for exactly one notebook; only its start-up overlaps the
+    previous notebook. Bound to the event loop it is used in (batch grading).
+    """
+
+    def __init__(self, grader: Grader, size: int) -> None:
+        self.grader = grader
+        self.size = max(1, size)
+        self._booting: deque[asyncio.Task] = deque()
+
+    def _boot(self) -> None:
+        scratch = self.grader.new_scratch()
+        config = self.grader.sandbox_config(scratch)
+        self._booting.append(asyncio.ensure_future(start_kernel(self.grader._ensure_server(), config)))
+
+    async def acquire(self) -> WarmKernel:
+        while len(self._booting) < self.size + 1:
+            self._boot()
+        task = self._booting.popleft()
+        self._boot()
+        return await task
+
+    async def close(self) -> None:
+        while self._booting:
+            task = self._booting.popleft()
+            try:
+                kernel = await task
+            except Exception:
+                continue
+            await discard(kernel)
+            shutil.rmtree(kernel.scratch, ignore_errors=True)
 
 
 def _public_sandbox(report: dict[str, Any]) -> dict[str, Any]:

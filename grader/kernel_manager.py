@@ -9,6 +9,7 @@ which would otherwise dominate a warm start.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 import os
 import signal
 import time
@@ -117,26 +118,39 @@ class FastKernelClient(AsyncKernelClient):
         deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
         # ipykernel greets every new IOPub subscriber (iopub_welcome): once we have the
         # greeting, nothing the kernel publishes can be lost to the slow-joiner problem.
+        # A kernel without the greeting (older ipykernel) is still accepted after a second,
+        # by the slower test: kernel_info, then its idle status seen on IOPub.
         welcomed = False
-        while not welcomed:
+        for _ in range(4):
             welcomed = await self._iopub_welcomed(0.25)
-            if not welcomed and not await self._async_is_alive():
+            if welcomed:
+                break
+            if not await self._async_is_alive():
                 raise RuntimeError("Kernel died before replying to kernel_info")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
         while True:
             msg_id = self.kernel_info()
             try:
                 reply = await self._async_recv_reply(msg_id, timeout=1.0)
             except (TimeoutError, asyncio.TimeoutError):
                 reply = None
-            if reply is not None:
+            if reply is not None and (welcomed or await self._iopub_idle_for(msg_id, 0.5)):
                 self._handle_kernel_info_reply(reply)
                 return
             if not await self._async_is_alive():
                 raise RuntimeError("Kernel died before replying to kernel_info")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+    async def _iopub_idle_for(self, msg_id: str, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while (left := end - time.monotonic()) > 0:
+            try:
+                msg = await self.iopub_channel.get_msg(timeout=left)
+            except Exception:
+                return False
+            if msg["parent_header"].get("msg_id") == msg_id and msg["content"].get("execution_state") == "idle":
+                return True
+        return False
 
     async def _iopub_welcomed(self, timeout: float) -> bool:
         end = time.monotonic() + timeout
@@ -187,3 +201,34 @@ class ForkKernelManager(AsyncKernelManager):
     @property
     def sandbox_report(self) -> dict[str, Any]:
         return dict(getattr(self.provisioner, "report", None) or {})
+
+
+@dataclass
+class WarmKernel:
+    """A kernel forked, confined and ready before its notebook arrives (used once)."""
+
+    km: ForkKernelManager
+    kc: FastKernelClient
+    scratch: str
+
+
+async def start_kernel(fork_server: ForkServer, sandbox: SandboxConfig, startup_timeout: float = 60) -> WarmKernel:
+    """Fork a kernel and wait until it answers; the caller owns (and must kill) it."""
+    km = ForkKernelManager(fork_server=fork_server, sandbox=sandbox)
+    await km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=startup_timeout)
+    except BaseException:
+        kc.stop_channels()
+        await km.provisioner.kill()
+        raise
+    return WarmKernel(km, kc, sandbox.scratch)
+
+
+async def discard(kernel: WarmKernel) -> None:
+    kernel.kc.stop_channels()
+    if kernel.km.provisioner is not None:
+        await kernel.km.provisioner.kill()
+        await kernel.km.provisioner.cleanup()
