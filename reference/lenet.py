@@ -1,0 +1,123 @@
+"""Reference solutions for d2l 6.6 "Convolutional Neural Networks (LeNet)" (PyTorch).
+
+Run only in the grader process, to judge what the kernel-side probes
+(rubrics/lenet_probes.py) sent back; never sent to a kernel. No dataset is needed: every
+check works on small synthetic tensors made by the probes.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+IN_SHAPE = (1, 1, 28, 28)
+
+
+def lenet(activation="Sigmoid", pool="AvgPool2d"):
+    """LeNet-5 as the book lays it out for 28x28 inputs, with a choice of activation and pooling."""
+    act = getattr(nn, activation)
+    pooling = getattr(nn, pool)
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), act(), pooling(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), act(), pooling(kernel_size=2, stride=2),
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), act(),
+        nn.Linear(120, 84), act(),
+        nn.Linear(84, 10),
+    )
+
+
+def lenet_maxpool():
+    return lenet("Sigmoid", "MaxPool2d")
+
+
+def _listify(v):
+    return list(v) if isinstance(v, (tuple, list)) else [v, v]
+
+
+def describe(net, shape=IN_SHAPE):
+    """The same summary the probe `describe_net` makes of a student's network."""
+    layers = []
+    hooks = []
+
+    def record(module, inputs, output):
+        entry = {
+            "type": type(module).__name__,
+            "module": type(module).__module__,
+            "shape": list(output.shape) if isinstance(output, torch.Tensor) else None,
+        }
+        if "Pool" in type(module).__name__:
+            entry["kernel_size"] = _listify(getattr(module, "kernel_size", None))
+            entry["stride"] = _listify(getattr(module, "stride", None))
+            entry["padding"] = _listify(getattr(module, "padding", 0))
+        layers.append(entry)
+
+    for m in net.modules():
+        if not list(m.children()):
+            hooks.append(m.register_forward_hook(record))
+    try:
+        with torch.no_grad():
+            net.eval()(torch.zeros(shape))
+    finally:
+        for h in hooks:
+            h.remove()
+    return {
+        "layers": layers,
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "param_shapes": [list(p.shape) for p in net.parameters()],
+    }
+
+
+def book_lenet_summary():
+    return describe(lenet())
+
+
+def distinct_shapes(layers):
+    """Output shapes in execution order with consecutive repeats removed (activations keep shapes)."""
+    out = []
+    for layer in layers:
+        if layer["shape"] is not None and (not out or out[-1] != layer["shape"]):
+            out.append(layer["shape"])
+    return out
+
+
+def is_activation(layer):
+    return layer["module"] == "torch.nn.modules.activation"
+
+
+# ------------------------------------------------------------------ exercise 3: train()
+def tiny_net():
+    """The small network the probe `run_train` hands to the student's train() (same layout)."""
+    return nn.Sequential(nn.Conv2d(1, 2, kernel_size=3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 2 * 2, 3))
+
+
+def train_sgd(initial_state, batches, num_epochs, lr):
+    """Minibatch SGD on mean cross-entropy, one step per batch; returns (state, epoch losses)."""
+    net = tiny_net().double()
+    net.load_state_dict({k: torch.as_tensor(v, dtype=torch.float64) for k, v in initial_state.items()})
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    loss = nn.CrossEntropyLoss()
+    epoch_losses = []
+    for _ in range(num_epochs):
+        total, count = 0.0, 0
+        for X, y in batches:
+            X = torch.as_tensor(X, dtype=torch.float64)
+            y = torch.as_tensor(y, dtype=torch.int64)
+            optimizer.zero_grad()
+            l = loss(net(X), y)
+            l.backward()
+            optimizer.step()
+            total += l.item() * len(y)
+            count += len(y)
+        epoch_losses.append(total / count)
+    return {k: v.detach() for k, v in net.state_dict().items()}, epoch_losses
+
+
+# ------------------------------------------------------------------ exercise 4: activations
+def activations(X, params, activation, pool):
+    """Outputs of the first and second activation (before pooling) of a book-layout LeNet."""
+    act = {"Sigmoid": torch.sigmoid, "ReLU": torch.relu, "Tanh": torch.tanh}[activation]
+    pooling = {"AvgPool2d": F.avg_pool2d, "MaxPool2d": F.max_pool2d}[pool]
+    p = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in params.items()}
+    X = torch.as_tensor(X, dtype=torch.float64)
+    A1 = act(F.conv2d(X, p["conv1.weight"], p["conv1.bias"], padding=2))
+    A2 = act(F.conv2d(pooling(A1, kernel_size=2, stride=2), p["conv2.weight"], p["conv2.bias"]))
+    return A1, A2
