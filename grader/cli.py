@@ -106,26 +106,37 @@ def check(notebook: str, assignment_id: str | None, fmt: str, output: str | None
     """Grade one NOTEBOOK and explain every check."""
     import os
 
-    from .grading import grade_notebook
+    from . import notebook as notebook_file
+    from .grading import Grader
     from .reporters import render
     from .results import GradeResult, NotebookError
     from .rubric import RubricError, load_all
 
     lim = make_limits(**limits)  # type: ignore[arg-type]
+    grader = Grader(lim)
     try:
-        rubrics = load_all()
-    except RubricError as exc:
-        fail(str(exc))
-    rubric = None
-    if assignment_id is not None:
-        if assignment_id not in rubrics:
-            fail(f"unknown assignment {assignment_id!r}; known: {', '.join(sorted(rubrics))}")
-        rubric = rubrics[assignment_id]
+        notebook_file.load(notebook)
+    except notebook_file.UnusableNotebook:
+        pass  # graded below into a proper result; just do not warm up a kernel for it
+    else:
+        grader.start()  # the fork server imports torch while we load the rubrics
     try:
-        result = grade_notebook(notebook, rubric, lim)
-    except Exception as exc:  # a bug of ours: still reported, still one line, still exit 2
-        result = GradeResult(assignment_id, os.path.basename(notebook),
-                             errors=[NotebookError("internal-error", f"internal error: {type(exc).__name__}: {exc}")])
+        try:
+            rubrics = load_all()
+        except RubricError as exc:
+            fail(str(exc))
+        rubric = None
+        if assignment_id is not None:
+            if assignment_id not in rubrics:
+                fail(f"unknown assignment {assignment_id!r}; known: {', '.join(sorted(rubrics))}")
+            rubric = rubrics[assignment_id]
+        try:
+            result = grader.grade(notebook, rubric)
+        except Exception as exc:  # a bug of ours: still reported, still one line, still exit 2
+            result = GradeResult(assignment_id, os.path.basename(notebook),
+                                 errors=[NotebookError("internal-error", f"internal error: {type(exc).__name__}: {exc}")])
+    finally:
+        grader.close()
     known = rubrics.get(result.assignment or "")
     max_score = known.max_score if known else None
     for report_fmt, path in reports:

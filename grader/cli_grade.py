@@ -28,55 +28,54 @@ def grade(submissions: str, assignment_id: str, out_dir: str, jobs: int, resume:
     from .rubric import RubricError, load_all
 
     lim = make_limits(**limits)  # type: ignore[arg-type]
-    try:
-        rubrics = load_all()
-    except RubricError as exc:
-        fail(str(exc))
-    if assignment_id not in rubrics:
-        fail(f"unknown assignment {assignment_id!r}; known: {', '.join(sorted(rubrics))}")
-    rubric = rubrics[assignment_id]
-    try:
-        found = batch.discover(submissions, rubric)
-    except FileNotFoundError as exc:
-        fail(str(exc))
-    if not found:
-        fail(f"{submissions}: no .ipynb files or student folders found")
-    writer = batch.BatchWriter(out_dir, rubric)
-    console = Console(stderr=True)
-    counts = {"errors": 0, "timeouts": 0}
-    progress = Progress(
-        TextColumn("[bold]grading"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-    task = progress.add_task("grading", total=len(found), status="")
-
-    def on_start(total: int, skipped: int) -> None:
-        progress.update(task, completed=skipped, status=f"{skipped} already graded" if skipped else "")
-
-    def on_done(record: batch.BatchRecord) -> None:
-        status = record.result.status
-        if status == "error":
-            counts["errors"] += 1
-        elif status == "timeout":
-            counts["timeouts"] += 1
-        progress.update(task, advance=1, status=f"errors {counts['errors']}, timeouts {counts['timeouts']}")
-
+    grader = None if dask_address else Grader(lim, hide=(submissions,)).start()  # warms up meanwhile
     client = None
-    grader = None
     try:
+        try:
+            rubrics = load_all()
+        except RubricError as exc:
+            fail(str(exc))
+        if assignment_id not in rubrics:
+            fail(f"unknown assignment {assignment_id!r}; known: {', '.join(sorted(rubrics))}")
+        rubric = rubrics[assignment_id]
+        try:
+            found = batch.discover(submissions, rubric)
+        except FileNotFoundError as exc:
+            fail(str(exc))
+        if not found:
+            fail(f"{submissions}: no .ipynb files or student folders found")
+        writer = batch.BatchWriter(out_dir, rubric)
+        console = Console(stderr=True)
+        counts = {"errors": 0, "timeouts": 0}
+        progress = Progress(
+            TextColumn("[bold]grading"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        task = progress.add_task("grading", total=len(found), status="")
+
+        def on_start(total: int, skipped: int) -> None:
+            progress.update(task, completed=skipped, status=f"{skipped} already graded" if skipped else "")
+
+        def on_done(record: batch.BatchRecord) -> None:
+            status = record.result.status
+            if status == "error":
+                counts["errors"] += 1
+            elif status == "timeout":
+                counts["timeouts"] += 1
+            progress.update(task, advance=1, status=f"errors {counts['errors']}, timeouts {counts['timeouts']}")
+
         if dask_address:
             try:
                 grade_one, client = batch.dask_grader(dask_address, rubric, lim)
             except ImportError:
                 fail("--dask needs the dask extra: pip install 'd2l-grader[dask]'")
         else:
-            grader = Grader(lim, hide=(submissions,)).start()
             grade_one = batch.LocalGrading(grader, rubric, jobs)
         with progress:
             outcome = asyncio.run(

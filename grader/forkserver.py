@@ -164,6 +164,10 @@ def serve() -> None:
         out.write((json.dumps(message) + "\n").encode())
         out.flush()
 
+    import gc
+
+    gc.collect()
+    gc.freeze()  # children's collections skip the warm objects: fewer copy-on-write page faults
     send({"ready": True, "pid": os.getpid()})
     buffer = b""
     while True:
@@ -302,8 +306,8 @@ class ForkServer:
                 self._proc.stdin.close()
             except OSError:
                 pass
-            try:
-                self._proc.wait(5)
+            try:  # a server still warming up does not read its input: do not wait long
+                self._proc.wait(5 if self._ready else 0.2)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()

@@ -19,7 +19,7 @@ TEST_LIMITS = Limits(cell_timeout=10, timeout=60, harness_timeout=30, call_timeo
 @pytest.fixture(scope="session")
 def grader() -> Grader:
     """One fork server for every test that grades (kernels are still fresh per notebook)."""
-    with Grader(TEST_LIMITS, slots=2) as g:
+    with Grader(TEST_LIMITS) as g:
         yield g
 
 
