@@ -107,13 +107,13 @@ def check(notebook: str, assignment_id: str | None, fmt: str, output: str | None
     import os
 
     from . import notebook as notebook_file
-    from .grading import Grader
+    from . import grading
     from .reporters import render
     from .results import GradeResult, NotebookError
     from .rubric import RubricError, load_all
 
     lim = make_limits(**limits)  # type: ignore[arg-type]
-    grader = Grader(lim)
+    grader = grading.Grader(lim)
     try:
         notebook_file.load(notebook)
     except notebook_file.UnusableNotebook:
@@ -131,7 +131,7 @@ def check(notebook: str, assignment_id: str | None, fmt: str, output: str | None
                 fail(f"unknown assignment {assignment_id!r}; known: {', '.join(sorted(rubrics))}")
             rubric = rubrics[assignment_id]
         try:
-            result = grader.grade(notebook, rubric)
+            result = grading.grade_notebook(notebook, rubric, lim, grader=grader)
         except Exception as exc:  # a bug of ours: still reported, still one line, still exit 2
             result = GradeResult(assignment_id, os.path.basename(notebook),
                                  errors=[NotebookError("internal-error", f"internal error: {type(exc).__name__}: {exc}")])

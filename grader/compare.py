@@ -44,6 +44,8 @@ def describe(value: Any) -> str:
 
 
 def ensure_plain(value: Any, what: str) -> None:
+    if isinstance(value, Unsupported) and value.what == "still `...`":
+        raise Mismatch(f"{what} is still `...`: replace it with your answer")
     if isinstance(value, Unsupported):
         raise Mismatch(f"{what} is {value.what}, which is not plain data (use a tensor, array, number, str, bool, or a list/tuple/dict of those)")
 
@@ -69,7 +71,9 @@ def compare(got: Any, expected: Any, *, mode: str, rtol: float, atol: float, wha
             compare(g, e, mode=mode, rtol=rtol, atol=atol, what=what, path=f"{path}[{i}]")
         return
     if isinstance(expected, bool) or isinstance(got, bool):
-        if got is not expected and not (isinstance(got, (bool, np.bool_)) and bool(got) == expected):
+        if isinstance(got, np.ndarray) and got.size == 1 and got.dtype.kind == "b":
+            got = bool(got.reshape(()))  # a 0-d bool tensor such as (Y1 == Y2).all()
+        if not isinstance(got, (bool, np.bool_)) or bool(got) != expected:
             raise Mismatch(f"{label} is {got!r}, expected {expected!r}")
         return
     if _is_number(expected):

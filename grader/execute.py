@@ -119,6 +119,10 @@ def _classify_cell_error(number: int, ename: str, evalue: str, limits: Limits) -
         "[Errno 11]" in evalue or "can't start new thread" in lowered or "resource temporarily unavailable" in lowered
     ):
         return NotebookError("process-limit", f"cell {number} hit the process limit ({limits.processes})", number)
+    if ename == "SystemExit":
+        return NotebookError(
+            "cell-error", f"cell {number} raised SystemExit (sys.exit does not stop a notebook; the cells after it still ran)", number
+        )
     first = evalue.strip().splitlines()[0] if evalue.strip() else ""
     text = f"{ename}: {first}" if first else ename
     return NotebookError("cell-error", f"cell {number} raised {text[:300]}", number)
@@ -270,11 +274,15 @@ async def _run_harness(client: _GraderClient, request: dict[str, Any], token: st
 def _read_harness_output(outputs: list, token: str, request: dict[str, Any]) -> tuple[dict | None, str]:
     """Accept exactly one result message with our token and the expected keys."""
     keys = {f["key"] for f in request["fetches"]}
+    stamped = []
     for out in outputs:
         data = out.get("data", {}) if out.get("output_type") == "display_data" else {}
         payload = data.get(RESULT_MIME)
-        if not isinstance(payload, dict) or payload.get("token") != token:
-            continue
+        if isinstance(payload, dict) and payload.get("token") == token:
+            stamped.append(payload)
+    if len(stamped) > 1:  # someone else published with our token: trust neither
+        return None, "the checks' results were tampered with (more than one result message)"
+    for payload in stamped:
         results = payload.get("results")
         if not isinstance(results, dict) or set(results) != keys:
             return None, "the checks' results came back incomplete"

@@ -87,6 +87,8 @@ def _child_main(request: dict[str, Any], status_fd: int) -> None:
         report = sandbox.apply(cfg)
         os.write(status_fd, (json.dumps(report) + "\n").encode())
         os.close(status_fd)
+        for name in [m for m in sys.modules if m == "grader" or m.startswith("grader.")]:
+            del sys.modules[name]  # the engine is not importable from student code
         _seed(int(request.get("seed", 0)))
         _start_kernel(request["connection_file"])
     except SystemExit as exc:

@@ -10,6 +10,7 @@ import asyncio
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 import time
 from collections import deque
@@ -120,6 +121,7 @@ class Grader:
             shutil.rmtree(kernel.scratch if kernel else scratch, ignore_errors=True)
         result.errors.extend(execution.errors)
         result.sandbox = _public_sandbox(execution.sandbox)
+        warn_missing_protections(result.sandbox)
         result.checks = checks.evaluate(the_plan, execution.fetched, execution.unavailable)
         result.execution_time = time.monotonic() - started
         return result
@@ -205,6 +207,24 @@ class KernelPool:
             shutil.rmtree(kernel.scratch, ignore_errors=True)
 
 
+_WARNED: set[str] = set()
+_PROTECTIONS = {
+    "network_isolated": "network isolation is unavailable here (no network namespace): notebooks can reach the network",
+    "filesystem_hidden": "grader files cannot be hidden here (no mount namespace): notebooks can read them",
+    "separate_user": "kernels run as your own user (not root, so no separate unprivileged user)",
+}
+
+
+def warn_missing_protections(report: dict[str, Any]) -> None:
+    """Say once per process which protections this machine could not give."""
+    if not report:
+        return
+    for key, message in _PROTECTIONS.items():
+        if not report.get(key) and key not in _WARNED:
+            _WARNED.add(key)
+            sys.stderr.write(f"grader: warning: {message}\n")
+
+
 def _public_sandbox(report: dict[str, Any]) -> dict[str, Any]:
     """The protections that were active, for the result's `sandbox` field."""
     keys = (
@@ -220,7 +240,11 @@ def _public_sandbox(report: dict[str, Any]) -> dict[str, Any]:
     return {k: report[k] for k in keys if k in report}
 
 
-def grade_notebook(path: str, rubric: Rubric | None = None, limits: Limits | None = None) -> GradeResult:
-    """Grade one notebook with a short-lived Grader (what `grader check` does)."""
-    with Grader(limits) as grader:
+def grade_notebook(
+    path: str, rubric: Rubric | None = None, limits: Limits | None = None, grader: Grader | None = None
+) -> GradeResult:
+    """Grade one notebook (what `grader check` does), with `grader` or a short-lived one."""
+    if grader is not None:
         return grader.grade(path, rubric)
+    with Grader(limits) as own:
+        return own.grade(path, rubric)

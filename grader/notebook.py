@@ -18,6 +18,7 @@ from .rubric import Rubric
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 METADATA_KEY = "d2l_grader"
+ANSWER_PLACEHOLDER = "*Your answer here.*"  # what starter answer cells hold until the student writes
 
 
 class UnusableNotebook(ValueError):
@@ -128,6 +129,6 @@ def collect_manual(nb: Any, rubric: Rubric) -> list[ManualItem]:
             answers.setdefault(meta["answer"], []).append(cell.source.strip())
     items = []
     for spec in rubric.manual:
-        text = "\n\n".join(a for a in answers.get(spec.id, []) if a)
+        text = "\n\n".join(a for a in answers.get(spec.id, []) if a and a != ANSWER_PLACEHOLDER)
         items.append(ManualItem(id=spec.id, exercise=spec.exercise, prompt=spec.prompt, answer=text, max_score=spec.points))
     return items

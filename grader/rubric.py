@@ -56,6 +56,7 @@ class Check:
     match: str | None = None  # ... and a regular expression its message must match
     prop: str | None = None  # for kind = "property": function in the checks module
     options: dict[str, Any] = field(default_factory=dict)  # passed to the property function
+    needs: list[str] = field(default_factory=list)  # names a probe uses (for assignment detection)
 
     @property
     def target(self) -> str:
@@ -99,6 +100,8 @@ class Rubric:
     def names(self) -> set[str]:
         """Names the student's notebook is expected to define."""
         out = {c.name or c.call for c in self.checks if c.name or c.call}
+        for check in self.checks:
+            out.update(check.needs)
         return {n for n in out if n}
 
     def load_reference(self) -> ModuleType:
@@ -212,7 +215,7 @@ def _build(data: dict[str, Any], path: str) -> Rubric:
 _CHECK_KEYS = {
     "id", "exercise", "points", "kind", "hidden", "description", "name", "call", "probe", "args",
     "reference_args", "expected", "cases", "reference", "compare", "rtol", "atol", "exception",
-    "match", "property", "options",
+    "match", "property", "options", "needs",
 }
 
 
@@ -259,6 +262,7 @@ def _build_check(raw: dict[str, Any], exercise_ids: set[str]) -> Check:
         match=raw.get("match"),
         prop=raw.get("property"),
         options=dict(raw.get("options", {})),
+        needs=[str(n) for n in raw.get("needs", [])],
     )
     if kind == "value" and not check.reference and not all(c.has_expected for c in cases):
         if check.call:

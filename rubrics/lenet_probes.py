@@ -4,7 +4,8 @@ They exercise the student's objects on small synthetic inputs and return plain d
 (numbers, strings, lists, dicts, tensors). There are no expected values here: the grader
 judges what comes back (rubrics/lenet_checks.py, with reference/lenet.py). The harness
 seeds torch, numpy and random before each probe call, so everything below is repeatable.
-Keep every probe fast: each call has a time limit of a few seconds.
+Keep every probe fast: each call has a time limit of a few seconds. `Missing` is provided
+by the harness: raising Missing("name") reports that the notebook does not define `name`.
 """
 
 
@@ -12,7 +13,7 @@ def _module(namespace, name):
     import torch
 
     if name not in namespace:
-        raise NameError("`%s` is not defined in your notebook" % name)
+        raise Missing(name)  # the harness reports "name `...` is not defined in your notebook"
     value = namespace[name]
     if not isinstance(value, torch.nn.Module):
         raise TypeError("`%s` should be a torch.nn.Module (e.g. an nn.Sequential), not a value of type %s" % (name, type(value).__name__))
@@ -135,7 +136,7 @@ def run_train(namespace, loader_kind, num_epochs, lr):
     from torch import nn
 
     if "train" not in namespace:
-        raise NameError("`train` is not defined in your notebook")
+        raise Missing("train")
     net = nn.Sequential(nn.Conv2d(1, 2, kernel_size=3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 2 * 2, 3))
     X = torch.randn(12, 1, 4, 4)
     y = torch.arange(12) % 3
@@ -164,7 +165,7 @@ def activations(namespace, X, activation, pool):
     from torch import nn
 
     if "get_activations" not in namespace:
-        raise NameError("`get_activations` is not defined in your notebook")
+        raise Missing("get_activations")
     act = getattr(nn, activation)
     pooling = getattr(nn, pool)
     net = nn.Sequential(

@@ -282,7 +282,7 @@ def run_check(monkeypatch, graded):
     import grader.grading
 
     def run(kind: str, *args: str, env: dict[str, str] | None = None):
-        def fake(path, rubric, limits):
+        def fake(path, rubric, limits, grader=None):
             if kind == "crash":
                 raise RuntimeError("boom")
             return graded[kind]
