@@ -45,8 +45,10 @@ def _warm_up() -> None:
     import ipykernel.kernelapp  # noqa: F401
     import ipykernel.zmqshell  # noqa: F401
 
-    try:
-        import ipykernel.debugger  # noqa: F401  (slow import the kernel does on start)
+    try:  # graded kernels never host a debugger: skip creating one in every kernel
+        import ipykernel.debugger
+
+        ipykernel.debugger._is_debugpy_available = False
     except Exception:
         pass
     import IPython.core.completer  # noqa: F401
@@ -130,6 +132,8 @@ def _start_kernel(connection_file: str) -> None:
             "--HistoryManager.enabled=False",
             "--IPKernelApp.log_level=CRITICAL",
             "--InteractiveShell.colors=nocolor",
+            # C-level writes to fds 1/2 go to /dev/null rather than through two relay threads
+            "--IPKernelApp.capture_fd_output=False",
         ]
     )
     app.start()

@@ -20,7 +20,7 @@ from . import checks, notebook
 from .course import course_root, package_dir
 from .execute import Execution, execute_notebook
 from .forkserver import ForkServer
-from .kernel_manager import WarmKernel, discard, start_kernel
+from .kernel_manager import WarmKernel, discard, hold_context, release_context, start_kernel
 from .limits import Limits
 from .results import GradeResult, NotebookError
 from .rubric import Rubric, load_all
@@ -49,12 +49,14 @@ class Grader:
     def start(self) -> "Grader":
         if self._server is None:
             self._server = ForkServer()
+            hold_context()
         return self
 
     def close(self) -> None:
         if self._server is not None:
             self._server.close()
             self._server = None
+            release_context()
         shutil.rmtree(self._root, ignore_errors=True)
 
     def __enter__(self) -> "Grader":
@@ -197,11 +199,14 @@ class KernelPool:
         return await task
 
     async def close(self) -> None:
+        """Discard unused kernels; ones still booting are cancelled (and killed) at once."""
         while self._booting:
             task = self._booting.popleft()
+            if not task.done():
+                task.cancel()  # start_kernel kills its kernel when cancelled
             try:
                 kernel = await task
-            except Exception:
+            except BaseException:
                 continue
             await discard(kernel)
             shutil.rmtree(kernel.scratch, ignore_errors=True)

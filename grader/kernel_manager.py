@@ -27,6 +27,7 @@ from .sandbox import SandboxConfig
 
 
 _CONTEXT: zmq.asyncio.Context | None = None
+_CONTEXT_USERS = 0
 
 
 def _shared_context() -> zmq.asyncio.Context:
@@ -34,6 +35,21 @@ def _shared_context() -> zmq.asyncio.Context:
     if _CONTEXT is None:
         _CONTEXT = zmq.asyncio.Context()
     return _CONTEXT
+
+
+def hold_context() -> None:
+    """A Grader starts using the shared ZeroMQ context."""
+    global _CONTEXT_USERS
+    _CONTEXT_USERS += 1
+
+
+def release_context() -> None:
+    """The last user destroys it (else interpreter exit waits on it for ~0.4 s)."""
+    global _CONTEXT, _CONTEXT_USERS
+    _CONTEXT_USERS = max(0, _CONTEXT_USERS - 1)
+    if _CONTEXT_USERS == 0 and _CONTEXT is not None:
+        _CONTEXT.destroy(linger=0)
+        _CONTEXT = None
 
 
 class ForkProvisioner(KernelProvisionerBase):
@@ -96,9 +112,12 @@ class ForkProvisioner(KernelProvisionerBase):
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
         km = self.parent
         loop = asyncio.get_running_loop()
-        self.pid, self.report = await loop.run_in_executor(
-            None, self.fork_server.spawn, km.connection_file, self.sandbox
-        )
+        spawned = loop.run_in_executor(None, self.fork_server.spawn, km.connection_file, self.sandbox)
+        try:
+            self.pid, self.report = await asyncio.shield(spawned)
+        except asyncio.CancelledError:  # still learn the pid, so the caller can kill it
+            self.pid, self.report = await spawned
+            raise
         return km.get_connection_info()
 
     async def cleanup(self, restart: bool = False) -> None:
@@ -215,7 +234,12 @@ class WarmKernel:
 async def start_kernel(fork_server: ForkServer, sandbox: SandboxConfig, startup_timeout: float = 60) -> WarmKernel:
     """Fork a kernel and wait until it answers; the caller owns (and must kill) it."""
     km = ForkKernelManager(fork_server=fork_server, sandbox=sandbox)
-    await km.start_kernel()
+    try:
+        await km.start_kernel()
+    except BaseException:
+        if km.provisioner is not None:
+            await km.provisioner.kill()
+        raise
     kc = km.client()
     kc.start_channels()
     try:

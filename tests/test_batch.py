@@ -1,0 +1,210 @@
+"""`grader grade`: same verdicts as `grader check`, resumable, Dask-capable, no leaks."""
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from grader import batch
+from grader.grading import Grader
+from nbfactory import from_cells, variant
+
+NB = "conv-layer.ipynb"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def corpus(folder) -> dict[str, str]:
+    """Correct, wrong, broken, hostile and unusable submissions, one file per student."""
+    folder.mkdir(parents=True, exist_ok=True)
+    made = {
+        "ada": variant(NB, folder, name="ada.ipynb"),
+        "bob": variant(NB, folder, {"    return d + 1": "    return d"}, name="bob.ipynb"),
+        "cyd": variant(NB, folder, {"W[i * ow + j] = block.reshape(-1)": "W[i * ow + j] = block.T.reshape(-1)"}, name="cyd.ipynb"),
+        "dee": variant(NB, folder, {"K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])": "K_second_derivative = nope"}, name="dee.ipynb"),
+        "eve": variant(NB, folder, append=["import os\nos._exit(3)"], name="eve.ipynb"),
+        "fay": variant(NB, folder, append=["while True:\n    pass"], name="fay.ipynb"),
+        "gus": from_cells(folder, ["def corr2d(X, K):\n    return X"], name="gus.ipynb", assignment="conv-layer"),
+    }
+    (folder / "hal.ipynb").write_text("{ definitely not json")
+    made["hal"] = str(folder / "hal.ipynb")
+    return made
+
+
+def run_grade(subs, out, *extra, wait=True):
+    command = [sys.executable, "-m", "grader", "grade", str(subs), "--assignment", "conv-layer", "--out", str(out),
+               "--cell-timeout", "2", *extra]
+    if not wait:
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def load_results(out) -> dict[str, dict]:
+    results = {}
+    for name in os.listdir(out / "results"):
+        if name.endswith(".json"):
+            data = json.loads((out / "results" / name).read_text())
+            data.pop("submission")
+            results[name[:-5]] = data
+    return results
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def graded_corpus(tmp_path_factory):
+    subs = tmp_path_factory.mktemp("subs")
+    made = corpus(subs)
+    out = tmp_path_factory.mktemp("out")
+    run_grade(subs, out, "-j", "2")
+    return subs, made, out
+
+
+def test_batch_results_equal_check_results_for_every_notebook(graded_corpus, rubrics):
+    subs, made, out = graded_corpus
+    batch_results = load_results(out)
+    assert sorted(batch_results) == sorted(made)
+    # `grader check` path: a fresh Grader, no kernel pool, one notebook at a time
+    from grader.limits import Limits
+
+    defaults = Limits()
+    limits = Limits(cell_timeout=2, timeout=defaults.timeout, memory=defaults.memory, output=defaults.output,
+                    total_output=4 * defaults.output)
+    with Grader(limits) as grader:
+        for student, path in made.items():
+            check = grader.grade(path, rubrics["conv-layer"]).to_dict()
+            if student == "hal":  # unusable: check reports no checks, the gradebook zero-fills them
+                assert check["errors"] == batch_results[student]["errors"]
+                continue
+            assert check == batch_results[student], student
+
+
+def test_check_command_json_equals_batch_result(graded_corpus):
+    subs, made, out = graded_corpus
+    proc = subprocess.run([sys.executable, "-m", "grader", "check", made["bob"], "--format", "json", "--cell-timeout", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout) == load_results(out)["bob"]
+
+
+def test_gradebook_and_summary(graded_corpus, rubrics):
+    subs, made, out = graded_corpus
+    rows = {r["student"]: r for r in read_csv(out / "grades.csv")}
+    rubric = rubrics["conv-layer"]
+    assert list(read_csv(out / "grades.csv")[0]) == ["student", *(c.id for c in rubric.checks), "total", "max", "percent", "status"]
+    assert rows["ada"]["total"] == "20" and rows["ada"]["status"] == "ok"
+    assert rows["bob"]["total"] == "19" and rows["bob"]["min-kernel-size"] == "0"
+    assert rows["eve"]["status"] == "error" and rows["eve"]["total"] == "0"
+    assert rows["fay"]["status"] == "timeout"
+    assert rows["hal"]["status"] == "error" and rows["hal"]["percent"] == "0.0"
+    summary = (out / "summary.md").read_text()
+    assert "| ex3 | conv-matrix-example |" in summary and "submissions: 8" in summary
+    for png in ("score_histogram.png", "pass_rates.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_interrupted_batch_resumes_without_loss_or_duplicates(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for i in range(14):
+        variant(NB, subs, name=f"s{i:02d}.ipynb")
+    out = tmp_path / "out"
+    proc = run_grade(subs, out, "-j", "1", wait=False)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        done = [n for n in os.listdir(out / "results")] if (out / "results").exists() else []
+        if len([n for n in done if n.endswith(".json")]) >= 3:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the instructor's laptop dies mid-batch
+    proc.wait()
+    before = {n: (out / "results" / n).stat().st_mtime_ns for n in os.listdir(out / "results") if n.endswith(".json")}
+    assert 3 <= len(before) < 14
+    for name in before:  # every file written before the kill is complete JSON
+        json.loads((out / "results" / name).read_text())
+    run_grade(subs, out, "-j", "2")
+    after = {n: (out / "results" / n).stat().st_mtime_ns for n in os.listdir(out / "results") if n.endswith(".json")}
+    assert sorted(after) == [f"s{i:02d}.json" for i in range(14)]
+    assert all(after[n] == before[n] for n in before), "finished results were graded again"
+    rows = read_csv(out / "grades.csv")
+    assert sorted(r["student"] for r in rows) == [f"s{i:02d}" for i in range(14)]
+    assert all(r["total"] == "20" for r in rows)
+    assert not [n for n in os.listdir(out / "results") if n.startswith(".tmp")]
+
+    # a changed notebook is graded again, the rest is not
+    variant(NB, subs, {"    return d + 1": "    return d"}, name="s05.ipynb")
+    run_grade(subs, out, "-j", "2")
+    again = {n: (out / "results" / n).stat().st_mtime_ns for n in after}
+    assert [n for n in after if again[n] != after[n]] == ["s05.json"]
+    assert {r["student"]: r["total"] for r in read_csv(out / "grades.csv")}["s05"] == "19"
+    # --no-resume grades everything again
+    run_grade(subs, out, "-j", "2", "--no-resume")
+    assert all((out / "results" / n).stat().st_mtime_ns != again[n] for n in again)
+
+
+def test_student_folders_layout_with_their_own_files(tmp_path):
+    subs = tmp_path / "submitted"
+    for student in ("alice", "bob"):
+        folder = subs / student
+        folder.mkdir(parents=True)
+        (folder / "kernel.txt").write_text("1 -2 1" if student == "alice" else "-1 2 -1")
+        variant(NB, folder, {"K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])":
+                             "K_second_derivative = torch.tensor([[float(v) for v in open('kernel.txt').read().split()]])"},
+                name="conv-layer.ipynb")
+        (folder / ".ipynb_checkpoints").mkdir()
+        (folder / ".ipynb_checkpoints" / "conv-layer-checkpoint.ipynb").write_text("{}")
+    (subs / "carol").mkdir()  # submitted nothing
+    out = tmp_path / "out"
+    run_grade(subs, out)
+    rows = {r["student"]: r for r in read_csv(out / "grades.csv")}
+    assert rows["alice"]["total"] == "20"
+    assert rows["bob"]["total"] == "18" and rows["bob"]["second-derivative-kernel"] == "0"
+    assert rows["carol"]["status"] == "error"
+    carol = json.loads((out / "results" / "carol.json").read_text())
+    assert "no .ipynb notebook" in carol["errors"][0]["message"]
+
+
+def test_state_cannot_leak_between_students_graded_by_the_same_parent(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    variant(NB, subs, name="a-polluter.ipynb", append=[
+        "import builtins, torch, numpy\nbuiltins.LEAK = 'from a'\ntorch.ones = torch.zeros\nnumpy.pi = 3\n"
+        "import os\nopen(os.path.expanduser('~/note.txt'), 'w').write('hi')\nGLOBAL_STATE = 1"])
+    variant(NB, subs, name="b-victim.ipynb", append=[
+        "import builtins, torch, numpy, os\nassert not hasattr(builtins, 'LEAK')\nassert torch.ones(1).item() == 1.0\n"
+        "assert numpy.pi > 3.14\nassert 'GLOBAL_STATE' not in globals()\nassert not os.path.exists(os.path.expanduser('~/note.txt'))"])
+    out = tmp_path / "out"
+    run_grade(subs, out, "-j", "1")
+    victim = json.loads((out / "results" / "b-victim.json").read_text())
+    assert victim["errors"] == [] and victim["score"] == 20
+
+
+def test_dask_local_cluster_gives_the_same_gradebook(graded_corpus, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    subs, made, out = graded_corpus
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dask_out = tmp_path / "dask-out"
+        run_grade(subs, dask_out, "-j", "2", "--dask", cluster.scheduler_address)
+    assert (dask_out / "grades.csv").read_text() == (out / "grades.csv").read_text()
+    assert load_results(dask_out) == load_results(out)
+
+
+def test_grade_rejects_bad_input(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path / "nope"), "--assignment", "conv-layer",
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "no such folder" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path), "--assignment", "nosuch",
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "unknown assignment 'nosuch'" in proc.stderr
