@@ -33,7 +33,7 @@ def answer(item_id, solution="", prompt="*Your answer here.*"):
     return ("answer", prompt, solution.strip("\n"), item_id)
 
 
-def build(module_path: str) -> list[str]:
+def build(module_path: str, root: str = ROOT) -> list[str]:
     spec = importlib.util.spec_from_file_location("source", module_path)
     module = importlib.util.module_from_spec(spec)
     sys.modules["exercises_build"] = sys.modules[__name__]
@@ -55,7 +55,8 @@ def build(module_path: str) -> list[str]:
         nb.metadata["d2l_grader"] = {"assignment": module.ASSIGNMENT}
         for i, cell in enumerate(nb.cells):  # stable ids keep diffs readable
             cell["id"] = f"{module.ASSIGNMENT}-{i:02d}"
-        path = os.path.join(ROOT, folder, module.NOTEBOOK)
+        path = os.path.join(root, folder, module.NOTEBOOK)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         nbformat.write(nb, path)
         written.append(path)
     return written

@@ -23,12 +23,16 @@ from .cli import fail, limit_options, make_limits
 @limit_options
 def grade(submissions: str, assignment_id: str, out_dir: str, jobs: int, resume: bool, dask_address: str | None, **limits: object) -> None:
     """Grade every submission in SUBMISSIONS (notebooks, or one folder per student)."""
+    from .forkserver import ForkServer
+
+    # The warm parent takes ~2 s to import torch: start it before our own heavy imports.
+    server = None if dask_address or not os.path.isdir(submissions) else ForkServer()
     from . import batch
     from .grading import Grader
     from .rubric import RubricError, load_all
 
     lim = make_limits(**limits)  # type: ignore[arg-type]
-    grader = None if dask_address else Grader(lim, hide=(submissions,)).start()  # warms up meanwhile
+    grader = None if server is None else Grader(lim, hide=(submissions,), server=server)
     client = None
     try:
         try:

@@ -7,7 +7,6 @@ vocabulary (`CellTimeoutError`, `DeadKernelError`) is reused rather than re-inve
 """
 from __future__ import annotations
 
-import asyncio
 import atexit
 import json
 import os

@@ -64,10 +64,17 @@ def _warm_up() -> None:
     import pdb  # noqa: F401  (the kernel imports it on start)
     import secrets  # noqa: F401  (numpy.random needs it lazily)
 
-    import matplotlib  # noqa: F401
-    import matplotlib_inline.backend_inline  # noqa: F401
-
     _seed(0)  # imports numpy.random now rather than in every child
+
+
+def _warm_up_extras() -> None:
+    """Imports that only some notebooks need (plots): done when the server is idle, so the
+    first kernels are not held up; kernels forked before it import them if they must."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import matplotlib_inline.backend_inline  # noqa: F401
 
 
 def _child_main(request: dict[str, Any], status_fd: int) -> None:
@@ -159,6 +166,9 @@ def serve() -> None:
     """Server main loop: answer spawn requests, report every child's exit."""
     out = sys.stdout.buffer
     inp = sys.stdin.buffer
+    from . import sandbox
+
+    sandbox.isolate_server_network()
     _warm_up()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -176,15 +186,25 @@ def serve() -> None:
     gc.freeze()  # children's collections skip the warm objects: fewer copy-on-write page faults
     send({"ready": True, "pid": os.getpid()})
     buffer = b""
+    extras_pending = True
     while True:
-        ready, _, _ = select.select([inp, wake_r], [], [], 1.0)
+        ready, _, _ = select.select([inp, wake_r], [], [], 0.05 if extras_pending else 1.0)
+        if extras_pending and not ready:
+            extras_pending = False
+            _warm_up_extras()
+            gc.collect()
+            gc.freeze()
+            continue
         if wake_r in ready:
             os.read(wake_r, 4096)
         _reap(send)
         if inp in ready:
             chunk = os.read(inp.fileno(), 65536)
             if not chunk:
-                break  # the grader went away: so do we (children die via PDEATHSIG)
+                # The grader went away or is done: so are we, at once (children die via
+                # PDEATHSIG; a full interpreter teardown with torch loaded takes ~0.2 s).
+                out.flush()
+                os._exit(0)
             buffer += chunk
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
@@ -192,7 +212,8 @@ def serve() -> None:
                 if request.get("op") == "spawn":
                     send(_spawn(request))
                 elif request.get("op") == "stop":
-                    return
+                    out.flush()
+                    os._exit(0)
 
 
 def _reap(send) -> None:

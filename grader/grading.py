@@ -34,9 +34,11 @@ MAX_OWN_FILES_BYTES = 50 * 1024 * 1024
 class Grader:
     """Grades notebooks one at a time or concurrently, sharing one warm fork server."""
 
-    def __init__(self, limits: Limits | None = None, hide: tuple[str, ...] = ()) -> None:
+    def __init__(self, limits: Limits | None = None, hide: tuple[str, ...] = (), server: ForkServer | None = None) -> None:
         self.limits = limits or Limits()
-        self._server: ForkServer | None = None
+        self._server: ForkServer | None = server  # one started early by the caller, if any
+        if server is not None:
+            hold_context()
         self._root = tempfile.mkdtemp(prefix="d2l-grader-")
         os.chmod(self._root, 0o711)  # kernels may enter their own folder, never list others
         self._plans: dict[str, checks.Plan] = {}

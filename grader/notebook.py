@@ -51,13 +51,15 @@ def load(path: str) -> Any:
         raise UnusableNotebook(
             f"{path}: notebook format {major} is not supported; open and save it in a current Jupyter (format 4)"
         )
-    try:
-        nbformat.validate(raw)
-        nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+    captured: dict[str, Any] = {}
+    try:  # nbformat validates while reading; we only ask it to hand the error over
+        nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT, capture_validation_error=captured)
     except nbformat.ValidationError as exc:
         raise UnusableNotebook(f"{path}: the notebook is malformed ({_short(exc.message)})") from None
     except Exception as exc:  # anything nbformat chokes on is the file's fault
         raise UnusableNotebook(f"{path}: the notebook is malformed ({type(exc).__name__})") from None
+    if captured.get("ValidationError") is not None:
+        raise UnusableNotebook(f"{path}: the notebook is malformed ({_short(captured['ValidationError'].message)})")
     if not any(c.cell_type == "code" and c.source.strip() for c in nb.cells):
         raise UnusableNotebook(f"{path}: the notebook has no code cells to grade")
     return nb

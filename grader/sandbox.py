@@ -65,9 +65,30 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     _check(rc, f"mount {target}")
 
 
+_SERVER_NETWORK_ISOLATED = False
+
+
+def isolate_server_network() -> bool:
+    """Called once by the fork server (as root): move it into an empty network namespace.
+
+    Its kernels inherit it, so none can reach any network, and none pays for creating
+    and tearing down a namespace of its own (~3% of a batch). The server itself needs no
+    network: it talks to the grader over pipes, and kernels use Unix sockets.
+    """
+    global _SERVER_NETWORK_ISOLATED
+    if os.geteuid() != 0:
+        return False
+    try:
+        _unshare(CLONE_NEWNET)
+    except OSError:
+        return False
+    _SERVER_NETWORK_ISOLATED = True
+    return True
+
+
 def _enter_namespaces(cfg: SandboxConfig, report: dict) -> bool:
     """Create mount (+ network) namespaces; return True when mounts are possible."""
-    net = CLONE_NEWNET if cfg.isolate_network else 0
+    net = CLONE_NEWNET if cfg.isolate_network and not _SERVER_NETWORK_ISOLATED else 0
     if os.geteuid() == 0:
         try:
             _unshare(CLONE_NEWNS | net)
@@ -87,7 +108,7 @@ def _enter_namespaces(cfg: SandboxConfig, report: dict) -> bool:
         except OSError as exc:
             report["notes"].append(f"user namespaces unavailable: {exc.strerror}")
             return False
-    report["network_isolated"] = bool(net)
+    report["network_isolated"] = bool(net) or (cfg.isolate_network and _SERVER_NETWORK_ISOLATED)
     return True
 
 

@@ -2,7 +2,6 @@
 import numpy as np
 import torch
 
-from grader.checks import CheckFailed
 from grader.compare import compare
 
 

@@ -1,11 +1,9 @@
 """`grader grade`: same verdicts as `grader check`, resumable, Dask-capable, no leaks."""
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +11,6 @@ import time
 
 import pytest
 
-from grader import batch
 from grader.grading import Grader
 from nbfactory import from_cells, variant
 
