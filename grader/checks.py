@@ -165,7 +165,7 @@ def _value(entry: dict[str, Any], what: str, hidden: bool, called: bool = False)
 
 
 def _judge_case(check, case, n, value, students, reference, checks_module, the_plan) -> None:
-    where = check.target if len(the_plan.cases[check.id]) == 1 else f"{check.target} (case {n + 1})"
+    where = _label(check, case, n, len(the_plan.cases[check.id]))
     if check.kind == "exception":
         _judge_exception(check, value, where)
         return
@@ -184,6 +184,16 @@ def _judge_case(check, case, n, value, students, reference, checks_module, the_p
         return
     expected = _expected(check, case, students, reference, the_plan)
     compare(value, expected, mode=check.compare, rtol=check.rtol, atol=check.atol, what=where)
+
+
+def _label(check: Check, case: PreparedCase, n: int, cases: int) -> str:
+    """How a message names what was checked: `min_kernel_size(3)` when the call is short
+    and public, otherwise the name (with the case number when there are several)."""
+    simple = all(isinstance(a, (bool, int, float, str)) or
+                 (isinstance(a, tuple) and all(isinstance(x, int) for x in a)) for a in case.args)
+    if check.call and not check.hidden and simple:
+        return f"{check.call}({', '.join(repr(a) for a in case.args)})"
+    return check.target if cases == 1 else f"{check.target} (case {n + 1})"
 
 
 def _expected(check, case, students, reference, the_plan) -> Any:

@@ -98,3 +98,76 @@ def test_plausible_wrong_answer_loses_exactly_its_points(grader, rubrics, tmp_pa
     replace, expected_loss = WRONG[name]
     result = grade(grader, rubrics, variant(NB, tmp_path, replace))
     assert lost(result) == expected_loss, [(c.id, c.message) for c in result.checks if c.status != "passed"]
+
+
+# ---------------------------------------------------------------- contract details
+def test_missing_name_and_raising_cell_are_explained(grader, rubrics, tmp_path):
+    path = variant(NB, tmp_path, {"def conv_matrix(K, in_shape):": "def conv_matrix_draft(K, in_shape):",
+                                  "K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])":
+                                  "K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])\n1 / 0"})
+    result = grade(grader, rubrics, path)
+    messages = {c.id: c.message for c in result.checks}
+    assert messages["conv-matrix-example"] == "name `conv_matrix` is not defined in your notebook"
+    assert {c.id: c.status for c in result.checks}["conv-matrix-reproduces-corr2d"] == "error"
+    raised = [e for e in result.errors if e.kind == "cell-error"]
+    assert len(raised) == 1 and raised[0].message.endswith("raised ZeroDivisionError: division by zero")
+    assert raised[0].message == f"cell {raised[0].cell} raised ZeroDivisionError: division by zero"
+    # the raising cell stopped before defining integral_kernel & co; everything else is graded
+    assert lost(result) == {"conv-matrix-example": 1, "conv-matrix-reproduces-corr2d": 2, "integral-kernel": 1,
+                            "min-kernel-size": 1, "derivative-kernel-d2": 1, "derivative-kernel-orders": 1}
+
+
+def test_shape_and_value_messages(grader, rubrics, tmp_path):
+    flat = variant(NB, tmp_path, {"    return (torch.stack(rows) @ K.reshape(-1)).reshape(oh, ow)":
+                                  "    return (torch.stack(rows) @ K.reshape(-1))"}, name="flat.ipynb")
+    off = variant(NB, tmp_path, {"    return (torch.stack(rows) @ K.reshape(-1)).reshape(oh, ow)":
+                                 "    out = (torch.stack(rows) @ K.reshape(-1)).reshape(oh, ow)\n    out[0, 1] += 1\n    return out"},
+                  name="off.ipynb")
+    messages = {c.id: c.message for c in grade(grader, rubrics, flat).checks}
+    assert messages["corr2d-matmul-example"] == "corr2d_matmul returned shape (4,), expected (2, 2)"
+    messages = {c.id: c.message for c in grade(grader, rubrics, off).checks}
+    assert messages["corr2d-matmul-example"] == \
+        "corr2d_matmul: values differ at [0, 1]: got 26, expected 25 (rtol 1e-05, atol 1e-05)"
+
+
+def test_hidden_checks_never_show_inputs_or_expected_values(grader, rubrics, tmp_path):
+    from grader.reporters import renderers
+
+    path = variant(NB, tmp_path, {"def corr2d(X, K):\n    h, w = K.shape": TRUE_CONVOLUTION})
+    result = grade(grader, rubrics, path)
+    hidden = [c for c in result.checks if c.hidden and c.status == "failed"]
+    assert hidden and all(c.message == "hidden check failed (its inputs and expected values are not shown)" for c in hidden)
+    text = renderers()["text"](result)
+    row = text.split("corr2d-non-square (hidden)")[1].split("\n")[0]
+    assert "hidden check failed" in row and "shape" not in text.split("corr2d-non-square (hidden)")[1].split("ex1")[0]
+
+
+def test_public_call_messages_name_the_call(grader, rubrics, tmp_path):
+    result = grade(grader, rubrics, variant(NB, tmp_path, {"    return d + 1": "    return d"}))
+    assert {c.id: c.message for c in result.checks}["min-kernel-size"] == "min_kernel_size(1) is 1, expected 2"
+
+
+@pytest.mark.parametrize("name, strip_metadata, cells, expected", [
+    ("conv-layer.ipynb", True, None, "conv-layer"),           # the book's own file name
+    ("my homework.ipynb", True, None, "conv-layer"),          # the names it defines
+    ("scratch.ipynb", True, ["x = 1"], None),                 # nothing to go by
+])
+def test_assignment_detection(tmp_path, name, strip_metadata, cells, expected):
+    import subprocess
+    import sys
+
+    from nbfactory import from_cells
+
+    if cells is None:
+        path = variant(NB, tmp_path, name=name, keep_metadata=not strip_metadata)
+    else:
+        path = from_cells(tmp_path, cells, name=name)
+    proc = subprocess.run([sys.executable, "-m", "grader", "check", path, "--format", "json"],
+                          capture_output=True, text=True, timeout=300)
+    if expected is None:
+        assert proc.returncode == 2
+        assert "pass --assignment with one of: channels, conv-layer, lenet, padding-and-strides, pooling, why-conv" in proc.stderr
+    else:
+        import json
+
+        assert json.loads(proc.stdout)["assignment"] == expected
