@@ -182,14 +182,9 @@ def record_from_json(student: str, data: dict[str, Any]) -> BatchRecord:
 
 
 def error_result(rubric: Rubric, submission: Submission, message: str) -> GradeResult:
-    """A result for a submission that could not even be attempted, with every check at 0."""
-    from .results import ERROR, CheckResult
-
+    """A result for a submission that could not even be attempted."""
     result = GradeResult(assignment=rubric.id, notebook=os.path.basename(submission.notebook or submission.student))
     result.errors.append(NotebookError("invalid-notebook", message))
-    result.checks = [
-        CheckResult(c.id, c.exercise, 0.0, c.points, ERROR, c.hidden, message, c.description) for c in rubric.checks
-    ]
     return result
 
 

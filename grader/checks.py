@@ -59,6 +59,7 @@ class Plan:
 
 
 def plan(rubric: Rubric) -> Plan:
+    """Inputs for every case, and the fetches that ask the kernel for the student's values."""
     fetches: list[dict[str, Any]] = []
     names: set[str] = set()
     cases: dict[str, list[PreparedCase]] = {}
@@ -68,31 +69,22 @@ def plan(rubric: Rubric) -> Plan:
             rng = rng_for(rubric.seed, check.id, i)
             args = [materialize(a, rng) for a in case.args]
             ref_args = [materialize(a, rng) for a in case.reference_args] if case.reference_args is not None else args
-            key = f"{check.id}#{i}"
+            names.update(student_refs(args) + student_refs(ref_args))
+            # A name is read once per check; a call or probe runs once per case.
+            key = f"{check.id}#0" if check.name else f"{check.id}#{i}"
             prepared.append(PreparedCase(key, args, ref_args, case.expected, case.has_expected))
-            for name in student_refs(args) + student_refs(ref_args):
-                names.add(name)
-            if check.name:
-                fetch = {"key": key, "kind": "name", "name": check.name}
-            else:
-                fetch = {
-                    "key": key,
-                    "kind": "call" if check.call else "probe",
-                    "name": check.call or check.probe,
-                    "args": plaindata.encode(args),
-                }
-            fetch["seed"] = kernel_seed(rubric.seed, check.id)
             if check.name and i > 0:
-                continue  # one read of a name serves all its cases
+                continue
+            fetch: dict[str, Any] = {"key": key, "name": check.target, "seed": kernel_seed(rubric.seed, check.id)}
+            if check.name:
+                fetch["kind"] = "name"
+            else:
+                fetch["kind"] = "call" if check.call else "probe"
+                fetch["args"] = plaindata.encode(args)
             fetches.append(fetch)
         cases[check.id] = prepared
     for name in sorted(names):
         fetches.append({"key": f"name:{name}", "kind": "name", "name": name, "seed": 0})
-    # A name fetched by a check under the check's own key is read once per check only.
-    for check in rubric.checks:
-        if check.name:
-            for case in cases[check.id]:
-                case.key = f"{check.id}#0"
     return Plan(rubric, fetches, cases, probes=rubric.probes_source())
 
 

@@ -103,6 +103,7 @@ class Grader:
         result.manual = notebook.collect_manual(nb, rubric)
         request = the_plan.request(secrets.token_hex(16), self.limits.call_timeout)
         kernel = None
+        scratch = None
         try:
             if pool is not None:
                 kernel = await pool.acquire()
@@ -122,7 +123,8 @@ class Grader:
             execution = Execution(unavailable="the notebook could not be run")
             execution.errors.append(NotebookError("internal-error", f"could not start a kernel: {exc}"))
         finally:
-            shutil.rmtree(kernel.scratch if kernel else scratch, ignore_errors=True)
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
         result.errors.extend(execution.errors)
         result.sandbox = _public_sandbox(execution.sandbox)
         warn_missing_protections(result.sandbox)
