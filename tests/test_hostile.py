@@ -408,3 +408,21 @@ def test_limits_are_flags_of_check_and_grade():
         help_text = run_cli(command, "--help").stdout
         for flag in ("--cell-timeout", "--timeout", "--memory-limit", "--output-limit"):
             assert flag in help_text
+
+
+def test_missing_protections_are_announced_once(capsys, monkeypatch):
+    from grader import grading
+
+    monkeypatch.setattr(grading, "_WARNED", set())
+    report = {"network_isolated": False, "filesystem_hidden": True, "separate_user": True}
+    grading.warn_missing_protections(report)
+    grading.warn_missing_protections(report)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["grader: warning: network isolation is unavailable here (no network namespace): notebooks can reach the network"]
+
+
+def test_result_records_the_active_protections(hostile, rubrics, tmp_path):
+    sandbox = grade(hostile, rubrics, variant(NB, tmp_path)).sandbox
+    assert sandbox["memory_limit_bytes"] == 1024**3 and sandbox["process_limit"] == 48
+    if os.geteuid() == 0:  # the privileged protections, where we have the privileges
+        assert sandbox["network_isolated"] and sandbox["filesystem_hidden"] and sandbox["separate_user"]
