@@ -36,7 +36,6 @@ class Execution:
     fetched: dict[str, dict[str, Any]] | None = None  # harness results by fetch key
     unavailable: str | None = None  # why fetched is None (kernel died, harness failed, ...)
     sandbox: dict[str, Any] = field(default_factory=dict)
-    cells_run: int = 0
 
 
 class _GraderClient(NotebookClient):
@@ -59,7 +58,6 @@ class _GraderClient(NotebookClient):
         self.deadline = time.monotonic() + limits.timeout
         self.timed_out: set[int] = set()
         self.budget_was_notebook: set[int] = set()
-        self.unstoppable = False
         self.in_harness = False
         self.harness_budget = limits.harness_timeout
         self._cell_bytes: dict[int, int] = {}
@@ -82,7 +80,6 @@ class _GraderClient(NotebookClient):
             assert self.km is not None
             await self.km.interrupt_kernel()
             return None
-        self.unstoppable = True
         raise CellTimeoutError.error_from_timeout_and_cell("Cell execution timed out", timeout, cell)
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
@@ -216,7 +213,6 @@ async def _run_cells(client: _GraderClient, nb: Any, limits: Limits, result: Exe
             )
             result.errors.append(NotebookError("cell-timeout", result.unavailable, number))
             return False
-        result.cells_run += 1
         if id(cell) in client.timed_out:
             if id(cell) in client.budget_was_notebook:
                 result.errors.append(

@@ -51,7 +51,7 @@ class NotebookError:
 
     kind: str  # e.g. "invalid-notebook", "cell-timeout", "kernel-died", "memory-limit"
     message: str
-    cell: int | None = None  # 1-based code cell number, when one is to blame
+    cell: int | None = None  # 1-based position in the notebook (all cells counted), when one is to blame
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
