@@ -153,6 +153,7 @@ def _spawn(request: dict[str, Any]) -> dict[str, Any]:
         os.close(read_fd)
         _child_main(request, write_fd)
     os.close(write_fd)
+    _KERNELS[pid] = request["sandbox"].get("uid") if os.geteuid() == 0 else None
     with os.fdopen(read_fd, "rb") as status:
         line = status.readline()
     try:
@@ -169,6 +170,7 @@ def serve() -> None:
     from . import sandbox
 
     sandbox.isolate_server_network()
+    sandbox.become_subreaper()
     _warm_up()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -216,7 +218,14 @@ def serve() -> None:
                     os._exit(0)
 
 
+# Kernels alive, by pid, with the uid each runs as (None when we could not switch users).
+_KERNELS: dict[int, int | None] = {}
+
+
 def _reap(send) -> None:
+    """Collect every exited child. We are a child subreaper, so processes a kernel left
+    behind end up here too and are reaped (no zombies pile up under a PID 1 that does
+    not reap); only kernels are reported to the grader."""
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -224,13 +233,30 @@ def _reap(send) -> None:
             return
         if pid == 0:
             return
-        send(
-            {
-                "event": "exit",
-                "pid": pid,
-                "code": os.waitstatus_to_exitcode(status),
-            }
-        )
+        if pid not in _KERNELS:
+            continue
+        uid = _KERNELS.pop(pid)
+        if uid is not None:
+            _sweep_user(uid)
+        send({"event": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
+
+
+def _sweep_user(uid: int) -> None:
+    """Kill whatever still runs as a dead kernel's uid (a process that left the kernel's
+    process group with setsid), before the uid can be given to another kernel."""
+    for _ in range(10):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    os.kill(int(entry), signal.SIGKILL)
+                    found = True
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                pass
+        if not found:
+            return
 
 
 # ----------------------------------------------------------------------------- grader side

@@ -26,6 +26,7 @@ MS_REMOUNT = 32
 MS_PRIVATE = 1 << 18
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -84,6 +85,11 @@ def isolate_server_network() -> bool:
         return False
     _SERVER_NETWORK_ISOLATED = True
     return True
+
+
+def become_subreaper() -> None:
+    """Orphans of our kernels are re-parented to us (and reaped), not to PID 1."""
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def _enter_namespaces(cfg: SandboxConfig, report: dict) -> bool:

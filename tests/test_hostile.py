@@ -426,3 +426,39 @@ def test_result_records_the_active_protections(hostile, rubrics, tmp_path):
     assert sandbox["memory_limit_bytes"] == 1024**3 and sandbox["process_limit"] == 48
     if os.geteuid() == 0:  # the privileged protections, where we have the privileges
         assert sandbox["network_isolated"] and sandbox["filesystem_hidden"] and sandbox["separate_user"]
+
+
+def test_nothing_a_kernel_started_outlives_its_grading(hostile, rubrics, tmp_path):
+    # children in the kernel's process group, and a daemon that left it with setsid
+    spawn = ("import os, subprocess\n"
+             "procs = [subprocess.Popen(['sleep', '300']) for _ in range(5)]\n"
+             "if os.fork() == 0:\n    os.setsid()\n    import time\n    time.sleep(300)\n    os._exit(0)")
+    path = variant(NB, tmp_path, append=[spawn])
+    before = _processes_of_kernel_users()
+    result = grade(hostile, rubrics, path)
+    assert result.score == result.max_score
+    deadline = time.monotonic() + 5
+    while _processes_of_kernel_users() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_of_kernel_users() - before == set()
+
+
+def _processes_of_kernel_users() -> set[int]:
+    """Processes (zombies included) owned by the uids kernels run as, or by us when not root."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                uid = os.stat(f"/proc/{entry}").st_uid
+            except FileNotFoundError:
+                continue
+            if uid >= 100_000 or (os.geteuid() != 0 and uid == os.geteuid() and _is_sleep(entry)):
+                found.add(int(entry))
+    return found
+
+
+def _is_sleep(pid: str) -> bool:
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read().startswith(b"sleep")
+    except OSError:
+        return False
