@@ -16,7 +16,9 @@ import io as _io
 import signal as _signal
 
 MIME = "application/vnd.d2l-grader.result+json"
-MAX_ARRAY_BYTES = 32 * 1024 * 1024
+MAX_ARRAY_BYTES = 32 * 1024 * 1024  # one array
+MAX_TOTAL_BYTES = 96 * 1024 * 1024  # all arrays of one run together
+_budget = [MAX_TOTAL_BYTES]
 
 
 class _HarnessTimeout(Exception):
@@ -83,6 +85,9 @@ def _encode(value, depth=0):
 def _encode_array(array, origin, dtype):
     if array.nbytes > MAX_ARRAY_BYTES:
         return {"__unsupported__": "an array larger than %d MiB" % (MAX_ARRAY_BYTES >> 20)}
+    if array.nbytes > _budget[0]:
+        return {"__unsupported__": "one array too many: the values returned exceed %d MiB" % (MAX_TOTAL_BYTES >> 20)}
+    _budget[0] -= array.nbytes
     return {"__ndarray__": _npy_bytes(array), "origin": origin, "dtype": dtype}
 
 

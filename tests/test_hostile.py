@@ -462,3 +462,11 @@ def _is_sleep(pid: str) -> bool:
         return open(f"/proc/{pid}/cmdline", "rb").read().startswith(b"sleep")
     except OSError:
         return False
+
+
+def test_huge_returned_values_are_refused_not_shipped(hostile, rubrics, tmp_path):
+    path = variant(NB, tmp_path, append=["def corr2d_matmul(X, K):\n    return torch.zeros(11_000_000)"])
+    result = grade(hostile, rubrics, path)
+    assert lost(result) == {"corr2d-matmul-example": 1, "corr2d-matmul-shapes": 1}
+    assert "an array larger than 32 MiB, which is not plain data" in \
+        {c.id: c.message for c in result.checks}["corr2d-matmul-example"]
