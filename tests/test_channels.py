@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from grader.checks import CheckFailed, PropertyContext
-from nbfactory import lost, variant
+from assignment_suite import standard_tests
 
 NB = "channels.ipynb"
 
@@ -18,17 +18,6 @@ COMPOSE = """    Kc = torch.zeros((a + c - 1, b + d - 1))
             Kc[i:i + a, j:j + b] += K2[i, j] * K1
     return Kc"""
 MATMUL_COLUMNS = "    columns = torch.stack([X[:, i:i + kh, j:j + kw].reshape(-1) for i in range(oh) for j in range(ow)], dim=1)"
-
-
-def grade(grader, rubrics, path):
-    return grader.grade(path, rubrics["channels"])
-
-
-def test_reference_scores_full_marks(grader, rubrics, tmp_path):
-    result = grade(grader, rubrics, variant(NB, tmp_path))
-    assert result.errors == []
-    assert result.score == result.max_score == 12
-    assert [m.id for m in result.manual if m.answer] == ["ex1-proof", "ex2-memory", "ex3-padding", "ex5-why"]
 
 
 def test_reference_costs_follow_the_stated_convention(rubrics):
@@ -95,13 +84,6 @@ ALTERNATIVES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
-def test_alternative_correct_answers_pass(grader, rubrics, tmp_path, name):
-    result = grade(grader, rubrics, variant(NB, tmp_path, ALTERNATIVES[name]))
-    assert result.errors == []
-    assert lost(result) == {}, [c.message for c in result.checks if c.status != "passed"]
-
-
 WRONG = {
     # full cross-correlation of the kernels (K2 not flipped): right shape, wrong kernel
     "compose-correlates-kernels": (
@@ -150,8 +132,6 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(WRONG))
-def test_plausible_wrong_answer_loses_exactly_its_points(grader, rubrics, tmp_path, name):
-    replace, expected_loss = WRONG[name]
-    result = grade(grader, rubrics, variant(NB, tmp_path, replace))
-    assert lost(result) == expected_loss, [(c.id, c.message) for c in result.checks if c.status != "passed"]
+grade, test_reference_scores_full_marks, test_alternative_correct_answers_pass, \
+    test_plausible_wrong_answer_loses_exactly_its_points = standard_tests(
+        "channels", NB, 12, ["ex1-proof", "ex2-memory", "ex3-padding", "ex5-why"], ALTERNATIVES, WRONG)

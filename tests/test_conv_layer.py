@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from assignment_suite import standard_tests
 from nbfactory import lost, variant
 
 NB = "conv-layer.ipynb"
-
-
-def grade(grader, rubrics, path):
-    return grader.grade(path, rubrics["conv-layer"])
-
-
-def test_reference_scores_full_marks(grader, rubrics, tmp_path):
-    result = grade(grader, rubrics, variant(NB, tmp_path))
-    assert result.errors == []
-    assert result.score == result.max_score == 20
-    assert [m.id for m in result.manual if m.answer] == ["ex1-observations", "ex2-explanation", "ex3-form", "ex4-kernels"]
 
 
 VECTORISED_CORR2D = '''
@@ -39,12 +29,6 @@ ALTERNATIVES = {
         "return torch.tensor([[float((-1) ** (d - k) * math.comb(d, k)) for k in range(d + 1)]])"
     },
 }
-
-
-@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
-def test_alternative_correct_answers_pass(grader, rubrics, tmp_path, name):
-    result = grade(grader, rubrics, variant(NB, tmp_path, ALTERNATIVES[name]))
-    assert lost(result) == {}, [c.message for c in result.checks if c.status != "passed"]
 
 
 TRUE_CONVOLUTION = '''
@@ -91,13 +75,6 @@ WRONG = {
         {"conv2d-gradient-error": 2},
     ),
 }
-
-
-@pytest.mark.parametrize("name", sorted(WRONG))
-def test_plausible_wrong_answer_loses_exactly_its_points(grader, rubrics, tmp_path, name):
-    replace, expected_loss = WRONG[name]
-    result = grade(grader, rubrics, variant(NB, tmp_path, replace))
-    assert lost(result) == expected_loss, [(c.id, c.message) for c in result.checks if c.status != "passed"]
 
 
 # ---------------------------------------------------------------- contract details
@@ -171,3 +148,8 @@ def test_assignment_detection(tmp_path, name, strip_metadata, cells, expected):
         import json
 
         assert json.loads(proc.stdout)["assignment"] == expected
+
+
+grade, test_reference_scores_full_marks, test_alternative_correct_answers_pass, \
+    test_plausible_wrong_answer_loses_exactly_its_points = standard_tests(
+        "conv-layer", NB, 20, ["ex1-observations", "ex2-explanation", "ex3-form", "ex4-kernels"], ALTERNATIVES, WRONG)

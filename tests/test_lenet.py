@@ -5,22 +5,11 @@ Everything is graded through kernel-side probes on synthetic tensors: no data se
 """
 from __future__ import annotations
 
-import pytest
 
+from assignment_suite import standard_tests
 from nbfactory import from_cells, lost, variant
 
 NB = "lenet.ipynb"
-
-
-def grade(grader, rubrics, path):
-    return grader.grade(path, rubrics["lenet"])
-
-
-def test_reference_scores_full_marks(grader, rubrics, tmp_path):
-    result = grade(grader, rubrics, variant(NB, tmp_path))
-    assert result.errors == []
-    assert result.score == result.max_score == 18
-    assert [m.id for m in result.manual if m.answer] == ["ex1-what-happens", "ex2-improvements", "ex3-mnist", "ex4-activations"]
 
 
 def test_missing_names_are_reported_not_crashed(grader, rubrics, tmp_path):
@@ -117,12 +106,6 @@ ALTERNATIVES = {
     "activations-by-slicing": {"    A1 = net[1](net[0](X))\n    A2 = net[4](net[3](net[2](A1)))": "    A1 = net[:2](X)\n    A2 = net[2:5](A1)"},
     "activations-by-hooks": {"def get_activations(net, X):\n    A1 = net[1](net[0](X))": HOOK_ACTIVATIONS},
 }
-
-
-@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
-def test_alternative_correct_answers_pass(grader, rubrics, tmp_path, name):
-    result = grade(grader, rubrics, variant(NB, tmp_path, ALTERNATIVES[name]))
-    assert lost(result) == {}, [(c.id, c.message) for c in result.checks if c.status != "passed"]
 
 
 # Texts that only occur in one solution cell (variant() replaces in every cell that has them).
@@ -227,8 +210,6 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(WRONG))
-def test_plausible_wrong_answer_loses_exactly_its_points(grader, rubrics, tmp_path, name):
-    replace, expected_loss = WRONG[name]
-    result = grade(grader, rubrics, variant(NB, tmp_path, replace))
-    assert lost(result) == expected_loss, [(c.id, c.message) for c in result.checks if c.status != "passed"]
+grade, test_reference_scores_full_marks, test_alternative_correct_answers_pass, \
+    test_plausible_wrong_answer_loses_exactly_its_points = standard_tests(
+        "lenet", NB, 18, ["ex1-what-happens", "ex2-improvements", "ex3-mnist", "ex4-activations"], ALTERNATIVES, WRONG)

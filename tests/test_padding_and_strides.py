@@ -3,9 +3,8 @@ each plausible wrong answer loses exactly the points of the checks that should c
 from __future__ import annotations
 
 
-import pytest
 
-from nbfactory import lost, variant
+from assignment_suite import standard_tests
 
 NB = "padding-and-strides.ipynb"
 
@@ -15,17 +14,6 @@ MIRROR = """def mirror_pad(X, p):
     for dim in range(X.dim()):
         X = _reflect_dim(X, p, dim)
     return X"""
-
-
-def grade(grader, rubrics, path):
-    return grader.grade(path, rubrics["padding-and-strides"])
-
-
-def test_reference_scores_full_marks(grader, rubrics, tmp_path):
-    result = grade(grader, rubrics, variant(NB, tmp_path))
-    assert result.errors == []
-    assert result.score == result.max_score == 11
-    assert [m.id for m in result.manual if m.answer] == ["ex1-calculation", "ex2-observations", "ex3-audio", "ex4-benefits"]
 
 
 def test_expected_shapes_come_from_a_real_conv2d(rubrics):
@@ -76,13 +64,6 @@ ALTERNATIVES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
-def test_alternative_correct_answers_pass(grader, rubrics, tmp_path, name):
-    result = grade(grader, rubrics, variant(NB, tmp_path, ALTERNATIVES[name]))
-    assert result.errors == []
-    assert lost(result) == {}, [c.message for c in result.checks if c.status != "passed"]
-
-
 WRONG = {
     # padding read as the total of both sides: 7x7, k 3, p 1, s 2 gives 3 instead of 4
     "padding-as-total": (
@@ -129,8 +110,6 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(WRONG))
-def test_plausible_wrong_answer_loses_exactly_its_points(grader, rubrics, tmp_path, name):
-    replace, expected_loss = WRONG[name]
-    result = grade(grader, rubrics, variant(NB, tmp_path, replace))
-    assert lost(result) == expected_loss, [(c.id, c.message) for c in result.checks if c.status != "passed"]
+grade, test_reference_scores_full_marks, test_alternative_correct_answers_pass, \
+    test_plausible_wrong_answer_loses_exactly_its_points = standard_tests(
+        "padding-and-strides", NB, 11, ["ex1-calculation", "ex2-observations", "ex3-audio", "ex4-benefits"], ALTERNATIVES, WRONG)

@@ -2,24 +2,11 @@
 plausible wrong answer loses exactly the points of the checks that should catch it."""
 from __future__ import annotations
 
-import pytest
 
+from assignment_suite import standard_tests
 from nbfactory import lost, variant
 
 NB = "pooling.ipynb"
-
-
-def grade(grader, rubrics, path):
-    return grader.grade(path, rubrics["pooling"])
-
-
-def test_reference_scores_full_marks(grader, rubrics, tmp_path):
-    result = grade(grader, rubrics, variant(NB, tmp_path))
-    assert result.errors == []
-    assert result.score == result.max_score == 22
-    assert [m.id for m in result.manual if m.answer] == [
-        "ex1-kernel", "ex2-why-not-conv", "ex4-max-vs-avg", "ex5-min-pool", "ex6-softmax-pool",
-    ]
 
 
 def test_probe_restores_pytorch(grader, rubrics, tmp_path):
@@ -94,12 +81,6 @@ ALTERNATIVES = {
         "out[row, col] = torch.amax(window) if mode == 'max' else window.sum() / window.numel()"
     },
 }
-
-
-@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
-def test_alternative_correct_answers_pass(grader, rubrics, tmp_path, name):
-    result = grade(grader, rubrics, variant(NB, tmp_path, ALTERNATIVES[name]))
-    assert lost(result) == {}, [(c.id, c.message) for c in result.checks if c.status != "passed"]
 
 
 WRONG = {
@@ -191,8 +172,6 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(WRONG))
-def test_plausible_wrong_answer_loses_exactly_its_points(grader, rubrics, tmp_path, name):
-    replace, expected_loss = WRONG[name]
-    result = grade(grader, rubrics, variant(NB, tmp_path, replace))
-    assert lost(result) == expected_loss, [(c.id, c.message) for c in result.checks if c.status != "passed"]
+grade, test_reference_scores_full_marks, test_alternative_correct_answers_pass, \
+    test_plausible_wrong_answer_loses_exactly_its_points = standard_tests(
+        "pooling", NB, 22, ["ex1-kernel", "ex2-why-not-conv", "ex4-max-vs-avg", "ex5-min-pool", "ex6-softmax-pool"], ALTERNATIVES, WRONG)

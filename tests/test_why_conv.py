@@ -4,10 +4,9 @@ from __future__ import annotations
 
 
 import numpy as np
-import pytest
 
 from grader.checks import plan
-from nbfactory import lost, variant
+from assignment_suite import standard_tests
 
 NB = "why-conv.ipynb"
 
@@ -20,19 +19,6 @@ CONV_FULL = """    out = torch.zeros(len(f) + len(g) - 1, dtype=torch.promote_ty
     for i in range(len(f)):
         out[i:i + len(g)] += f[i] * g
     return out"""
-
-
-def grade(grader, rubrics, path):
-    return grader.grade(path, rubrics["why-conv"])
-
-
-def test_reference_scores_full_marks(grader, rubrics, tmp_path):
-    result = grade(grader, rubrics, variant(NB, tmp_path))
-    assert result.errors == []
-    assert result.score == result.max_score == 9
-    assert [m.id for m in result.manual if m.answer] == [
-        "ex1-proof", "ex2-translation", "ex3-border", "ex4-audio", "ex5-text", "ex6-proof",
-    ]
 
 
 ALTERNATIVES = {
@@ -53,13 +39,6 @@ ALTERNATIVES = {
         " for t in range(n)])"
     },
 }
-
-
-@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
-def test_alternative_correct_answers_pass(grader, rubrics, tmp_path, name):
-    result = grade(grader, rubrics, variant(NB, tmp_path, ALTERNATIVES[name]))
-    assert result.errors == []
-    assert lost(result) == {}, [c.message for c in result.checks if c.status != "passed"]
 
 
 WRONG = {
@@ -91,13 +70,6 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(WRONG))
-def test_plausible_wrong_answer_loses_exactly_its_points(grader, rubrics, tmp_path, name):
-    replace, expected_loss = WRONG[name]
-    result = grade(grader, rubrics, variant(NB, tmp_path, replace))
-    assert lost(result) == expected_loss, [(c.id, c.message) for c in result.checks if c.status != "passed"]
-
-
 def test_correlation_is_caught_in_both_argument_orders(rubrics):
     """The hidden commutativity inputs really tell convolution from correlation, either order."""
     the_plan = plan(rubrics["why-conv"])
@@ -108,3 +80,8 @@ def test_correlation_is_caught_in_both_argument_orders(rubrics):
         f, g = (np.asarray(a, dtype=np.float64) for a in case.args)
         if len(f) > 1 and len(g) > 1:
             assert not np.allclose(np.correlate(f, g, "full"), np.convolve(f, g), atol=1e-3)
+
+
+grade, test_reference_scores_full_marks, test_alternative_correct_answers_pass, \
+    test_plausible_wrong_answer_loses_exactly_its_points = standard_tests(
+        "why-conv", NB, 9, ["ex1-proof", "ex2-translation", "ex3-border", "ex4-audio", "ex5-text", "ex6-proof"], ALTERNATIVES, WRONG)

@@ -1,0 +1,41 @@
+"""The three tests every assignment gets, made from its own tables.
+
+Each assignment's test file lists its alternative correct answers and its plausible wrong
+answers (text replacements in the solved notebook, with the exact points each wrong answer
+must lose), then calls `standard_tests(...)` and binds the returned tests at module level,
+where pytest collects them.
+"""
+from __future__ import annotations
+
+import pytest
+
+from nbfactory import lost, variant
+
+
+def standard_tests(rubric_id: str, notebook: str, max_score: float, answered: list[str],
+                   alternatives: dict[str, dict[str, str]], wrong: dict[str, tuple[dict[str, str], dict[str, float]]]):
+    """Return (grade, reference test, alternatives test, wrong-answers test) for one assignment."""
+
+    def grade(grader, rubrics, path):
+        return grader.grade(path, rubrics[rubric_id])
+
+    def test_reference_scores_full_marks(grader, rubrics, tmp_path):
+        result = grade(grader, rubrics, variant(notebook, tmp_path))
+        assert result.errors == []
+        assert result.score == result.max_score == max_score
+        assert [m.id for m in result.manual if m.answer] == answered
+
+    @pytest.mark.parametrize("name", sorted(alternatives))
+    def test_alternative_correct_answers_pass(grader, rubrics, tmp_path, name):
+        result = grade(grader, rubrics, variant(notebook, tmp_path, alternatives[name]))
+        assert result.errors == []
+        assert lost(result) == {}, [(c.id, c.message) for c in result.checks if c.status != "passed"]
+
+    @pytest.mark.parametrize("name", sorted(wrong))
+    def test_plausible_wrong_answer_loses_exactly_its_points(grader, rubrics, tmp_path, name):
+        replace, expected_loss = wrong[name]
+        result = grade(grader, rubrics, variant(notebook, tmp_path, replace))
+        assert lost(result) == expected_loss, [(c.id, c.message) for c in result.checks if c.status != "passed"]
+
+    return grade, test_reference_scores_full_marks, test_alternative_correct_answers_pass, \
+        test_plausible_wrong_answer_loses_exactly_its_points
