@@ -28,20 +28,14 @@ def grade(submissions: str, assignment_id: str, out_dir: str, jobs: int, resume:
     # The warm parent takes ~2 s to import torch: start it before our own heavy imports.
     server = None if dask_address or not os.path.isdir(submissions) else ForkServer()
     from . import batch
+    from .cli import load_rubric  # defined after this module is registered
     from .grading import Grader
-    from .rubric import RubricError, load_all
 
     lim = make_limits(**limits)  # type: ignore[arg-type]
     grader = None if server is None else Grader(lim, hide=(submissions,), server=server)
     client = None
     try:
-        try:
-            rubrics = load_all()
-        except RubricError as exc:
-            fail(str(exc))
-        if assignment_id not in rubrics:
-            fail(f"unknown assignment {assignment_id!r}; known: {', '.join(sorted(rubrics))}")
-        rubric = rubrics[assignment_id]
+        rubric = load_rubric(assignment_id)
         try:
             found = batch.discover(submissions, rubric)
         except FileNotFoundError as exc:

@@ -161,24 +161,23 @@ class FastKernelClient(AsyncKernelClient):
                 raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
 
     async def _iopub_idle_for(self, msg_id: str, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while (left := end - time.monotonic()) > 0:
-            try:
-                msg = await self.iopub_channel.get_msg(timeout=left)
-            except Exception:
-                return False
-            if msg["parent_header"].get("msg_id") == msg_id and msg["content"].get("execution_state") == "idle":
-                return True
-        return False
+        return await self._iopub_until(
+            lambda m: m["parent_header"].get("msg_id") == msg_id and m["content"].get("execution_state") == "idle",
+            timeout,
+        )
 
     async def _iopub_welcomed(self, timeout: float) -> bool:
+        return await self._iopub_until(lambda m: m["msg_type"] == "iopub_welcome", timeout)
+
+    async def _iopub_until(self, wanted: Any, timeout: float) -> bool:
+        """True once an IOPub message satisfies `wanted` within `timeout` seconds."""
         end = time.monotonic() + timeout
         while (left := end - time.monotonic()) > 0:
             try:
                 msg = await self.iopub_channel.get_msg(timeout=left)
             except Exception:
                 return False
-            if msg["msg_type"] == "iopub_welcome":
+            if wanted(msg):
                 return True
         return False
 
