@@ -75,7 +75,7 @@ def naive_grade(paths: list[str]) -> float:
     from nbclient import NotebookClient
 
     from grader import checks
-    from grader.execute import HARNESS_SOURCE, _read_harness_output
+    from grader.execute import harness_cell_source, read_harness_output
     from grader.rubric import load_all
 
     rubric = load_all()["conv-layer"]
@@ -88,14 +88,11 @@ def naive_grade(paths: list[str]) -> float:
             continue  # the unusable files cost nothing on either path
         token = secrets.token_hex(8)
         request = plan.request(token, 20)
-        import json
-
-        program = HARNESS_SOURCE + "\n_run(__import__('json').loads(" + json.dumps(json.dumps(request)) + "))\n"
-        nb.cells.append(nbformat.v4.new_code_cell(f"exec(compile({program!r}, '<h>', 'exec'), {{}})"))
+        nb.cells.append(nbformat.v4.new_code_cell(harness_cell_source(request)))
         client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=60,
                                 resources={"metadata": {"path": tempfile.mkdtemp()}})
         client.execute()
-        fetched, _ = _read_harness_output(nb.cells[-1].get("outputs", []), token, request)
+        fetched, _ = read_harness_output(nb.cells[-1].get("outputs", []), request)
         checks.evaluate(plan, fetched, "no results")
     return (time.perf_counter() - started) / len(paths)
 

@@ -158,7 +158,6 @@ async def execute_notebook(
     else:
         km = ForkKernelManager(fork_server=fork_server, sandbox=sandbox)
         client = _GraderClient(nb, limits, km=km)
-    token = harness_request["token"] if harness_request else None
     try:
         async with client.async_setup_kernel(cleanup_kc=True):
             result.sandbox = km.sandbox_report
@@ -166,7 +165,7 @@ async def execute_notebook(
             if not alive:
                 return result
             if harness_request is not None:
-                await _run_harness(client, harness_request, token, result)
+                await _run_harness(client, harness_request, result)
     except DeadKernelError:
         if result.unavailable is None:
             result.unavailable = "the kernel died while the checks ran"
@@ -238,11 +237,18 @@ async def _run_cells(client: _GraderClient, nb: Any, limits: Limits, result: Exe
     return True
 
 
-async def _run_harness(client: _GraderClient, request: dict[str, Any], token: str, result: Execution) -> None:
-    # The harness runs in a namespace of its own so it cannot clobber the student's names.
+def harness_cell_source(request: dict[str, Any]) -> str:
+    """The code of the final cell: the harness, run on `request` in a namespace of its own
+    (so it cannot clobber the student's names)."""
     program = HARNESS_SOURCE + "\n_run(__import__('json').loads(" + json.dumps(json.dumps(request)) + "))\n"
-    source = f"exec(compile({program!r}, '<d2l-grader-harness>', 'exec'), {{'__name__': 'd2l_grader_harness'}})"
-    cell = nbformat.v4.new_code_cell(source)
+    return f"exec(compile({program!r}, '<d2l-grader-harness>', 'exec'), {{'__name__': 'd2l_grader_harness'}})"
+
+
+HARNESS_TIMEOUT = "the checks did not finish in time (a function of yours may not return)"
+
+
+async def _run_harness(client: _GraderClient, request: dict[str, Any], result: Execution) -> None:
+    cell = nbformat.v4.new_code_cell(harness_cell_source(request))
     client.in_harness = True
     try:
         await client.async_execute_cell(cell, -1, store_history=False)
@@ -250,24 +256,23 @@ async def _run_harness(client: _GraderClient, request: dict[str, Any], token: st
         result.unavailable = "the kernel died while the checks called your functions"
         result.errors.append(NotebookError("kernel-died", result.unavailable))
         return
-    except CellTimeoutError:
-        result.unavailable = "the checks did not finish in time (a function of yours may not return)"
-        result.errors.append(NotebookError("harness-timeout", result.unavailable))
-        return
+    except CellTimeoutError:  # ignored the interrupt as well
+        client.timed_out.add(id(cell))
     finally:
         client.in_harness = False
     if id(cell) in client.timed_out:
-        result.unavailable = "the checks did not finish in time (a function of yours may not return)"
+        result.unavailable = HARNESS_TIMEOUT
         result.errors.append(NotebookError("harness-timeout", result.unavailable))
         return
-    result.fetched, problem = _read_harness_output(cell.get("outputs", []), token, request)
+    result.fetched, problem = read_harness_output(cell.get("outputs", []), request)
     if result.fetched is None:
         result.unavailable = problem
         result.errors.append(NotebookError("harness-failed", problem))
 
 
-def _read_harness_output(outputs: list, token: str, request: dict[str, Any]) -> tuple[dict | None, str]:
-    """Accept exactly one result message with our token and the expected keys."""
+def read_harness_output(outputs: list, request: dict[str, Any]) -> tuple[dict | None, str]:
+    """Accept exactly one result message with the request's token and the expected keys."""
+    token = request["token"]
     keys = {f["key"] for f in request["fetches"]}
     stamped = []
     for out in outputs:

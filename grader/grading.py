@@ -105,20 +105,18 @@ class Grader:
         kernel = None
         scratch = None
         try:
-            if pool is not None:
+            if pool is not None:  # booted ahead, already confined
                 kernel = await pool.acquire()
                 scratch = kernel.scratch
+                self._stage(path, scratch, own_files)
+                execution = await execute_notebook(nb, kernel=kernel, limits=self.limits, harness_request=request)
             else:
                 scratch = self.new_scratch()
-            self._stage(path, scratch, own_files)
-            execution = await execute_notebook(
-                nb,
-                kernel=kernel,
-                fork_server=self._ensure_server(),
-                sandbox=self.sandbox_config(scratch, extra_hide=[os.path.dirname(os.path.abspath(path))]),
-                limits=self.limits,
-                harness_request=request,
-            )
+                self._stage(path, scratch, own_files)
+                config = self.sandbox_config(scratch, extra_hide=[os.path.dirname(os.path.abspath(path))])
+                execution = await execute_notebook(
+                    nb, fork_server=self._ensure_server(), sandbox=config, limits=self.limits, harness_request=request
+                )
         except Exception as exc:  # the kernel could not be started: still a result
             execution = Execution(unavailable="the notebook could not be run")
             execution.errors.append(NotebookError("internal-error", f"could not start a kernel: {exc}"))
