@@ -10,6 +10,7 @@ Prints notebooks/second for each path, their ratio, seconds per notebook, and th
 memory of the whole `grader grade` process tree for half and all of the submissions
 (flat means memory does not grow with the class size).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,7 +59,9 @@ def make_submissions(folder: str, count: int, seed: int = 0) -> None:
         edits = {}
         if roll < 12:  # correct, with a different diagonal image now and then
             if rng.random() < 0.5:
-                edits = {"X_diag = torch.tril(torch.ones(6, 6))": f"X_diag = torch.triu(torch.ones({rng.randint(3, 8)}, {rng.randint(3, 8)}))"}
+                edits = {
+                    "X_diag = torch.tril(torch.ones(6, 6))": f"X_diag = torch.triu(torch.ones({rng.randint(3, 8)}, {rng.randint(3, 8)}))"
+                }
         elif roll < 17:
             edits = MISTAKES[i % len(MISTAKES)]
         else:
@@ -89,8 +92,13 @@ def naive_grade(paths: list[str]) -> float:
         token = secrets.token_hex(8)
         request = plan.request(token, 20)
         nb.cells.append(nbformat.v4.new_code_cell(harness_cell_source(request)))
-        client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=60,
-                                resources={"metadata": {"path": tempfile.mkdtemp()}})
+        client = NotebookClient(
+            nb,
+            kernel_name="python3",
+            allow_errors=True,
+            timeout=60,
+            resources={"metadata": {"path": tempfile.mkdtemp()}},
+        )
         client.execute()
         fetched, _ = read_harness_output(nb.cells[-1].get("outputs", []), request)
         checks.evaluate(plan, fetched, "no results")
@@ -104,7 +112,19 @@ def fast_grade(folder: str, out: str, jobs: int, measure_memory: bool) -> tuple[
     timing runs do not sample and memory runs are not timed.
     """
     shutil.rmtree(out, ignore_errors=True)
-    command = [sys.executable, "-m", "grader", "grade", folder, "--assignment", "conv-layer", "--out", out, "-j", str(jobs)]
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "grade",
+        folder,
+        "--assignment",
+        "conv-layer",
+        "--out",
+        out,
+        "-j",
+        str(jobs),
+    ]
     peak = [0]
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
@@ -163,14 +183,20 @@ def main() -> None:
 
         fast_per = fast_full / args.submissions
         print(f"submissions: {args.submissions} conv-layer notebooks (correct, wrong, broken, unusable mixed)")
-        print(f"naive  (fresh nbclient kernel per notebook, serial, {len(sample)} sampled): "
-              f"{naive_per:.3f} s/notebook = {1 / naive_per:.2f} notebooks/s")
-        print(f"grader grade -j {args.jobs} (whole command, start-up included): "
-              f"{fast_full:.2f} s = {fast_per:.3f} s/notebook = {1 / fast_per:.2f} notebooks/s")
+        print(
+            f"naive  (fresh nbclient kernel per notebook, serial, {len(sample)} sampled): "
+            f"{naive_per:.3f} s/notebook = {1 / naive_per:.2f} notebooks/s"
+        )
+        print(
+            f"grader grade -j {args.jobs} (whole command, start-up included): "
+            f"{fast_full:.2f} s = {fast_per:.3f} s/notebook = {1 / fast_per:.2f} notebooks/s"
+        )
         print(f"speed-up: {naive_per / fast_per:.1f}x")
-        print(f"peak memory (PSS) of the grader process tree: {peak_half / 2**20:.0f} MiB for {args.submissions // 2} "
-              f"submissions, {peak_full / 2**20:.0f} MiB for {args.submissions} "
-              f"(ratio {peak_full / max(peak_half, 1):.2f})")
+        print(
+            f"peak memory (PSS) of the grader process tree: {peak_half / 2**20:.0f} MiB for {args.submissions // 2} "
+            f"submissions, {peak_full / 2**20:.0f} MiB for {args.submissions} "
+            f"(ratio {peak_full / max(peak_half, 1):.2f})"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -9,6 +9,7 @@ Keeping one source means the starter and the solution can never drift apart.
 
 Run: python exercises/build_notebooks.py
 """
+
 from __future__ import annotations
 
 import importlib.util

@@ -5,6 +5,7 @@ the gradebook), so an interrupted batch loses nothing and a re-run skips what is
 unless the notebook (content hash) or the rubric changed. One broken submission never
 stops the batch: whatever happens becomes that student's result.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,9 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .limits import Limits
 from .results import GradeResult, NotebookError
@@ -173,7 +175,7 @@ def _import_pyplot() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
+    import matplotlib.pyplot
 
 
 def record_from_json(student: str, data: dict[str, Any]) -> BatchRecord:
@@ -245,7 +247,9 @@ async def run_batch(
                     result = await grade(sub)
                 except Exception as exc:  # a failure of ours must not cost the batch
                     result = GradeResult(assignment=rubric.id, notebook=os.path.basename(sub.notebook))
-                    result.errors.append(NotebookError("internal-error", f"grading failed: {type(exc).__name__}: {exc}"))
+                    result.errors.append(
+                        NotebookError("internal-error", f"grading failed: {type(exc).__name__}: {exc}")
+                    )
             result = with_zero_checks(rubric, result)
             record = BatchRecord(sub.student, result, sha, fingerprint)
             writer.write_result(record)
@@ -342,7 +346,7 @@ def _as_concurrent(future: Any) -> Any:
     def done(f: Any) -> None:
         try:
             out.set_result(f.result())
-        except BaseException as exc:  # noqa: BLE001 - propagate whatever the task raised
+        except BaseException as exc:
             out.set_exception(exc)
 
     future.add_done_callback(done)

@@ -15,6 +15,7 @@ The zip holds, at its root (Gradescope unpacks it into /autograder/source):
 `AUTOGRADER_ROOT` (default /autograder) relocates everything, so the bundle can be tried
 in a fake layout on any machine.
 """
+
 from __future__ import annotations
 
 import ast
@@ -118,7 +119,9 @@ def pinned_requirements(root: str = "d2l-grader") -> list[str]:
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            raise BundleError(f"{name} is required but not installed; install the grader with its dependencies first") from None
+            raise BundleError(
+                f"{name} is required but not installed; install the grader with its dependencies first"
+            ) from None
         if key != canonicalize_name(root):
             pins[key] = f"{dist.metadata['Name']}=={Version(dist.version).public}"
         for text in dist.requires or []:
@@ -204,13 +207,17 @@ def build(rubric: Rubric) -> bytes:
 
     requirements = pinned_requirements()
     engine = engine_files()
-    packages = sorted({os.path.dirname(p)[len("engine/"):].replace("/", ".") for p in engine if p.endswith("/__init__.py")})
+    packages = sorted(
+        {os.path.dirname(p)[len("engine/") :].replace("/", ".") for p in engine if p.endswith("/__init__.py")}
+    )
     texts = {
         "setup.sh": SETUP_SH.format(torch_index=TORCH_CPU_INDEX, torch=ci.TORCH_VERSION),
         "run_autograder": RUN_AUTOGRADER.format(
-            assignment=_sh_quote(rubric.id), notebook=_sh_quote(rubric.notebook), max_score=f"{rubric.max_score:g}"),
+            assignment=_sh_quote(rubric.id), notebook=_sh_quote(rubric.notebook), max_score=f"{rubric.max_score:g}"
+        ),
         "requirements.txt": "# Pinned from the environment that built this bundle (torch: CPU build).\n"
-                            + "\n".join(requirements) + "\n",
+        + "\n".join(requirements)
+        + "\n",
         "engine/pyproject.toml": _engine_pyproject(packages),
     }
     buf = io.BytesIO()
@@ -243,5 +250,7 @@ def _add(zf: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) 
 
 def _sh_quote(text: str) -> str:
     if any(c in text for c in "'\"\\\n"):
-        raise BundleError(f"{text!r}: quotes, backslashes and newlines are not allowed in assignment ids or notebook names")
+        raise BundleError(
+            f"{text!r}: quotes, backslashes and newlines are not allowed in assignment ids or notebook names"
+        )
     return f"'{text}'"

@@ -5,6 +5,7 @@ functions to call on generated inputs) — inputs only, never expected values.
 `evaluate()` judges what came back, entirely in the grader process: it computes the
 expected values with the reference solutions, compares, and runs property checks.
 """
+
 from __future__ import annotations
 
 import re
@@ -121,9 +122,9 @@ def _judge(check: Check, the_plan: Plan, fetched, unavailable, reference, checks
         return ERROR, unavailable or "the notebook could not be run"
     try:
         students = {
-            name[len("name:"):]: _value(fetched[name], name[len("name:"):], check.hidden)
+            name[len("name:") :]: _value(fetched[name], name[len("name:") :], check.hidden)
             for name in fetched
-            if name.startswith("name:") and name[len("name:"):] in _refs_of(the_plan, check)
+            if name.startswith("name:") and name[len("name:") :] in _refs_of(the_plan, check)
         }
         for n, case in enumerate(the_plan.cases[check.id]):
             value = _value(fetched[case.key], check.target, check.hidden, called=bool(check.call or check.probe))
@@ -181,8 +182,10 @@ def _judge_case(check, case, n, value, students, reference, checks_module, the_p
 def _label(check: Check, case: PreparedCase, n: int, cases: int) -> str:
     """How a message names what was checked: `min_kernel_size(3)` when the call is short
     and public, otherwise the name (with the case number when there are several)."""
-    simple = all(isinstance(a, (bool, int, float, str)) or
-                 (isinstance(a, tuple) and all(isinstance(x, int) for x in a)) for a in case.args)
+    simple = all(
+        isinstance(a, (bool, int, float, str)) or (isinstance(a, tuple) and all(isinstance(x, int) for x in a))
+        for a in case.args
+    )
     if check.call and not check.hidden and simple:
         return f"{check.call}({', '.join(repr(a) for a in case.args)})"
     return check.target if cases == 1 else f"{check.target} (case {n + 1})"
@@ -200,7 +203,9 @@ def _expected(check, case, students, reference, the_plan) -> Any:
         expected = fn(*[_to_torch(a) for a in ref_args])
     except Exception as exc:
         # Only student-derived inputs (their own X_diag, say) can make the reference fail.
-        raise Mismatch(f"the reference {check.reference} cannot be applied to your inputs ({type(exc).__name__}: {exc})") from None
+        raise Mismatch(
+            f"the reference {check.reference} cannot be applied to your inputs ({type(exc).__name__}: {exc})"
+        ) from None
     if cacheable:
         the_plan._expected_cache[case.key] = expected
     return expected
@@ -222,7 +227,11 @@ def _literal(value: Any) -> Any:
     """TOML lists of numbers are compared as arrays; tables as tuples."""
     if isinstance(value, dict) and "tuple" in value:
         return tuple(_literal(v) for v in value["tuple"])
-    if isinstance(value, list) and value and all(isinstance(v, (int, float, list)) and not isinstance(v, bool) for v in value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, (int, float, list)) and not isinstance(v, bool) for v in value)
+    ):
         return np.array(value, dtype=np.float64)
     return value
 

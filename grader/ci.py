@@ -6,6 +6,7 @@ hands the points to GitHub Classroom through `classroom-resources/autograding-gr
 (partial credit: one test per check) and keeps the JSON and JUnit reports as an artifact.
 Those reports carry what `grader check` shows a student: hidden checks' inputs never appear.
 """
+
 from __future__ import annotations
 
 import json
@@ -108,7 +109,9 @@ def github_workflow(rubric: Rubric, notebook: str | None = None) -> str:
     """The workflow text for one assignment; `notebook` defaults to the rubric's notebook."""
     name = notebook or rubric.notebook
     if not _SAFE_NOTEBOOK.match(name) or ".." in name.split("/"):
-        raise CIError(f"{name!r}: the notebook must be a relative .ipynb path of letters, digits, '_', '-', '.', '/' and spaces")
+        raise CIError(
+            f"{name!r}: the notebook must be a relative .ipynb path of letters, digits, '_', '-', '.', '/' and spaces"
+        )
     return _TEMPLATE.format(
         assignment=rubric.id,
         assignment_json=json.dumps(rubric.id),

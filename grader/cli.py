@@ -3,6 +3,7 @@
 Exit codes of `check`: 0 all checks passed, 1 some failed, 2 unusable input or an
 internal error (always with a one-line reason on stderr).
 """
+
 from __future__ import annotations
 
 import sys
@@ -34,10 +35,32 @@ def limit_options(func):  # type: ignore[no-untyped-def]
     """The resource-limit flags shared by `check` and `grade`."""
     defaults = Limits()
     options = [
-        click.option("--cell-timeout", type=SECONDS, default=defaults.cell_timeout, show_default=True, metavar="SECONDS", help="Time limit for one cell."),
-        click.option("--timeout", type=SECONDS, default=defaults.timeout, show_default=True, metavar="SECONDS", help="Time limit for the whole notebook."),
-        click.option("--memory-limit", type=SIZE, default="4GiB", show_default=True, help="Memory the notebook may allocate."),
-        click.option("--output-limit", type=SIZE, default="1MiB", show_default=True, help="Output kept per cell (4x that per notebook)."),
+        click.option(
+            "--cell-timeout",
+            type=SECONDS,
+            default=defaults.cell_timeout,
+            show_default=True,
+            metavar="SECONDS",
+            help="Time limit for one cell.",
+        ),
+        click.option(
+            "--timeout",
+            type=SECONDS,
+            default=defaults.timeout,
+            show_default=True,
+            metavar="SECONDS",
+            help="Time limit for the whole notebook.",
+        ),
+        click.option(
+            "--memory-limit", type=SIZE, default="4GiB", show_default=True, help="Memory the notebook may allocate."
+        ),
+        click.option(
+            "--output-limit",
+            type=SIZE,
+            default="1MiB",
+            show_default=True,
+            help="Output kept per cell (4x that per notebook).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -94,20 +117,45 @@ def write_report(path: str, text: str) -> None:
 
 @main.command()
 @click.argument("notebook", type=click.Path(dir_okay=False))
-@click.option("--assignment", "assignment_id", metavar="ID", help="Assignment id (default: detected from the notebook).")
+@click.option(
+    "--assignment", "assignment_id", metavar="ID", help="Assignment id (default: detected from the notebook)."
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("--output", "output", metavar="FILE", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
-@click.option("--report", "reports", metavar="FORMAT=FILE", multiple=True, callback=_parse_reports,
-              help="Also write the report in FORMAT to FILE (repeatable), from the same run.")
-@click.option("--exit-zero", is_flag=True, help="Exit 0 whenever the notebook was graded (platforms that read the score from a file).")
+@click.option(
+    "--output",
+    "output",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write the report to FILE instead of stdout.",
+)
+@click.option(
+    "--report",
+    "reports",
+    metavar="FORMAT=FILE",
+    multiple=True,
+    callback=_parse_reports,
+    help="Also write the report in FORMAT to FILE (repeatable), from the same run.",
+)
+@click.option(
+    "--exit-zero",
+    is_flag=True,
+    help="Exit 0 whenever the notebook was graded (platforms that read the score from a file).",
+)
 @limit_options
-def check(notebook: str, assignment_id: str | None, fmt: str, output: str | None, reports: list[tuple[str, str]],
-          exit_zero: bool, **limits: object) -> None:
+def check(
+    notebook: str,
+    assignment_id: str | None,
+    fmt: str,
+    output: str | None,
+    reports: list[tuple[str, str]],
+    exit_zero: bool,
+    **limits: object,
+) -> None:
     """Grade one NOTEBOOK and explain every check."""
     import os
 
-    from . import notebook as notebook_file
     from . import grading
+    from . import notebook as notebook_file
     from .reporters import render
     from .results import GradeResult, NotebookError
     from .rubric import RubricError, load_all
@@ -133,8 +181,11 @@ def check(notebook: str, assignment_id: str | None, fmt: str, output: str | None
         try:
             result = grading.grade_notebook(notebook, rubric, lim, grader=grader)
         except Exception as exc:  # a bug of ours: still reported, still one line, still exit 2
-            result = GradeResult(assignment_id, os.path.basename(notebook),
-                                 errors=[NotebookError("internal-error", f"internal error: {type(exc).__name__}: {exc}")])
+            result = GradeResult(
+                assignment_id,
+                os.path.basename(notebook),
+                errors=[NotebookError("internal-error", f"internal error: {type(exc).__name__}: {exc}")],
+            )
     finally:
         grader.close()
     known = rubrics.get(result.assignment or "")
@@ -236,7 +287,11 @@ def load_rubric(assignment_id: str):  # type: ignore[no-untyped-def]
 @click.argument("platform", type=click.Choice(["github"]))
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
 @click.option("--assignment", "assignment_id", required=True, metavar="ID", help="Assignment the repository is for.")
-@click.option("--notebook", metavar="NAME", help="The notebook's path in the student repository (default: the assignment's notebook).")
+@click.option(
+    "--notebook",
+    metavar="NAME",
+    help="The notebook's path in the student repository (default: the assignment's notebook).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing workflow file.")
 def init_ci(platform: str, directory: str, assignment_id: str, notebook: str | None, force: bool) -> None:
     """Write the autograding workflow into a student repository template DIRECTORY (default: .)."""
@@ -252,7 +307,9 @@ def init_ci(platform: str, directory: str, assignment_id: str, notebook: str | N
 
 @main.command("gradescope-bundle")
 @click.argument("assignment_id", metavar="ID")
-@click.option("--out", default="autograder.zip", show_default=True, type=click.Path(dir_okay=False), help="Zip file to write.")
+@click.option(
+    "--out", default="autograder.zip", show_default=True, type=click.Path(dir_okay=False), help="Zip file to write."
+)
 def gradescope_bundle(assignment_id: str, out: str) -> None:
     """Build a Gradescope autograder zip for assignment ID."""
     from . import bundle
@@ -262,9 +319,10 @@ def gradescope_bundle(assignment_id: str, out: str) -> None:
         names = bundle.write(rubric, out)
     except (bundle.BundleError, OSError) as exc:
         fail(str(exc))
-    click.echo(f"wrote {out}: {len(names)} files, assignment {rubric.id} ({rubric.max_score:g} points); "
-               "upload it as the autograder on Gradescope's Ubuntu 22.04 base image")
-
+    click.echo(
+        f"wrote {out}: {len(names)} files, assignment {rubric.id} ({rubric.max_score:g} points); "
+        "upload it as the autograder on Gradescope's Ubuntu 22.04 base image"
+    )
 
 
 @main.group()
@@ -295,8 +353,17 @@ def _export(lms: str, gradebook: str, output: str | None, render_csv, extra_prob
 _EXPORT_OPTIONS = [
     click.argument("gradebook", type=click.Path(exists=True)),
     click.option("--assignment-name", required=True, metavar="NAME", help="The grade column's name in the LMS."),
-    click.option("--skip-errors", is_flag=True, help="Leave out students whose notebook could not be graded (status error/timeout)."),
-    click.option("--output", "-o", metavar="FILE", help="Where to write (default: <lms>.csv beside the gradebook; '-' for stdout)."),
+    click.option(
+        "--skip-errors",
+        is_flag=True,
+        help="Leave out students whose notebook could not be graded (status error/timeout).",
+    ),
+    click.option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Where to write (default: <lms>.csv beside the gradebook; '-' for stdout).",
+    ),
 ]
 
 
@@ -308,8 +375,13 @@ def export_options(func):  # type: ignore[no-untyped-def]
 
 @export.command("canvas")
 @export_options
-@click.option("--id-column", type=click.Choice(["sis-login", "sis-user", "canvas-id"]), default="sis-login", show_default=True,
-              help="Canvas column that holds the grader's student name.")
+@click.option(
+    "--id-column",
+    type=click.Choice(["sis-login", "sis-user", "canvas-id"]),
+    default="sis-login",
+    show_default=True,
+    help="Canvas column that holds the grader's student name.",
+)
 def export_canvas(gradebook: str, assignment_name: str, skip_errors: bool, output: str | None, id_column: str) -> None:
     """Canvas gradebook import (Student, ID, SIS User ID, SIS Login ID, Section, NAME)."""
     from .export import canvas_csv
@@ -319,14 +391,24 @@ def export_canvas(gradebook: str, assignment_name: str, skip_errors: bool, outpu
 
 @export.command("moodle")
 @export_options
-@click.option("--id-field", type=click.Choice(["email", "idnumber", "username"]), default="email", show_default=True,
-              help="Moodle user field the grader's student names are.")
+@click.option(
+    "--id-field",
+    type=click.Choice(["email", "idnumber", "username"]),
+    default="email",
+    show_default=True,
+    help="Moodle user field the grader's student names are.",
+)
 def export_moodle(gradebook: str, assignment_name: str, skip_errors: bool, output: str | None, id_field: str) -> None:
     """Moodle CSV grade import (identifier column, grade column)."""
     from .export import moodle_csv, moodle_problems
 
-    _export("moodle", gradebook, output, lambda rows: moodle_csv(rows, assignment_name, id_field, skip_errors),
-            lambda rows: moodle_problems(rows, id_field))
+    _export(
+        "moodle",
+        gradebook,
+        output,
+        lambda rows: moodle_csv(rows, assignment_name, id_field, skip_errors),
+        lambda rows: moodle_problems(rows, id_field),
+    )
 
 
 def entry() -> None:

@@ -1,4 +1,5 @@
 """`grader grade`: the instructor's batch command (progress bar, gradebook, summary)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,11 +18,31 @@ from .cli import fail, limit_options, make_limits
 @click.argument("submissions", type=click.Path(file_okay=False))
 @click.option("--assignment", "assignment_id", required=True, metavar="ID", help="Assignment id (see `grader list`).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Notebooks graded at once.")
-@click.option("--resume/--no-resume", default=True, show_default=True, help="Skip submissions already graded (same notebook, same rubric).")
-@click.option("--dask", "dask_address", metavar="ADDRESS", help="Grade on a Dask distributed scheduler (e.g. tcp://scheduler:8786).")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Notebooks graded at once."
+)
+@click.option(
+    "--resume/--no-resume",
+    default=True,
+    show_default=True,
+    help="Skip submissions already graded (same notebook, same rubric).",
+)
+@click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    help="Grade on a Dask distributed scheduler (e.g. tcp://scheduler:8786).",
+)
 @limit_options
-def grade(submissions: str, assignment_id: str, out_dir: str, jobs: int, resume: bool, dask_address: str | None, **limits: object) -> None:
+def grade(
+    submissions: str,
+    assignment_id: str,
+    out_dir: str,
+    jobs: int,
+    resume: bool,
+    dask_address: str | None,
+    **limits: object,
+) -> None:
     """Grade every submission in SUBMISSIONS (notebooks, or one folder per student)."""
     from .forkserver import ForkServer
 
@@ -77,7 +98,9 @@ def grade(submissions: str, assignment_id: str, out_dir: str, jobs: int, resume:
             grade_one = batch.LocalGrading(grader, rubric, jobs)
         with progress:
             outcome = asyncio.run(
-                batch.run_batch(found, rubric, writer, grade_one, jobs=jobs, resume=resume, on_start=on_start, on_done=on_done)
+                batch.run_batch(
+                    found, rubric, writer, grade_one, jobs=jobs, resume=resume, on_start=on_start, on_done=on_done
+                )
             )
     finally:
         if grader is not None:
@@ -92,7 +115,9 @@ def _final_table(console: Console, rubric, outcome, out_dir: str) -> None:  # ty
     from .reporters.summary import pass_rates
 
     records = list(outcome.records.values())
-    table = Table(title=f"{rubric.id}: {len(records)} submissions ({outcome.graded} graded now, {outcome.skipped} resumed)")
+    table = Table(
+        title=f"{rubric.id}: {len(records)} submissions ({outcome.graded} graded now, {outcome.skipped} resumed)"
+    )
     table.add_column("exercise")
     table.add_column("check")
     table.add_column("pass rate", justify="right")

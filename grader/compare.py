@@ -3,6 +3,7 @@
 Messages say what a student can act on: the shape that differs, or the first element
 that differs with both values and the tolerance used.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,7 +48,9 @@ def ensure_plain(value: Any, what: str) -> None:
     if isinstance(value, Unsupported) and value.what == "still `...`":
         raise Mismatch(f"{what} is still `...`: replace it with your answer")
     if isinstance(value, Unsupported):
-        raise Mismatch(f"{what} is {value.what}, which is not plain data (use a tensor, array, number, str, bool, or a list/tuple/dict of those)")
+        raise Mismatch(
+            f"{what} is {value.what}, which is not plain data (use a tensor, array, number, str, bool, or a list/tuple/dict of those)"
+        )
 
 
 def _is_number(v: Any) -> bool:
@@ -64,7 +67,9 @@ def compare(got: Any, expected: Any, *, mode: str, rtol: float, atol: float, wha
         return
     if isinstance(expected, (list, tuple)):
         if not isinstance(got, (list, tuple)):
-            raise Mismatch(f"{label} returned {describe(got)}, expected a {type(expected).__name__} of {len(expected)} items")
+            raise Mismatch(
+                f"{label} returned {describe(got)}, expected a {type(expected).__name__} of {len(expected)} items"
+            )
         if len(got) != len(expected):
             raise Mismatch(f"{label} has {len(got)} items, expected {len(expected)}")
         for i, (g, e) in enumerate(zip(got, expected)):

@@ -4,6 +4,7 @@ The engine is separate from the content so a course can keep its own rubrics: se
 `D2L_GRADER_COURSE` to a folder with `rubrics/` and `reference/`. By default the
 content beside the `grader` package (this repository) is used.
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ Everything that can go wrong while running student code is turned into a
 output floods), so scoring deals with outcomes, never with exceptions. nbclient's
 vocabulary (`CellTimeoutError`, `DeadKernelError`) is reused rather than re-invented.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -72,7 +73,7 @@ class _GraderClient(NotebookClient):
             self.budget_was_notebook.add(id(cell))
         return max(1, int(min(self.limits.cell_timeout, left) + 0.999))
 
-    async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> None | dict[str, Any]:
+    async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> dict[str, Any] | None:
         # First time: interrupt and keep waiting for the KeyboardInterrupt reply.
         # Second time: the code ignored the interrupt, so give up on this kernel.
         if cell is not None and id(cell) not in self.timed_out:
@@ -117,7 +118,9 @@ def _classify_cell_error(number: int, ename: str, evalue: str, limits: Limits) -
         return NotebookError("process-limit", f"cell {number} hit the process limit ({limits.processes})", number)
     if ename == "SystemExit":
         return NotebookError(
-            "cell-error", f"cell {number} raised SystemExit (sys.exit does not stop a notebook; the cells after it still ran)", number
+            "cell-error",
+            f"cell {number} raised SystemExit (sys.exit does not stop a notebook; the cells after it still ran)",
+            number,
         )
     first = evalue.strip().splitlines()[0] if evalue.strip() else ""
     text = f"{ename}: {first}" if first else ename
@@ -223,12 +226,16 @@ async def _run_cells(client: _GraderClient, nb: Any, limits: Limits, result: Exe
                 )
             else:
                 result.errors.append(
-                    NotebookError("cell-timeout", f"cell {number} exceeded the {limits.cell_timeout:g} s time limit", number)
+                    NotebookError(
+                        "cell-timeout", f"cell {number} exceeded the {limits.cell_timeout:g} s time limit", number
+                    )
                 )
             continue
         if index in client.truncated:
             result.errors.append(
-                NotebookError("output-limit", f"cell {number} printed more than the output limit; the rest was dropped", number)
+                NotebookError(
+                    "output-limit", f"cell {number} printed more than the output limit; the rest was dropped", number
+                )
             )
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":

@@ -11,6 +11,7 @@ and `status`, and writes what the LMS's own grade import reads:
   import page map the identifier to the matching user field ("Email address" -> email,
   "ID number" -> ID number, "Username" -> username) and the grade column to the grade item.
 """
+
 from __future__ import annotations
 
 import csv
@@ -53,7 +54,9 @@ def read_gradebook(path: str) -> list[GradebookRow]:
             reader = csv.DictReader(f)
             missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
             if missing:
-                raise ExportError(f"{path}: not a gradebook from `grader grade` (missing column(s) {', '.join(missing)})")
+                raise ExportError(
+                    f"{path}: not a gradebook from `grader grade` (missing column(s) {', '.join(missing)})"
+                )
             rows, seen = [], set()
             for n, record in enumerate(reader, start=2):
                 student = (record["student"] or "").strip()
@@ -86,7 +89,9 @@ def problems(rows: list[GradebookRow]) -> list[str]:
     return [f"{r.student}: status {r.status or '(empty)'}, total {_points(r.total)}" for r in rows if not r.graded]
 
 
-def canvas_csv(rows: list[GradebookRow], assignment_name: str, id_column: str = "sis-login", skip_errors: bool = False) -> str:
+def canvas_csv(
+    rows: list[GradebookRow], assignment_name: str, id_column: str = "sis-login", skip_errors: bool = False
+) -> str:
     if id_column not in CANVAS_ID_COLUMNS:
         raise ExportError(f"unknown Canvas id column {id_column!r}")
     maximum = points_possible(rows)
@@ -104,7 +109,9 @@ def canvas_csv(rows: list[GradebookRow], assignment_name: str, id_column: str = 
     return buf.getvalue()
 
 
-def moodle_csv(rows: list[GradebookRow], assignment_name: str, id_field: str = "email", skip_errors: bool = False) -> str:
+def moodle_csv(
+    rows: list[GradebookRow], assignment_name: str, id_field: str = "email", skip_errors: bool = False
+) -> str:
     if id_field not in MOODLE_ID_FIELDS:
         raise ExportError(f"unknown Moodle identifier {id_field!r}")
     points_possible(rows)  # one assignment, one maximum
@@ -121,7 +128,11 @@ def moodle_csv(rows: list[GradebookRow], assignment_name: str, id_field: str = "
 def moodle_problems(rows: list[GradebookRow], id_field: str) -> list[str]:
     if id_field != "email":
         return []
-    return [f"{r.student}: not an email address; Moodle will not match it (see --id-field)" for r in rows if "@" not in r.student]
+    return [
+        f"{r.student}: not an email address; Moodle will not match it (see --id-field)"
+        for r in rows
+        if "@" not in r.student
+    ]
 
 
 def _points(value: float) -> str:

@@ -11,6 +11,7 @@ and stays single-threaded, which is what makes forking it safe.
 Protocol: JSON lines on the server's stdin (requests) and stdout (replies and exit
 events). Run with `python -m grader.forkserver`.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,9 +42,9 @@ def _warm_up() -> None:
     import torch
 
     torch.set_num_threads(1)  # also keeps OpenMP from starting threads before fork
-    import ipykernel.ipkernel  # noqa: F401
-    import ipykernel.kernelapp  # noqa: F401
-    import ipykernel.zmqshell  # noqa: F401
+    import ipykernel.ipkernel
+    import ipykernel.kernelapp
+    import ipykernel.zmqshell
 
     try:  # graded kernels never host a debugger: skip creating one in every kernel
         import ipykernel.debugger
@@ -51,11 +52,11 @@ def _warm_up() -> None:
         ipykernel.debugger._is_debugpy_available = False
     except Exception:
         pass
-    import IPython.core.completer  # noqa: F401
-    import IPython.core.completerlib  # noqa: F401
-    import IPython.core.debugger  # noqa: F401
-    import IPython.core.oinspect  # noqa: F401
-    import IPython.extensions.storemagic  # noqa: F401
+    import IPython.core.completer
+    import IPython.core.completerlib
+    import IPython.core.debugger
+    import IPython.core.oinspect
+    import IPython.extensions.storemagic
     import IPython.utils.wildcard  # noqa: F401
     import tornado.platform.asyncio  # noqa: F401
     from jupyter_client import localinterfaces
@@ -73,7 +74,7 @@ def _warm_up_extras() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
+    import matplotlib.pyplot
     import matplotlib_inline.backend_inline  # noqa: F401
 
 
@@ -367,7 +368,7 @@ class ForkServer:
                 self._proc.kill()
                 self._proc.wait()
 
-    def __enter__(self) -> "ForkServer":
+    def __enter__(self) -> ForkServer:
         return self
 
     def __exit__(self, *exc: object) -> None:

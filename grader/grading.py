@@ -4,6 +4,7 @@ A `Grader` owns the expensive, reusable parts — the warm fork server and a pri
 temporary root — so `grader check` and `grader grade` run every notebook through
 exactly the same code, one fresh kernel each.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,7 +35,9 @@ MAX_OWN_FILES_BYTES = 50 * 1024 * 1024
 class Grader:
     """Grades notebooks one at a time or concurrently, sharing one warm fork server."""
 
-    def __init__(self, limits: Limits | None = None, hide: tuple[str, ...] = (), server: ForkServer | None = None) -> None:
+    def __init__(
+        self, limits: Limits | None = None, hide: tuple[str, ...] = (), server: ForkServer | None = None
+    ) -> None:
         self.limits = limits or Limits()
         self._server: ForkServer | None = server  # one started early by the caller, if any
         if server is not None:
@@ -48,7 +51,7 @@ class Grader:
         self._rubrics: dict[str, Rubric] | None = None
 
     # -- lifecycle
-    def start(self) -> "Grader":
+    def start(self) -> Grader:
         if self._server is None:
             self._server = ForkServer()
             hold_context()
@@ -61,7 +64,7 @@ class Grader:
             release_context()
         shutil.rmtree(self._root, ignore_errors=True)
 
-    def __enter__(self) -> "Grader":
+    def __enter__(self) -> Grader:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -83,7 +86,7 @@ class Grader:
         return asyncio.run(self.grade_async(path, rubric, own_files))
 
     async def grade_async(
-        self, path: str, rubric: Rubric | None = None, own_files: str | None = None, pool: "KernelPool | None" = None
+        self, path: str, rubric: Rubric | None = None, own_files: str | None = None, pool: KernelPool | None = None
     ) -> GradeResult:
         """Grade one notebook; never raises for anything the notebook does."""
         started = time.monotonic()

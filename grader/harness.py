@@ -11,6 +11,7 @@ json or this harness can only spoil their own results, never fake a verdict, bec
 every comparison happens later in the grader process. It must stay self-contained
 (stdlib, numpy, torch) because the grader package is not importable in the kernel.
 """
+
 import base64 as _b64
 import io as _io
 import signal as _signal
@@ -146,7 +147,7 @@ def _describe_error(exc):
     except Exception:
         text = ""
     text = text.strip().splitlines()[0] if text.strip() else ""
-    return (type(exc).__name__ + (": " + text[:300] if text else ""))
+    return type(exc).__name__ + (": " + text[:300] if text else "")
 
 
 def _seed(seed):

@@ -4,6 +4,7 @@ Every check draws its random inputs from a generator seeded by (rubric seed, che
 case number), so hidden inputs are the same on every run and for every student, and
 adding a check never changes the inputs of another.
 """
+
 from __future__ import annotations
 
 import zlib

@@ -6,13 +6,14 @@ sockets in the kernel's scratch directory (TCP would not cross the kernel's priv
 network namespace). The client skips jupyter_client's fixed 0.2 s IOPub flush wait,
 which would otherwise dominate a warm start.
 """
+
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 import os
 import signal
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import zmq.asyncio
@@ -24,7 +25,6 @@ from traitlets import Type
 
 from .forkserver import ForkServer
 from .sandbox import SandboxConfig
-
 
 _CONTEXT: zmq.asyncio.Context | None = None
 _CONTEXT_USERS = 0

@@ -3,6 +3,7 @@
 Everything a student can get wrong about the *file* is caught here and becomes one
 clear sentence (`UnusableNotebook`), before any kernel is started.
 """
+
 from __future__ import annotations
 
 import ast
@@ -35,7 +36,9 @@ def load(path: str) -> Any:
         raise UnusableNotebook(f"{path}: no such file")
     size = os.path.getsize(path)
     if size > MAX_NOTEBOOK_BYTES:
-        raise UnusableNotebook(f"{path}: the notebook is {size // 2**20} MiB, larger than the {MAX_NOTEBOOK_BYTES // 2**20} MiB limit (clear its outputs and try again)")
+        raise UnusableNotebook(
+            f"{path}: the notebook is {size // 2**20} MiB, larger than the {MAX_NOTEBOOK_BYTES // 2**20} MiB limit (clear its outputs and try again)"
+        )
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -44,7 +47,7 @@ def load(path: str) -> Any:
         raise UnusableNotebook(f"{path}: not a notebook (the file is not UTF-8 text)") from None
     except json.JSONDecodeError as exc:
         raise UnusableNotebook(f"{path}: not a notebook (invalid JSON at line {exc.lineno}: {exc.msg})") from None
-    if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
+    if not isinstance(raw, dict) or ("cells" not in raw and "worksheets" not in raw):
         raise UnusableNotebook(f"{path}: not a notebook (a JSON file without cells)")
     major = raw.get("nbformat")
     if major != 4:
@@ -99,19 +102,21 @@ def detect_assignment(nb: Any, path: str, rubrics: dict[str, Rubric]) -> Rubric:
         wanted = str(meta["assignment"])
         if wanted in rubrics:
             return rubrics[wanted]
-        raise UnknownAssignment(f"the notebook names assignment {wanted!r}, which this grader does not know ({_choices(rubrics)})")
+        raise UnknownAssignment(
+            f"the notebook names assignment {wanted!r}, which this grader does not know ({_choices(rubrics)})"
+        )
     stem = _normalise(os.path.splitext(os.path.basename(path))[0])
     for rubric in rubrics.values():
         candidates = [rubric.id, os.path.splitext(rubric.notebook)[0], *rubric.aliases]
         if any(_normalise(c) and _normalise(c) in stem for c in candidates):
             return rubric
     names = defined_names(nb)
-    scored = sorted(
-        ((len(names & r.names()) / max(1, len(r.names())), r.id) for r in rubrics.values()), reverse=True
-    )
+    scored = sorted(((len(names & r.names()) / max(1, len(r.names())), r.id) for r in rubrics.values()), reverse=True)
     if scored and scored[0][0] >= 0.5 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
         return rubrics[scored[0][1]]
-    raise UnknownAssignment(f"cannot tell which assignment this notebook is; pass --assignment with one of: {_choices(rubrics)}")
+    raise UnknownAssignment(
+        f"cannot tell which assignment this notebook is; pass --assignment with one of: {_choices(rubrics)}"
+    )
 
 
 def _normalise(text: str) -> str:
@@ -132,5 +137,7 @@ def collect_manual(nb: Any, rubric: Rubric) -> list[ManualItem]:
     items = []
     for spec in rubric.manual:
         text = "\n\n".join(a for a in answers.get(spec.id, []) if a and a != ANSWER_PLACEHOLDER)
-        items.append(ManualItem(id=spec.id, exercise=spec.exercise, prompt=spec.prompt, answer=text, max_score=spec.points))
+        items.append(
+            ManualItem(id=spec.id, exercise=spec.exercise, prompt=spec.prompt, answer=text, max_score=spec.points)
+        )
     return items

@@ -5,6 +5,7 @@ way. Decoding never unpickles (`allow_pickle=False`) and never evaluates anythin
 a hostile kernel can at worst send malformed data, which becomes a `Malformed` value
 and a failed check.
 """
+
 from __future__ import annotations
 
 import base64
@@ -119,7 +120,7 @@ class TaggedArray(np.ndarray):
     origin: str = "numpy"
 
     @classmethod
-    def wrap(cls, array: np.ndarray, origin: str) -> "TaggedArray":
+    def wrap(cls, array: np.ndarray, origin: str) -> TaggedArray:
         out = np.asarray(array).view(cls)
         out.origin = origin
         return out

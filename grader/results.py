@@ -3,6 +3,7 @@
 Reporters (text, JSON, JUnit, Gradescope, GitHub, CSV) read these and nothing else,
 so adding an output format never touches execution or scoring.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -109,7 +110,7 @@ class GradeResult:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GradeResult":
+    def from_dict(cls, data: dict[str, Any]) -> GradeResult:
         """Rebuild a result from its JSON form (batch resume, gradebook export)."""
         return cls(
             assignment=data.get("assignment"),

@@ -6,14 +6,16 @@ tolerances, public or hidden) and the free-text items collected for manual gradi
 Loading validates everything up front and reports every problem with its place in the
 file, because an instructor's typo must never turn into a wrong grade at 2 a.m.
 """
+
 from __future__ import annotations
 
 import importlib.util
 import os
-import tomllib
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
+
+import tomllib
 
 from .course import course_root
 
@@ -213,9 +215,28 @@ def _build(data: dict[str, Any], path: str) -> Rubric:
 
 
 _CHECK_KEYS = {
-    "id", "exercise", "points", "kind", "hidden", "description", "name", "call", "probe", "args",
-    "reference_args", "expected", "cases", "reference", "compare", "rtol", "atol", "exception",
-    "match", "property", "options", "needs",
+    "id",
+    "exercise",
+    "points",
+    "kind",
+    "hidden",
+    "description",
+    "name",
+    "call",
+    "probe",
+    "args",
+    "reference_args",
+    "expected",
+    "cases",
+    "reference",
+    "compare",
+    "rtol",
+    "atol",
+    "exception",
+    "match",
+    "property",
+    "options",
+    "needs",
 }
 
 
@@ -330,7 +351,9 @@ def _validate_modules(rubric: Rubric) -> None:
     checks_module = rubric.load_checks()
     for check in rubric.checks:
         if check.reference and not callable(getattr(reference, check.reference, None)):
-            problems.append(f"check {check.id}: reference function {check.reference!r} not in reference/{rubric.reference_module}.py")
+            problems.append(
+                f"check {check.id}: reference function {check.reference!r} not in reference/{rubric.reference_module}.py"
+            )
         if check.prop and (checks_module is None or not callable(getattr(checks_module, check.prop, None))):
             problems.append(f"check {check.id}: property {check.prop!r} not found in the checks module")
     if any(c.probe for c in rubric.checks) and not rubric.probes_module:

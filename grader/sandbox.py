@@ -6,6 +6,7 @@ files outside its scratch directory are read-only; resource limits come last bec
 they must not stop the set-up itself. Every protection that could not be had is
 reported, never silently assumed: the report lands in the result's `sandbox` field.
 """
+
 from __future__ import annotations
 
 import ctypes

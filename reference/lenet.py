@@ -4,6 +4,7 @@ Run only in the grader process, to judge what the kernel-side probes
 (rubrics/lenet_probes.py) sent back; never sent to a kernel. No dataset is needed: every
 check works on small synthetic tensors made by the probes.
 """
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,11 +17,17 @@ def lenet(activation="Sigmoid", pool="AvgPool2d"):
     act = getattr(nn, activation)
     pooling = getattr(nn, pool)
     return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), act(), pooling(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), act(), pooling(kernel_size=2, stride=2),
+        nn.Conv2d(1, 6, kernel_size=5, padding=2),
+        act(),
+        pooling(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5),
+        act(),
+        pooling(kernel_size=2, stride=2),
         nn.Flatten(),
-        nn.Linear(16 * 5 * 5, 120), act(),
-        nn.Linear(120, 84), act(),
+        nn.Linear(16 * 5 * 5, 120),
+        act(),
+        nn.Linear(120, 84),
+        act(),
         nn.Linear(84, 10),
     )
 

@@ -3,6 +3,7 @@
 Run only in the grader process, to compute expected values; never sent to a kernel.
 Shapes are measured on a real nn.Conv2d so that the rubric cannot drift from PyTorch.
 """
+
 import numpy as np
 import torch
 import torch.nn.functional as F

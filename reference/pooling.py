@@ -5,6 +5,7 @@ Every function that takes `X` expects a (C, H, W) tensor unless it says otherwis
 pools with a stride equal to the window (PyTorch's default), dropping rows and columns
 that do not fill a whole window.
 """
+
 import torch
 import torch.nn.functional as F
 

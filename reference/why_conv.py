@@ -3,6 +3,7 @@
 Run only in the grader process, to compute expected values; never sent to a kernel.
 Written for clarity over speed: each function is the textbook definition.
 """
+
 import torch
 import torch.nn.functional as F
 

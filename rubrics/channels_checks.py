@@ -3,6 +3,7 @@
 Each function gets the student's value (numpy arrays, numbers) and a PropertyContext,
 and raises CheckFailed with a message the student can act on when the property fails.
 """
+
 import numpy as np
 import torch
 

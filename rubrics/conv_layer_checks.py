@@ -3,6 +3,7 @@
 Each function gets the student's value (numpy arrays, numbers) and a PropertyContext,
 and raises CheckFailed with a message the student can act on when the property fails.
 """
+
 import math
 
 import numpy as np
@@ -63,19 +64,27 @@ def sums_its_input(value, ctx):
     n = int(ctx.args[0])
     kernel = np.asarray(value, dtype=np.float64) if isinstance(value, np.ndarray) else None
     if kernel is None or kernel.shape != (1, n):
-        raise CheckFailed(f"{ctx.what} should return a kernel of shape (1, {n}), got {getattr(value, 'shape', type(value).__name__)}")
+        raise CheckFailed(
+            f"{ctx.what} should return a kernel of shape (1, {n}), got {getattr(value, 'shape', type(value).__name__)}"
+        )
     for _ in range(3):
         x = ctx.rng.standard_normal(n)
         got = ctx.reference.corr2d(torch.tensor(x.reshape(1, n)), torch.tensor(kernel)).reshape(-1)
         if got.numel() != 1 or not math.isclose(got.item(), x.sum(), rel_tol=1e-6, abs_tol=1e-9):
-            raise CheckFailed(f"{ctx.what}: corr2d(x.reshape(1, {n}), kernel) gives {got.reshape(-1)[0].item():.6g}, but x.sum() is {x.sum():.6g}")
+            raise CheckFailed(
+                f"{ctx.what}: corr2d(x.reshape(1, {n}), kernel) gives {got.reshape(-1)[0].item():.6g}, but x.sum() is {x.sum():.6g}"
+            )
 
 
 def differentiates(value, ctx):
     d = int(ctx.args[0])
     if not isinstance(value, np.ndarray):
         raise CheckFailed(f"{ctx.what} should return a tensor, not {type(value).__name__}")
-    kernel = np.asarray(value, dtype=np.float64).reshape(1, -1) if value.ndim in (1, 2) and (value.ndim == 1 or value.shape[0] == 1) else None
+    kernel = (
+        np.asarray(value, dtype=np.float64).reshape(1, -1)
+        if value.ndim in (1, 2) and (value.ndim == 1 or value.shape[0] == 1)
+        else None
+    )
     if kernel is None or kernel.shape[1] != d + 1:
         raise CheckFailed(f"{ctx.what} should have length {d + 1}, got shape {tuple(value.shape)}")
     x = np.arange(0, 3 * d + 6, dtype=np.float64)

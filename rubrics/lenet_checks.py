@@ -3,6 +3,7 @@
 The probes (rubrics/lenet_probes.py) run in the student's kernel and only describe what the
 student's objects did; every judgement happens here, against reference/lenet.py.
 """
+
 import math
 
 import numpy as np
@@ -36,7 +37,9 @@ def two_max_pools(value, ctx):
     if others:
         raise CheckFailed(f"{name} still uses {', '.join(others)}: every pooling layer should be a MaxPool2d")
     if len(pools) != 2:
-        raise CheckFailed(f"{name} runs {len(pools)} MaxPool2d layer(s), expected exactly 2 (one after each convolution block)")
+        raise CheckFailed(
+            f"{name} runs {len(pools)} MaxPool2d layer(s), expected exactly 2 (one after each convolution block)"
+        )
     for i, layer in enumerate(pools, 1):
         if layer["kernel_size"] != [2, 2] or layer["stride"] != [2, 2] or layer["padding"] != [0, 0]:
             raise CheckFailed(
@@ -54,10 +57,14 @@ def book_shapes(value, ctx):
     for i, (g, w) in enumerate(zip(got, want)):
         if g != w:
             before = f" after {_shape_text(want[i - 1])}" if i else ""
-            raise CheckFailed(f"{name}: on a (1, 1, 28, 28) input the shape{before} is {_shape_text(g)}, expected {_shape_text(w)}")
+            raise CheckFailed(
+                f"{name}: on a (1, 1, 28, 28) input the shape{before} is {_shape_text(g)}, expected {_shape_text(w)}"
+            )
     if len(got) != len(want):
-        raise CheckFailed(f"{name} goes through {len(got)} distinct shapes, the book's LeNet through {len(want)}: "
-                          f"{' -> '.join(_shape_text(s) for s in want)}")
+        raise CheckFailed(
+            f"{name} goes through {len(got)} distinct shapes, the book's LeNet through {len(want)}: "
+            f"{' -> '.join(_shape_text(s) for s in want)}"
+        )
 
 
 def book_parameter_count(value, ctx):
@@ -85,7 +92,9 @@ def differs_from_book(value, ctx):
     book = ctx.reference.book_lenet_summary()
     same_layers = [layer["type"] for layer in summary["layers"]] == [layer["type"] for layer in book["layers"]]
     if same_layers and summary["param_shapes"] == book["param_shapes"]:
-        raise CheckFailed(f"{name} has exactly the layers and parameter shapes of the book's LeNet; change the architecture")
+        raise CheckFailed(
+            f"{name} has exactly the layers and parameter shapes of the book's LeNet; change the architecture"
+        )
 
 
 def fits_synthetic_batch(value, ctx):
@@ -112,7 +121,9 @@ def _train_result(value):
 
 def _losses(returned, num_epochs):
     if not isinstance(returned, (list, tuple)):
-        raise CheckFailed(f"train should return the list of average training losses per epoch, it returned {type(returned).__name__}")
+        raise CheckFailed(
+            f"train should return the list of average training losses per epoch, it returned {type(returned).__name__}"
+        )
     if len(returned) != num_epochs:
         raise CheckFailed(f"train returned {len(returned)} losses for {num_epochs} epochs; expected one per epoch")
     out = []
@@ -126,7 +137,9 @@ def _losses(returned, num_epochs):
 
 
 def _changed(value):
-    return any(not np.array_equal(np.asarray(value["initial"][k]), np.asarray(value["final"][k])) for k in value["initial"])
+    return any(
+        not np.array_equal(np.asarray(value["initial"][k]), np.asarray(value["final"][k])) for k in value["initial"]
+    )
 
 
 def trains_on_given_data(value, ctx):
@@ -139,7 +152,9 @@ def trains_on_given_data(value, ctx):
     if not _changed(value):
         raise CheckFailed("train did not change the parameters of the network it was given")
     if not losses[-1] < losses[0]:
-        raise CheckFailed(f"the epoch losses {['%.4g' % v for v in losses]} do not decrease on a tiny learnable data set")
+        raise CheckFailed(
+            f"the epoch losses {['%.4g' % v for v in losses]} do not decrease on a tiny learnable data set"
+        )
 
 
 def _replay(value, ctx):
@@ -157,9 +172,18 @@ def matches_minibatch_sgd(value, ctx):
         if key not in value["final"]:
             raise CheckFailed(f"train: parameter {key} is missing after training")
         try:
-            compare(value["final"][key], expected, mode="allclose", rtol=rtol, atol=atol, what=f"parameter {key} after train")
+            compare(
+                value["final"][key],
+                expected,
+                mode="allclose",
+                rtol=rtol,
+                atol=atol,
+                what=f"parameter {key} after train",
+            )
         except Mismatch as exc:
-            raise CheckFailed(f"{exc}: not one SGD step with learning rate lr per minibatch of the mean cross-entropy loss") from None
+            raise CheckFailed(
+                f"{exc}: not one SGD step with learning rate lr per minibatch of the mean cross-entropy loss"
+            ) from None
 
 
 def reports_epoch_losses(value, ctx):
@@ -170,8 +194,10 @@ def reports_epoch_losses(value, ctx):
     _, want = _replay(value, ctx)
     rtol, atol = float(ctx.options["rtol"]), float(ctx.options["atol"])
     if not np.allclose(losses, want, rtol=rtol, atol=atol):
-        raise CheckFailed(f"train returned the losses {['%.6g' % v for v in losses]}, expected {['%.6g' % v for v in want]} "
-                          f"(the average loss per example in each epoch; rtol {rtol:g}, atol {atol:g})")
+        raise CheckFailed(
+            f"train returned the losses {['%.6g' % v for v in losses]}, expected {['%.6g' % v for v in want]} "
+            f"(the average loss per example in each epoch; rtol {rtol:g}, atol {atol:g})"
+        )
 
 
 # ------------------------------------------------------------------ exercise 4
@@ -192,8 +218,10 @@ def activation_shapes(value, ctx):
     n = ctx.args[0].shape[0]
     for key, got, want in (("A1", A1, (n, 6, 28, 28)), ("A2", A2, (n, 16, 10, 10))):
         if tuple(got.shape) != want:
-            raise CheckFailed(f"get_activations: {key} has shape {_shape_text(got.shape)}, expected {_shape_text(want)} "
-                              "(the output of the block's activation, before its pooling)")
+            raise CheckFailed(
+                f"get_activations: {key} has shape {_shape_text(got.shape)}, expected {_shape_text(want)} "
+                "(the output of the block's activation, before its pooling)"
+            )
 
 
 def activation_values(value, ctx):

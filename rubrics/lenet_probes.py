@@ -16,7 +16,10 @@ def _module(namespace, name):
         raise Missing(name)  # the harness reports "name `...` is not defined in your notebook"
     value = namespace[name]
     if not isinstance(value, torch.nn.Module):
-        raise TypeError("`%s` should be a torch.nn.Module (e.g. an nn.Sequential), not a value of type %s" % (name, type(value).__name__))
+        raise TypeError(
+            "`%s` should be a torch.nn.Module (e.g. an nn.Sequential), not a value of type %s"
+            % (name, type(value).__name__)
+        )
     return value
 
 
@@ -141,7 +144,7 @@ def run_train(namespace, loader_kind, num_epochs, lr):
     X = torch.randn(12, 1, 4, 4)
     y = torch.arange(12) % 3
     X[:, 0, 1, 1] += 2.0 * y  # make the classes separable
-    batches = [(X[i:i + 4], y[i:i + 4]) for i in range(0, 12, 4)]
+    batches = [(X[i : i + 4], y[i : i + 4]) for i in range(0, 12, 4)]
     if loader_kind == "dataloader":
         loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=4, shuffle=False)
     else:
@@ -169,9 +172,18 @@ def activations(namespace, X, activation, pool):
     act = getattr(nn, activation)
     pooling = getattr(nn, pool)
     net = nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), act(), pooling(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), act(), pooling(kernel_size=2, stride=2),
-        nn.Flatten(), nn.Linear(400, 120), act(), nn.Linear(120, 84), act(), nn.Linear(84, 10),
+        nn.Conv2d(1, 6, kernel_size=5, padding=2),
+        act(),
+        pooling(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5),
+        act(),
+        pooling(kernel_size=2, stride=2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        act(),
+        nn.Linear(120, 84),
+        act(),
+        nn.Linear(84, 10),
     )
     with torch.no_grad():
         out = namespace["get_activations"](net, X)
@@ -182,7 +194,9 @@ def activations(namespace, X, activation, pool):
         "A1": A1,
         "A2": A2,
         "params": {
-            "conv1.weight": net[0].weight.detach(), "conv1.bias": net[0].bias.detach(),
-            "conv2.weight": net[3].weight.detach(), "conv2.bias": net[3].bias.detach(),
+            "conv1.weight": net[0].weight.detach(),
+            "conv1.bias": net[0].bias.detach(),
+            "conv2.weight": net[3].weight.detach(),
+            "conv2.bias": net[3].bias.detach(),
         },
     }

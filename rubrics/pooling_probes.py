@@ -8,15 +8,38 @@ tells "average/max pooling built from convolutions" apart from "called the pooli
 
 _RULED_OUT = {
     "torch.nn.functional": [
-        "avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d",
-        "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
-        "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
-        "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
-        "lp_pool1d", "lp_pool2d", "fractional_max_pool2d",
+        "avg_pool1d",
+        "avg_pool2d",
+        "avg_pool3d",
+        "max_pool1d",
+        "max_pool2d",
+        "max_pool3d",
+        "max_pool1d_with_indices",
+        "max_pool2d_with_indices",
+        "max_pool3d_with_indices",
+        "adaptive_avg_pool1d",
+        "adaptive_avg_pool2d",
+        "adaptive_avg_pool3d",
+        "adaptive_max_pool1d",
+        "adaptive_max_pool2d",
+        "adaptive_max_pool3d",
+        "lp_pool1d",
+        "lp_pool2d",
+        "fractional_max_pool2d",
     ],
     "torch": [
-        "avg_pool1d", "max_pool1d", "max_pool2d", "max_pool3d", "adaptive_avg_pool1d",
-        "adaptive_max_pool1d", "max", "amax", "maximum", "fmax", "mean", "nanmean",
+        "avg_pool1d",
+        "max_pool1d",
+        "max_pool2d",
+        "max_pool3d",
+        "adaptive_avg_pool1d",
+        "adaptive_max_pool1d",
+        "max",
+        "amax",
+        "maximum",
+        "fmax",
+        "mean",
+        "nanmean",
     ],
     "torch.Tensor": ["max", "amax", "maximum", "fmax", "mean", "nanmean"],
 }
@@ -24,9 +47,7 @@ _RULED_OUT = {
 
 def _ruled_out(what):
     def refuse(*args, **kwargs):
-        raise RuntimeError(
-            "%s is ruled out in this exercise: build the pooling from convolutions (and ReLU)" % what
-        )
+        raise RuntimeError("%s is ruled out in this exercise: build the pooling from convolutions (and ReLU)" % what)
 
     return refuse
 

@@ -5,15 +5,21 @@ answers (text replacements in the solved notebook, with the exact points each wr
 must lose), then calls `standard_tests(...)` and binds the returned tests at module level,
 where pytest collects them.
 """
+
 from __future__ import annotations
 
 import pytest
-
 from nbfactory import lost, variant
 
 
-def standard_tests(rubric_id: str, notebook: str, max_score: float, answered: list[str],
-                   alternatives: dict[str, dict[str, str]], wrong: dict[str, tuple[dict[str, str], dict[str, float]]]):
+def standard_tests(
+    rubric_id: str,
+    notebook: str,
+    max_score: float,
+    answered: list[str],
+    alternatives: dict[str, dict[str, str]],
+    wrong: dict[str, tuple[dict[str, str], dict[str, float]]],
+):
     """Return (grade, reference test, alternatives test, wrong-answers test) for one assignment."""
 
     def grade(grader, rubrics, path):
@@ -37,5 +43,9 @@ def standard_tests(rubric_id: str, notebook: str, max_score: float, answered: li
         result = grade(grader, rubrics, variant(notebook, tmp_path, replace))
         assert lost(result) == expected_loss, [(c.id, c.message) for c in result.checks if c.status != "passed"]
 
-    return grade, test_reference_scores_full_marks, test_alternative_correct_answers_pass, \
-        test_plausible_wrong_answer_loses_exactly_its_points
+    return (
+        grade,
+        test_reference_scores_full_marks,
+        test_alternative_correct_answers_pass,
+        test_plausible_wrong_answer_loses_exactly_its_points,
+    )

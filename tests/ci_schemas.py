@@ -3,6 +3,7 @@
 Gradescope: the autograder specification's results.json. GitHub Classroom: the runner result
 that classroom-resources/autograding-grading-reporter decodes (`<RUNNER>_RESULTS`, base64).
 """
+
 from __future__ import annotations
 
 # The results.json contract, as Gradescope's autograder specification describes it.

@@ -1,4 +1,5 @@
 """Shared fixtures: one warm Grader for the whole session, notebooks built in code."""
+
 from __future__ import annotations
 
 import os
@@ -8,9 +9,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from grader.grading import Grader  # noqa: E402
-from grader.limits import Limits  # noqa: E402
-from grader.rubric import load_all  # noqa: E402
+from grader.grading import Grader
+from grader.limits import Limits
+from grader.rubric import load_all
 
 # Generous limits: normal notebooks finish far inside them even on a loaded 2-core CI machine
 # (the adversarial tests in test_hostile.py use their own, small limits).

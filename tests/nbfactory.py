@@ -3,6 +3,7 @@
 `variant()` insists that every text it replaces is really there, so a test can never
 silently stop testing what it claims when the reference notebook changes.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,14 @@ def reference_path(notebook: str) -> str:
     return os.path.join(ROOT, "reference", notebook)
 
 
-def variant(notebook: str, out_dir, replace: dict[str, str] | None = None, append: list[str] | None = None,
-            name: str | None = None, keep_metadata: bool = True) -> str:
+def variant(
+    notebook: str,
+    out_dir,
+    replace: dict[str, str] | None = None,
+    append: list[str] | None = None,
+    name: str | None = None,
+    keep_metadata: bool = True,
+) -> str:
     """Copy reference/<notebook>, replacing code text and appending code cells."""
     nb = nbformat.read(reference_path(notebook), as_version=4)
     for old, new in (replace or {}).items():

@@ -1,4 +1,5 @@
 """`grader grade`: same verdicts as `grader check`, resumable, Dask-capable, no leaks."""
+
 from __future__ import annotations
 
 import csv
@@ -10,9 +11,9 @@ import sys
 import time
 
 import pytest
+from nbfactory import from_cells, variant
 
 from grader.grading import Grader
-from nbfactory import from_cells, variant
 
 NB = "conv-layer.ipynb"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,8 +25,15 @@ def corpus(folder) -> dict[str, str]:
     made = {
         "ada": variant(NB, folder, name="ada.ipynb"),
         "bob": variant(NB, folder, {"    return d + 1": "    return d"}, name="bob.ipynb"),
-        "cyd": variant(NB, folder, {"W[i * ow + j] = block.reshape(-1)": "W[i * ow + j] = block.T.reshape(-1)"}, name="cyd.ipynb"),
-        "dee": variant(NB, folder, {"K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])": "K_second_derivative = nope"}, name="dee.ipynb"),
+        "cyd": variant(
+            NB, folder, {"W[i * ow + j] = block.reshape(-1)": "W[i * ow + j] = block.T.reshape(-1)"}, name="cyd.ipynb"
+        ),
+        "dee": variant(
+            NB,
+            folder,
+            {"K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])": "K_second_derivative = nope"},
+            name="dee.ipynb",
+        ),
         "eve": variant(NB, folder, append=["import os\nos._exit(3)"], name="eve.ipynb"),
         "fay": variant(NB, folder, append=["while True:\n    pass"], name="fay.ipynb"),
         "gus": from_cells(folder, ["def corr2d(X, K):\n    return X"], name="gus.ipynb", assignment="conv-layer"),
@@ -36,8 +44,20 @@ def corpus(folder) -> dict[str, str]:
 
 
 def run_grade(subs, out, *extra, wait=True):
-    command = [sys.executable, "-m", "grader", "grade", str(subs), "--assignment", "conv-layer", "--out", str(out),
-               "--cell-timeout", "2", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "grade",
+        str(subs),
+        "--assignment",
+        "conv-layer",
+        "--out",
+        str(out),
+        "--cell-timeout",
+        "2",
+        *extra,
+    ]
     if not wait:
         return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -77,8 +97,13 @@ def test_batch_results_equal_check_results_for_every_notebook(graded_corpus, rub
     from grader.limits import Limits
 
     defaults = Limits()
-    limits = Limits(cell_timeout=2, timeout=defaults.timeout, memory=defaults.memory, output=defaults.output,
-                    total_output=4 * defaults.output)
+    limits = Limits(
+        cell_timeout=2,
+        timeout=defaults.timeout,
+        memory=defaults.memory,
+        output=defaults.output,
+        total_output=4 * defaults.output,
+    )
     with Grader(limits) as grader:
         for student, path in made.items():
             check = grader.grade(path, rubrics["conv-layer"]).to_dict()
@@ -90,8 +115,12 @@ def test_batch_results_equal_check_results_for_every_notebook(graded_corpus, rub
 
 def test_check_command_json_equals_batch_result(graded_corpus):
     subs, made, out = graded_corpus
-    proc = subprocess.run([sys.executable, "-m", "grader", "check", made["bob"], "--format", "json", "--cell-timeout", "2"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "check", made["bob"], "--format", "json", "--cell-timeout", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1
     assert json.loads(proc.stdout) == load_results(out)["bob"]
 
@@ -100,7 +129,14 @@ def test_gradebook_and_summary(graded_corpus, rubrics):
     subs, made, out = graded_corpus
     rows = {r["student"]: r for r in read_csv(out / "grades.csv")}
     rubric = rubrics["conv-layer"]
-    assert list(read_csv(out / "grades.csv")[0]) == ["student", *(c.id for c in rubric.checks), "total", "max", "percent", "status"]
+    assert list(read_csv(out / "grades.csv")[0]) == [
+        "student",
+        *(c.id for c in rubric.checks),
+        "total",
+        "max",
+        "percent",
+        "status",
+    ]
     assert rows["ada"]["total"] == "20" and rows["ada"]["status"] == "ok"
     assert rows["bob"]["total"] == "19" and rows["bob"]["min-kernel-size"] == "0"
     assert rows["eve"]["status"] == "error" and rows["eve"]["total"] == "0"
@@ -157,9 +193,14 @@ def test_student_folders_layout_with_their_own_files(tmp_path):
         folder = subs / student
         folder.mkdir(parents=True)
         (folder / "kernel.txt").write_text("1 -2 1" if student == "alice" else "-1 2 -1")
-        variant(NB, folder, {"K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])":
-                             "K_second_derivative = torch.tensor([[float(v) for v in open('kernel.txt').read().split()]])"},
-                name="conv-layer.ipynb")
+        variant(
+            NB,
+            folder,
+            {
+                "K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])": "K_second_derivative = torch.tensor([[float(v) for v in open('kernel.txt').read().split()]])"
+            },
+            name="conv-layer.ipynb",
+        )
         (folder / ".ipynb_checkpoints").mkdir()
         (folder / ".ipynb_checkpoints" / "conv-layer-checkpoint.ipynb").write_text("{}")
     (subs / "carol").mkdir()  # submitted nothing
@@ -176,12 +217,24 @@ def test_student_folders_layout_with_their_own_files(tmp_path):
 def test_state_cannot_leak_between_students_graded_by_the_same_parent(tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
-    variant(NB, subs, name="a-polluter.ipynb", append=[
-        "import builtins, torch, numpy\nbuiltins.LEAK = 'from a'\ntorch.ones = torch.zeros\nnumpy.pi = 3\n"
-        "import os\nopen(os.path.expanduser('~/note.txt'), 'w').write('hi')\nGLOBAL_STATE = 1"])
-    variant(NB, subs, name="b-victim.ipynb", append=[
-        "import builtins, torch, numpy, os\nassert not hasattr(builtins, 'LEAK')\nassert torch.ones(1).item() == 1.0\n"
-        "assert numpy.pi > 3.14\nassert 'GLOBAL_STATE' not in globals()\nassert not os.path.exists(os.path.expanduser('~/note.txt'))"])
+    variant(
+        NB,
+        subs,
+        name="a-polluter.ipynb",
+        append=[
+            "import builtins, torch, numpy\nbuiltins.LEAK = 'from a'\ntorch.ones = torch.zeros\nnumpy.pi = 3\n"
+            "import os\nopen(os.path.expanduser('~/note.txt'), 'w').write('hi')\nGLOBAL_STATE = 1"
+        ],
+    )
+    variant(
+        NB,
+        subs,
+        name="b-victim.ipynb",
+        append=[
+            "import builtins, torch, numpy, os\nassert not hasattr(builtins, 'LEAK')\nassert torch.ones(1).item() == 1.0\n"
+            "assert numpy.pi > 3.14\nassert 'GLOBAL_STATE' not in globals()\nassert not os.path.exists(os.path.expanduser('~/note.txt'))"
+        ],
+    )
     out = tmp_path / "out"
     run_grade(subs, out, "-j", "1")
     victim = json.loads((out / "results" / "b-victim.json").read_text())
@@ -199,9 +252,37 @@ def test_dask_local_cluster_gives_the_same_gradebook(graded_corpus, tmp_path):
 
 
 def test_grade_rejects_bad_input(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path / "nope"), "--assignment", "conv-layer",
-                           "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "grade",
+            str(tmp_path / "nope"),
+            "--assignment",
+            "conv-layer",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "no such folder" in proc.stderr and "Traceback" not in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path), "--assignment", "nosuch",
-                           "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "grade",
+            str(tmp_path),
+            "--assignment",
+            "nosuch",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "unknown assignment 'nosuch'" in proc.stderr

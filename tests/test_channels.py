@@ -1,14 +1,14 @@
 """6.4 channels: the reference scores 100%, alternative correct answers pass, and each
 plausible wrong answer loses exactly the points of the checks that should catch it."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from assignment_suite import standard_tests
 
 from grader.checks import CheckFailed, PropertyContext
-from assignment_suite import standard_tests
 
 NB = "channels.ipynb"
 
@@ -17,7 +17,9 @@ COMPOSE = """    Kc = torch.zeros((a + c - 1, b + d - 1))
         for j in range(d):
             Kc[i:i + a, j:j + b] += K2[i, j] * K1
     return Kc"""
-MATMUL_COLUMNS = "    columns = torch.stack([X[:, i:i + kh, j:j + kw].reshape(-1) for i in range(oh) for j in range(ow)], dim=1)"
+MATMUL_COLUMNS = (
+    "    columns = torch.stack([X[:, i:i + kh, j:j + kw].reshape(-1) for i in range(oh) for j in range(ow)], dim=1)"
+)
 
 
 def test_reference_costs_follow_the_stated_convention(rubrics):
@@ -30,8 +32,13 @@ def test_reference_costs_follow_the_stated_convention(rubrics):
 
 
 def _context(rubrics, args):
-    return PropertyContext(args=args, reference=rubrics["channels"].load_reference(),
-                           rng=np.random.default_rng(0), options={}, what="compose_kernels")
+    return PropertyContext(
+        args=args,
+        reference=rubrics["channels"].load_reference(),
+        rng=np.random.default_rng(0),
+        options={},
+        what="compose_kernels",
+    )
 
 
 def test_composition_property_rejects_correlated_kernels(rubrics):
@@ -43,7 +50,7 @@ def test_composition_property_rejects_correlated_kernels(rubrics):
     good = rubrics["channels"].load_reference().compose_kernels(torch.tensor(K1), torch.tensor(K2)).numpy()
     prop(good, _context(rubrics, [K1, K2]))
     padded = np.pad(K1, ((0, 0), (2, 2)))
-    correlated = np.array([[np.sum(padded[i:i + 1, j:j + 3] * K2) for j in range(4)] for i in range(2)])
+    correlated = np.array([[np.sum(padded[i : i + 1, j : j + 3] * K2) for j in range(4)] for i in range(2)])
     with pytest.raises(CheckFailed, match="differs from corr2d"):
         prop(correlated, _context(rubrics, [K1, K2]))
     with pytest.raises(CheckFailed, match="shape"):
@@ -63,21 +70,16 @@ ALTERNATIVES = {
         COMPOSE: "    return F.conv2d(F.pad(K1, (d - 1, d - 1, c - 1, c - 1))[None, None], K2.flip(0, 1)[None, None])[0, 0]"
     },
     "cost-as-list-with-float-floor": {
-        "    o_h = (h + 2 * p_h - k_h) // s_h + 1\n    o_w = (w + 2 * p_w - k_w) // s_w + 1":
-        "    import math\n    o_h = math.floor((h + 2 * p_h - k_h) / s_h) + 1\n    o_w = math.floor((w + 2 * p_w - k_w) / s_w) + 1",
-        "    return outputs * per_output, outputs * (per_output - 1)":
-        "    return [outputs * per_output, outputs * per_output - outputs]",
+        "    o_h = (h + 2 * p_h - k_h) // s_h + 1\n    o_w = (w + 2 * p_w - k_w) // s_w + 1": "    import math\n    o_h = math.floor((h + 2 * p_h - k_h) / s_h) + 1\n    o_w = math.floor((w + 2 * p_w - k_w) / s_w) + 1",
+        "    return outputs * per_output, outputs * (per_output - 1)": "    return [outputs * per_output, outputs * per_output - outputs]",
     },
     "factor-measured": {
-        "cost_factor_double_channels = 4":
-        "cost_factor_double_channels = conv_cost(6, 8, 8, 4, 3, 3, 1, 1, 1, 1)[0] / conv_cost(3, 8, 8, 2, 3, 3, 1, 1, 1, 1)[0]"
+        "cost_factor_double_channels = 4": "cost_factor_double_channels = conv_cost(6, 8, 8, 4, 3, 3, 1, 1, 1, 1)[0] / conv_cost(3, 8, 8, 2, 3, 3, 1, 1, 1, 1)[0]"
     },
     # the pinned grading environment really shows the difference on the seeded example
     "equality-observed": {"Y1_equals_Y2_exactly = False": "Y1_equals_Y2_exactly = torch.equal(Y1, Y2)"},
     "equality-as-bool-tensor": {"Y1_equals_Y2_exactly = False": "Y1_equals_Y2_exactly = (Y1 == Y2).all()"},
-    "matmul-with-F-unfold": {
-        MATMUL_COLUMNS: "    columns = F.unfold(X[None], (kh, kw))[0]"
-    },
+    "matmul-with-F-unfold": {MATMUL_COLUMNS: "    columns = F.unfold(X[None], (kh, kw))[0]"},
     "matmul-with-tensor-unfold": {
         MATMUL_COLUMNS: "    columns = X.unfold(1, kh, 1).unfold(2, kw, 1).permute(0, 3, 4, 1, 2).reshape(c_i * kh * kw, oh * ow)"
     },
@@ -97,31 +99,45 @@ WRONG = {
     ),
     # padding read as the total of both sides (public cases have no padding)
     "cost-padding-as-total": (
-        {"    o_h = (h + 2 * p_h - k_h) // s_h + 1\n    o_w = (w + 2 * p_w - k_w) // s_w + 1":
-         "    o_h = (h + p_h - k_h) // s_h + 1\n    o_w = (w + p_w - k_w) // s_w + 1"},
+        {
+            "    o_h = (h + 2 * p_h - k_h) // s_h + 1\n    o_w = (w + 2 * p_w - k_w) // s_w + 1": "    o_h = (h + p_h - k_h) // s_h + 1\n    o_w = (w + p_w - k_w) // s_w + 1"
+        },
         {"conv-cost-padding-stride": 2},
     ),
     # a partial last step counted (public cases have stride 1)
     "cost-ceil-instead-of-floor": (
-        {"    o_h = (h + 2 * p_h - k_h) // s_h + 1\n    o_w = (w + 2 * p_w - k_w) // s_w + 1":
-         "    o_h = -(-(h + 2 * p_h - k_h) // s_h) + 1\n    o_w = -(-(w + 2 * p_w - k_w) // s_w) + 1"},
+        {
+            "    o_h = (h + 2 * p_h - k_h) // s_h + 1\n    o_w = (w + 2 * p_w - k_w) // s_w + 1": "    o_h = -(-(h + 2 * p_h - k_h) // s_h) + 1\n    o_w = -(-(w + 2 * p_w - k_w) // s_w) + 1"
+        },
         {"conv-cost-padding-stride": 2},
     ),
     # one addition per product (accumulating from zero) instead of the stated convention
     "cost-additions-equal-multiplications": (
-        {"    return outputs * per_output, outputs * (per_output - 1)": "    return outputs * per_output, outputs * per_output"},
+        {
+            "    return outputs * per_output, outputs * (per_output - 1)": "    return outputs * per_output, outputs * per_output"
+        },
         {"conv-cost-example": 1, "conv-cost-padding-stride": 2, "conv-cost-1x1": 1},
     ),
-    "factor-two": ({"cost_factor_double_channels = 4": "cost_factor_double_channels = 2"}, {"cost-factor-double-channels": 1}),
+    "factor-two": (
+        {"cost_factor_double_channels = 4": "cost_factor_double_channels = 2"},
+        {"cost-factor-double-channels": 1},
+    ),
     # "equal up to tolerance" is not "exactly equal"
     "equality-from-allclose": (
         {"Y1_equals_Y2_exactly = False": "Y1_equals_Y2_exactly = torch.allclose(Y1, Y2, rtol=1e-5, atol=1e-5)"},
         {"y1-equals-y2-exactly": 1},
     ),
-    "equality-as-text": ({"Y1_equals_Y2_exactly = False": "Y1_equals_Y2_exactly = 'False'"}, {"y1-equals-y2-exactly": 1}),
+    "equality-as-text": (
+        {"Y1_equals_Y2_exactly = False": "Y1_equals_Y2_exactly = 'False'"},
+        {"y1-equals-y2-exactly": 1},
+    ),
     # window flattened position-major while the kernel is flattened channel-major
     "matmul-mismatched-flattening": (
-        {MATMUL_COLUMNS: MATMUL_COLUMNS.replace("X[:, i:i + kh, j:j + kw].reshape(-1)", "X[:, i:i + kh, j:j + kw].permute(1, 2, 0).reshape(-1)")},
+        {
+            MATMUL_COLUMNS: MATMUL_COLUMNS.replace(
+                "X[:, i:i + kh, j:j + kw].reshape(-1)", "X[:, i:i + kh, j:j + kw].permute(1, 2, 0).reshape(-1)"
+            )
+        },
         {"matmul-example": 1, "matmul-shapes": 2},
     ),
     # the public kernel is square: k_w read from k_h fails the hidden non-square ones
@@ -132,6 +148,9 @@ WRONG = {
 }
 
 
-grade, test_reference_scores_full_marks, test_alternative_correct_answers_pass, \
-    test_plausible_wrong_answer_loses_exactly_its_points = standard_tests(
-        "channels", NB, 12, ["ex1-proof", "ex2-memory", "ex3-padding", "ex5-why"], ALTERNATIVES, WRONG)
+(
+    grade,
+    test_reference_scores_full_marks,
+    test_alternative_correct_answers_pass,
+    test_plausible_wrong_answer_loses_exactly_its_points,
+) = standard_tests("channels", NB, 12, ["ex1-proof", "ex2-memory", "ex3-padding", "ex5-why"], ALTERNATIVES, WRONG)

@@ -5,6 +5,7 @@ XSD for JUnit, a JSON Schema of Gradescope's results.json, the classroom reporte
 decoding and totalling the GitHub result), for four notebooks: the reference (20/20), one
 wrong answer (min-kernel-size: 19/20), a file that is not JSON, and a kernel that dies.
 """
+
 from __future__ import annotations
 
 import base64
@@ -17,13 +18,13 @@ import jsonschema
 import nbformat
 import pytest
 import xmlschema
+from ci_schemas import GRADESCOPE_SCHEMA, RUNNER_SCHEMA
 from click.testing import CliRunner
+from nbfactory import reference_path, variant
 
 from grader import cli
 from grader.reporters import FORMATS, github, render
 from grader.results import GradeResult
-from ci_schemas import GRADESCOPE_SCHEMA, RUNNER_SCHEMA
-from nbfactory import reference_path, variant
 
 NB = "conv-layer.ipynb"
 HIDDEN_MESSAGE = "hidden check failed (its inputs and expected values are not shown)"
@@ -50,15 +51,20 @@ def graded(grader, rubrics, tmp_path_factory) -> dict[str, GradeResult]:
         "passing": variant(NB, folder, name="passing.ipynb"),
         "failing": variant(NB, folder, {"    return d + 1": "    return d"}, name="failing.ipynb"),
         "hidden-failing": variant(
-            NB, folder, {"float((-1) ** (d - k) * math.comb(d, k))": "float((-1) ** k * math.comb(d, k))"},
-            name="hidden-failing.ipynb"),
+            NB,
+            folder,
+            {"float((-1) ** (d - k) * math.comb(d, k))": "float((-1) ** k * math.comb(d, k))"},
+            name="hidden-failing.ipynb",
+        ),
         "not-json": str(not_json),
         "dies": _dying_notebook(folder),
     }
     results = {kind: grader.grade(path, rubric) for kind, path in paths.items()}
     # what the rest of this module relies on
     assert results["passing"].score == results["passing"].max_score == 20
-    assert {c.id: c.max_score - c.score for c in results["failing"].checks if c.score < c.max_score} == {"min-kernel-size": 1}
+    assert {c.id: c.max_score - c.score for c in results["failing"].checks if c.score < c.max_score} == {
+        "min-kernel-size": 1
+    }
     assert not results["not-json"].usable and results["not-json"].checks == []
     assert [e.kind for e in results["dies"].errors] == ["kernel-died"]
     return results
@@ -96,7 +102,9 @@ def test_junit_reference_has_one_passing_testcase_per_check(graded, rubrics):
     rubric = rubrics["conv-layer"]
     checks = {(f"conv-layer.{c.exercise}", c.id) for c in rubric.checks}
     assert {k for k, v in outcomes.items() if v == "passed"} == checks
-    assert {k for k, v in outcomes.items() if v == "skipped"} == {(f"conv-layer.{m.exercise}", m.id) for m in rubric.manual}
+    assert {k for k, v in outcomes.items() if v == "skipped"} == {
+        (f"conv-layer.{m.exercise}", m.id) for m in rubric.manual
+    }
     assert "error" not in outcomes.values() and "failure" not in outcomes.values()
     props = {p.get("name"): p.get("value") for p in root.iter("property")}
     assert (props["score"], props["max_score"]) == ("20", "20")
@@ -137,8 +145,11 @@ def test_junit_dead_kernel_errors_every_check_and_the_notebook(graded, rubrics):
 def test_junit_survives_control_characters_in_messages():
     from grader.results import CheckResult
 
-    result = GradeResult("conv-layer", "x.ipynb", checks=[
-        CheckResult("c", "ex1", 0, 1, "failed", False, "got \x1b[31m<red>\x00 & more", "")])
+    result = GradeResult(
+        "conv-layer",
+        "x.ipynb",
+        checks=[CheckResult("c", "ex1", 0, 1, "failed", False, "got \x1b[31m<red>\x00 & more", "")],
+    )
     root = _junit(result)
     assert root.find(".//failure").get("message") == "got \ufffd[31m<red>\ufffd & more"
 
@@ -208,10 +219,12 @@ def _github(result: GradeResult, tmp_path) -> tuple[dict, list[tuple[str, str, s
     out, summary = tmp_path / "github_output", tmp_path / "step_summary"
     out.write_text("earlier=kept\n", encoding="utf-8")
     summary.write_text("# earlier step\n", encoding="utf-8")
-    stdout = github.render(result, max_score=MAX, environ={"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)})
+    stdout = github.render(
+        result, max_score=MAX, environ={"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)}
+    )
     lines = out.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "earlier=kept" and len(lines) == 2 and lines[1].startswith("result=")
-    payload = json.loads(base64.b64decode(lines[1][len("result="):]))
+    payload = json.loads(base64.b64decode(lines[1][len("result=") :]))
     jsonschema.validate(payload, RUNNER_SCHEMA)
     annotations = []
     for line in stdout.splitlines():
@@ -263,14 +276,16 @@ def test_github_without_actions_variables_prints_where_the_result_would_go(grade
     text = github.render(graded["failing"], max_score=MAX, environ={})
     assert "::notice title=Autograding conv-layer::Points 19/20" in text.splitlines()
     assert "GITHUB_OUTPUT is not set" in text and "GITHUB_STEP_SUMMARY is not set" in text
-    encoded = next(line for line in text.splitlines() if line.startswith("result="))[len("result="):]
+    encoded = next(line for line in text.splitlines() if line.startswith("result="))[len("result=") :]
     assert _classroom_total(encoded) == (19, 20)
 
 
 def test_github_annotations_escape_newlines_and_colons():
     from grader.results import CheckResult
 
-    result = GradeResult("conv-layer", "x.ipynb", checks=[CheckResult("a:b,c", "ex1", 0, 1, "failed", False, "line 1\nline 2 100%", "")])
+    result = GradeResult(
+        "conv-layer", "x.ipynb", checks=[CheckResult("a:b,c", "ex1", 0, 1, "failed", False, "line 1\nline 2 100%", "")]
+    )
     lines = github.render(result, environ={}).splitlines()
     assert lines[0] == "::error title=a%3Ab%2Cc (0/1 points)::line 1%0Aline 2 100%25"
 
@@ -288,7 +303,9 @@ def run_check(monkeypatch, graded):
             return graded[kind]
 
         monkeypatch.setattr(grader.grading, "grade_notebook", fake)
-        return CliRunner().invoke(cli.main, ["check", "whatever.ipynb", *args], env=env or {"GITHUB_OUTPUT": "", "GITHUB_STEP_SUMMARY": ""})
+        return CliRunner().invoke(
+            cli.main, ["check", "whatever.ipynb", *args], env=env or {"GITHUB_OUTPUT": "", "GITHUB_STEP_SUMMARY": ""}
+        )
 
     return run
 
@@ -309,14 +326,18 @@ def test_exit_zero_only_forgives_graded_notebooks(run_check, kind, code):
 
 def test_output_writes_the_report_to_a_file_not_stdout(run_check, tmp_path):
     target = tmp_path / "results" / "results.json"
-    result = run_check("failing", "--assignment", "conv-layer", "--format", "gradescope", "--output", str(target), "--exit-zero")
+    result = run_check(
+        "failing", "--assignment", "conv-layer", "--format", "gradescope", "--output", str(target), "--exit-zero"
+    )
     assert result.exit_code == 0 and result.stdout == ""
     assert json.loads(target.read_text())["score"] == 19
 
 
 def test_unusable_file_still_gets_a_gradescope_file_and_one_line_on_stderr(run_check, tmp_path):
     target = tmp_path / "results.json"
-    result = run_check("not-json", "--assignment", "conv-layer", "--format", "gradescope", "--output", str(target), "--exit-zero")
+    result = run_check(
+        "not-json", "--assignment", "conv-layer", "--format", "gradescope", "--output", str(target), "--exit-zero"
+    )
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "not a notebook" in result.stderr
     data = json.loads(target.read_text())
@@ -334,8 +355,15 @@ def test_internal_error_still_writes_the_file_and_exits_2(run_check, tmp_path):
 
 
 def test_report_writes_more_formats_from_the_same_run(run_check, tmp_path):
-    result = run_check("failing", "--format", "text", "--report", f"json={tmp_path / 'r.json'}",
-                       "--report", f"junit={tmp_path / 'r.xml'}")
+    result = run_check(
+        "failing",
+        "--format",
+        "text",
+        "--report",
+        f"json={tmp_path / 'r.json'}",
+        "--report",
+        f"junit={tmp_path / 'r.xml'}",
+    )
     assert result.exit_code == 1 and "Score: 19/20" in result.stdout
     assert json.loads((tmp_path / "r.json").read_text())["score"] == 19
     XSD.validate(str(tmp_path / "r.xml"))
@@ -353,4 +381,4 @@ def test_github_format_in_the_cli_appends_to_the_actions_files(run_check, tmp_pa
     assert result.exit_code == 0
     assert "::notice title=Autograding conv-layer::Points 19/20" in result.stdout.splitlines()
     (line,) = out.read_text().splitlines()
-    assert _classroom_total(line[len("result="):]) == (19, 20)
+    assert _classroom_total(line[len("result=") :]) == (19, 20)

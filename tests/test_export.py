@@ -3,6 +3,7 @@
 The gradebook is written here in exactly the format `grader grade` produces (student, one
 column per check, total, max, percent, status), and the exports are read back with csv.
 """
+
 from __future__ import annotations
 
 import csv
@@ -47,7 +48,12 @@ def test_canvas_csv_has_canvas_columns_points_possible_and_totals(batch_dir):
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "6.2 Convolutions, graded"]
     assert rows[1] == ["Points Possible", "", "", "", "", "20"]
     by_login = {r[3]: r[5] for r in rows[2:]}
-    assert by_login == {"alice@uni.example": "20", "bob@uni.example": "19", "carol@uni.example": "0", "dan@uni.example": "7.5"}
+    assert by_login == {
+        "alice@uni.example": "20",
+        "bob@uni.example": "19",
+        "carol@uni.example": "0",
+        "dan@uni.example": "7.5",
+    }
     assert all(r[1] == r[2] == r[4] == "" for r in rows[2:])
 
 
@@ -71,7 +77,12 @@ def test_moodle_csv_is_an_identifier_and_a_grade_column(batch_dir, tmp_path):
     assert result.exit_code == 0, result.output
     rows = _rows(out.read_text(encoding="utf-8"))
     assert rows[0] == ["Email address", "6.2 Convolutions"]
-    assert dict(rows[1:]) == {"alice@uni.example": "20", "bob@uni.example": "19", "carol@uni.example": "0", "dan@uni.example": "7.5"}
+    assert dict(rows[1:]) == {
+        "alice@uni.example": "20",
+        "bob@uni.example": "19",
+        "carol@uni.example": "0",
+        "dan@uni.example": "7.5",
+    }
 
 
 def test_moodle_warns_when_students_are_not_emails(tmp_path):
@@ -82,13 +93,16 @@ def test_moodle_warns_when_students_are_not_emails(tmp_path):
     assert by_username.stderr == "" and _rows(by_username.stdout) == [["Username", "A"], ["alice", "3"]]
 
 
-@pytest.mark.parametrize("content, complaint", [
-    ("name,score\nalice,3\n", "missing column(s) student, total, max, status"),
-    ("student,total,max,percent,status\nalice,x,4,0,ok\n", "line 2: total/max are not numbers"),
-    ("student,total,max,percent,status\nalice,1,4,25,ok\nalice,2,4,50,ok\n", "appears twice"),
-    ("student,total,max,percent,status\nalice,1,4,25,ok\nbob,2,5,40,ok\n", "mixes maximum scores (4, 5)"),
-    ("student,total,max,percent,status\n", "no students"),
-])
+@pytest.mark.parametrize(
+    "content, complaint",
+    [
+        ("name,score\nalice,3\n", "missing column(s) student, total, max, status"),
+        ("student,total,max,percent,status\nalice,x,4,0,ok\n", "line 2: total/max are not numbers"),
+        ("student,total,max,percent,status\nalice,1,4,25,ok\nalice,2,4,50,ok\n", "appears twice"),
+        ("student,total,max,percent,status\nalice,1,4,25,ok\nbob,2,5,40,ok\n", "mixes maximum scores (4, 5)"),
+        ("student,total,max,percent,status\n", "no students"),
+    ],
+)
 def test_a_file_that_is_not_a_usable_gradebook_is_refused_with_one_line(tmp_path, content, complaint):
     (tmp_path / "grades.csv").write_text(content, encoding="utf-8")
     result = export("canvas", str(tmp_path), "--assignment-name", "A", "-o", "-")

@@ -3,6 +3,7 @@
 Each test asserts the verdict, the message, and that grading finished within a bound
 (the grader survived). Limits are small here (2 s cells, 1 GiB memory) to stay fast.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,16 +17,25 @@ import time
 
 import nbformat
 import pytest
+from nbfactory import from_cells, lost, statuses, variant
 
 from grader.course import course_root
 from grader.execute import execute_notebook
 from grader.grading import Grader
 from grader.limits import Limits
-from nbfactory import from_cells, lost, statuses, variant
 
 NB = "conv-layer.ipynb"
-HOSTILE_LIMITS = Limits(cell_timeout=2, timeout=12, harness_timeout=20, call_timeout=3, memory=1024**3,
-                        output=64 * 1024, total_output=256 * 1024, file_size=32 * 1024**2, processes=48)
+HOSTILE_LIMITS = Limits(
+    cell_timeout=2,
+    timeout=12,
+    harness_timeout=20,
+    call_timeout=3,
+    memory=1024**3,
+    output=64 * 1024,
+    total_output=256 * 1024,
+    file_size=32 * 1024**2,
+    processes=48,
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +67,13 @@ def fetch(hostile, cells, names, limits=HOSTILE_LIMITS):
     request = {"token": "t0k3n", "fetches": [{"key": n, "kind": "name", "name": n} for n in names], "probes": ""}
     scratch = hostile.new_scratch()
     execution = asyncio.run(
-        execute_notebook(nb, fork_server=hostile._ensure_server(), sandbox=hostile.sandbox_config(scratch),
-                         limits=limits, harness_request=request)
+        execute_notebook(
+            nb,
+            fork_server=hostile._ensure_server(),
+            sandbox=hostile.sandbox_config(scratch),
+            limits=limits,
+            harness_request=request,
+        )
     )
     from grader import plaindata
 
@@ -72,7 +87,9 @@ def fetch(hostile, cells, names, limits=HOSTILE_LIMITS):
 # ---------------------------------------------------------------- time
 def test_infinite_loop_stops_at_the_cell_limit_and_the_rest_is_graded(hostile, rubrics, tmp_path):
     # the loop sits right after corr2d is defined; everything else still gets graded
-    path = variant(NB, tmp_path, replace={"class Conv2D(nn.Module):": "while True:\n    pass\n\n\nclass Conv2D(nn.Module):"})
+    path = variant(
+        NB, tmp_path, replace={"class Conv2D(nn.Module):": "while True:\n    pass\n\n\nclass Conv2D(nn.Module):"}
+    )
     result = grade(hostile, rubrics, path)
     n = cell_number(path, "while True")
     assert ("cell-timeout", n) in error_kinds(result)
@@ -96,8 +113,11 @@ def test_a_loop_that_ignores_the_interrupt_ends_the_kernel(hostile, rubrics, tmp
 
 
 def test_sleeping_in_every_cell_hits_the_notebook_limit(hostile, rubrics, tmp_path):
-    path = from_cells(tmp_path, ["import time\ntime.sleep(1.5)"] * 12 + ["def min_kernel_size(d):\n    return d + 1"],
-                      assignment="conv-layer")
+    path = from_cells(
+        tmp_path,
+        ["import time\ntime.sleep(1.5)"] * 12 + ["def min_kernel_size(d):\n    return d + 1"],
+        assignment="conv-layer",
+    )
     result = grade(hostile, rubrics, path)
     timeouts = [e for e in result.errors if e.kind == "notebook-timeout"]
     assert timeouts and "exceeded its 12 s time limit" in timeouts[0].message
@@ -108,7 +128,9 @@ def test_sleeping_in_every_cell_hits_the_notebook_limit(hostile, rubrics, tmp_pa
 
 
 # ---------------------------------------------------------------- death
-@pytest.mark.parametrize("killer", ["import os\nos._exit(0)", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"])
+@pytest.mark.parametrize(
+    "killer", ["import os\nos._exit(0)", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"]
+)
 def test_a_kernel_that_kills_itself_scores_zero_with_a_reason(hostile, rubrics, tmp_path, killer):
     path = variant(NB, tmp_path, replace={"class Conv2D(nn.Module):": killer + "\n\n\nclass Conv2D(nn.Module):"})
     result = grade(hostile, rubrics, path)
@@ -122,8 +144,12 @@ def test_a_kernel_that_kills_itself_scores_zero_with_a_reason(hostile, rubrics, 
 def test_sys_exit_does_not_stop_the_notebook(hostile, rubrics, tmp_path, exit_call):
     # In Jupyter, SystemExit only ends the cell: the kernel lives and later cells run.
     # min_kernel_size is wrong until a cell *after* the exit fixes it
-    path = variant(NB, tmp_path, replace={"    return d + 1": "    return d"},
-                   append=[exit_call, "def min_kernel_size(d):\n    return d + 1"])
+    path = variant(
+        NB,
+        tmp_path,
+        replace={"    return d + 1": "    return d"},
+        append=[exit_call, "def min_kernel_size(d):\n    return d + 1"],
+    )
     result = grade(hostile, rubrics, path)
     assert error_kinds(result) == [("cell-error", cell_number(path, exit_call))]
     assert "raised SystemExit" in result.errors[0].message
@@ -131,18 +157,27 @@ def test_sys_exit_does_not_stop_the_notebook(hostile, rubrics, tmp_path, exit_ca
 
 
 def test_a_function_that_kills_the_kernel_when_called_by_a_check(hostile, rubrics, tmp_path):
-    path = variant(NB, tmp_path, replace={"def min_kernel_size(d):\n    return d + 1": "def min_kernel_size(d):\n    import os\n    os._exit(1)"})
+    path = variant(
+        NB,
+        tmp_path,
+        replace={
+            "def min_kernel_size(d):\n    return d + 1": "def min_kernel_size(d):\n    import os\n    os._exit(1)"
+        },
+    )
     result = grade(hostile, rubrics, path)
     assert ("kernel-died", None) in error_kinds(result)
     assert result.score == 0
 
 
 # ---------------------------------------------------------------- resources
-@pytest.mark.parametrize("bomb", [
-    "import torch\nbig = torch.ones(8 * 1024**3, dtype=torch.uint8)",
-    "import numpy as np\nbig = np.ones(2**31)",
-    "big = [0] * (2**31)",
-])
+@pytest.mark.parametrize(
+    "bomb",
+    [
+        "import torch\nbig = torch.ones(8 * 1024**3, dtype=torch.uint8)",
+        "import numpy as np\nbig = np.ones(2**31)",
+        "big = [0] * (2**31)",
+    ],
+)
 def test_memory_bomb_hits_the_memory_limit(hostile, rubrics, tmp_path, bomb):
     path = variant(NB, tmp_path, append=[bomb])
     result = grade(hostile, rubrics, path)
@@ -160,10 +195,14 @@ def test_huge_output_is_capped_and_grading_goes_on(hostile, rubrics, tmp_path):
     assert len(json.dumps(result.to_dict())) < 20_000
 
 
-@pytest.mark.parametrize("spawner", [
-    "import subprocess\nprocs = []\nfor _ in range(1000):\n    procs.append(subprocess.Popen(['sleep', '30']))",
-    "import os\nwhile True:\n    if os.fork() == 0:\n        import time\n        time.sleep(60)\n        os._exit(0)",
-], ids=["thousand-processes", "fork-bomb"])
+@pytest.mark.parametrize(
+    "spawner",
+    [
+        "import subprocess\nprocs = []\nfor _ in range(1000):\n    procs.append(subprocess.Popen(['sleep', '30']))",
+        "import os\nwhile True:\n    if os.fork() == 0:\n        import time\n        time.sleep(60)\n        os._exit(0)",
+    ],
+    ids=["thousand-processes", "fork-bomb"],
+)
 def test_spawning_processes_hits_the_process_limit(hostile, rubrics, tmp_path, spawner):
     path = variant(NB, tmp_path, append=[spawner])
     result = grade(hostile, rubrics, path)
@@ -230,8 +269,10 @@ get_ipython().events.register('pre_run_cell', _forge)
 
 
 def test_printing_fake_result_markers_does_nothing(hostile, rubrics, tmp_path):
-    fake = ("print('{\"application/vnd.d2l-grader.result+json\": {\"token\": \"x\", \"results\": {}}}')\n"
-            "import sys; sys.__stdout__.write('RESULT {\"score\": 20}')")
+    fake = (
+        'print(\'{"application/vnd.d2l-grader.result+json": {"token": "x", "results": {}}}\')\n'
+        "import sys; sys.__stdout__.write('RESULT {\"score\": 20}')"
+    )
     path = variant(NB, tmp_path, replace={"    return d + 1": "    return d"}, append=[fake])
     result = grade(hostile, rubrics, path)
     assert lost(result) == {"min-kernel-size": 1}
@@ -270,7 +311,7 @@ def test_grader_files_and_other_submissions_are_out_of_reach(hostile, tmp_path):
     probe = f"""
 import os, sys, glob
 leaks = []
-for path in [{os.path.join(root, 'reference', 'conv_layer.py')!r}, {os.path.join(root, 'rubrics', 'conv-layer.toml')!r},
+for path in [{os.path.join(root, "reference", "conv_layer.py")!r}, {os.path.join(root, "rubrics", "conv-layer.toml")!r},
              {str(other)!r}, os.path.expanduser('~/.bash_history')]:
     try:
         open(path).read(1)
@@ -297,7 +338,11 @@ env = dict(os.environ)
     execution, values = fetch(hostile, [probe], ["leaks", "env"])
     assert execution.sandbox["filesystem_hidden"] is True
     assert values["leaks"] == []
-    assert "PYTHONPATH" not in values["env"] and values["env"]["HOME"] == os.getcwd() or values["env"]["HOME"].startswith(tempfile_root())
+    assert (
+        ("PYTHONPATH" not in values["env"]
+        and values["env"]["HOME"] == os.getcwd())
+        or values["env"]["HOME"].startswith(tempfile_root())
+    )
     assert all(root not in v for v in values["env"].values())
 
 
@@ -331,16 +376,25 @@ except OSError as exc:
 
 def test_kernels_do_not_share_state(hostile):
     # the same warm parent forks both kernels: a patch in one is invisible in the next
-    first, _ = fetch(hostile, ["import torch\ntorch.sum = lambda *a, **k: 42\nimport builtins\nbuiltins.LEAK = 1\nGLOBAL = 'a'"], [])
-    _, values = fetch(hostile, ["import torch, builtins\nsum_ok = torch.sum(torch.ones(3)).item()\nleak = hasattr(builtins, 'LEAK')\nseen = 'GLOBAL' in globals()"],
-                      ["sum_ok", "leak", "seen"])
+    first, _ = fetch(
+        hostile, ["import torch\ntorch.sum = lambda *a, **k: 42\nimport builtins\nbuiltins.LEAK = 1\nGLOBAL = 'a'"], []
+    )
+    _, values = fetch(
+        hostile,
+        [
+            "import torch, builtins\nsum_ok = torch.sum(torch.ones(3)).item()\nleak = hasattr(builtins, 'LEAK')\nseen = 'GLOBAL' in globals()"
+        ],
+        ["sum_ok", "leak", "seen"],
+    )
     assert values == {"sum_ok": 3.0, "leak": False, "seen": False}
 
 
 # ---------------------------------------------------------------- reproducibility
 def test_randomness_is_seeded_identically_on_every_run(hostile, tmp_path):
-    cells = ["import random, numpy as np, torch\n"
-             "draws = [random.random(), float(np.random.rand()), float(torch.rand(1)), hash('d2l') % 1000003]"]
+    cells = [
+        "import random, numpy as np, torch\n"
+        "draws = [random.random(), float(np.random.rand()), float(torch.rand(1)), hash('d2l') % 1000003]"
+    ]
     _, first = fetch(hostile, cells, ["draws"])
     with Grader(HOSTILE_LIMITS) as fresh:  # another warm parent, another process
         _, second = fetch(fresh, cells, ["draws"])
@@ -348,7 +402,9 @@ def test_randomness_is_seeded_identically_on_every_run(hostile, tmp_path):
 
 
 def test_same_notebook_same_json(hostile, rubrics, tmp_path):
-    path = variant(NB, tmp_path, replace={"X_diag = torch.tril(torch.ones(6, 6))": "X_diag = torch.tril(torch.rand(6, 6))"})
+    path = variant(
+        NB, tmp_path, replace={"X_diag = torch.tril(torch.ones(6, 6))": "X_diag = torch.tril(torch.rand(6, 6))"}
+    )
     one = grade(hostile, rubrics, path).to_dict()
     two = grade(hostile, rubrics, path).to_dict()
     assert one == two and one["score"] == one["max_score"]
@@ -362,15 +418,51 @@ def run_cli(*args):
     return proc
 
 
-@pytest.mark.parametrize("kind, content, reason", [
-    ("not-json", b"this is not json", "not a notebook (invalid JSON"),
-    ("nbformat-3", json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}).encode(), "notebook format 3 is not supported"),
-    ("no-code", json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-        {"cell_type": "markdown", "id": "a", "metadata": {}, "source": "hi"}]}).encode(), "has no code cells"),
-    ("bad-source", json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-        {"cell_type": "code", "id": "a", "metadata": {}, "source": 42, "outputs": [], "execution_count": None}]}).encode(), "malformed"),
-    ("binary", bytes(range(256)) * 4, "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "kind, content, reason",
+    [
+        ("not-json", b"this is not json", "not a notebook (invalid JSON"),
+        (
+            "nbformat-3",
+            json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}).encode(),
+            "notebook format 3 is not supported",
+        ),
+        (
+            "no-code",
+            json.dumps(
+                {
+                    "nbformat": 4,
+                    "nbformat_minor": 5,
+                    "metadata": {},
+                    "cells": [{"cell_type": "markdown", "id": "a", "metadata": {}, "source": "hi"}],
+                }
+            ).encode(),
+            "has no code cells",
+        ),
+        (
+            "bad-source",
+            json.dumps(
+                {
+                    "nbformat": 4,
+                    "nbformat_minor": 5,
+                    "metadata": {},
+                    "cells": [
+                        {
+                            "cell_type": "code",
+                            "id": "a",
+                            "metadata": {},
+                            "source": 42,
+                            "outputs": [],
+                            "execution_count": None,
+                        }
+                    ],
+                }
+            ).encode(),
+            "malformed",
+        ),
+        ("binary", bytes(range(256)) * 4, "not UTF-8"),
+    ],
+)
 def test_unusable_files_exit_2_with_one_line(tmp_path, kind, content, reason):
     path = tmp_path / f"{kind}.ipynb"
     path.write_bytes(content)
@@ -390,7 +482,10 @@ def test_a_200_mb_file_is_refused_without_reading_it(tmp_path):
     assert "larger than the 50 MiB limit" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("flag, value", [("--cell-timeout", "-1"), ("--timeout", "0"), ("--memory-limit", "lots"), ("--output-limit", "-5MiB")])
+@pytest.mark.parametrize(
+    "flag, value",
+    [("--cell-timeout", "-1"), ("--timeout", "0"), ("--memory-limit", "lots"), ("--output-limit", "-5MiB")],
+)
 def test_bad_limit_flags_are_usage_errors(tmp_path, flag, value):
     proc = run_cli("check", str(tmp_path / "x.ipynb"), flag, value)
     assert proc.returncode == 2
@@ -412,7 +507,9 @@ def test_missing_protections_are_announced_once(capsys, monkeypatch):
     grading.warn_missing_protections(report)
     grading.warn_missing_protections(report)
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == ["grader: warning: network isolation is unavailable here (no network namespace): notebooks can reach the network"]
+    assert lines == [
+        "grader: warning: network isolation is unavailable here (no network namespace): notebooks can reach the network"
+    ]
 
 
 def test_result_records_the_active_protections(hostile, rubrics, tmp_path):
@@ -424,9 +521,11 @@ def test_result_records_the_active_protections(hostile, rubrics, tmp_path):
 
 def test_nothing_a_kernel_started_outlives_its_grading(hostile, rubrics, tmp_path):
     # children in the kernel's process group, and a daemon that left it with setsid
-    spawn = ("import os, subprocess\n"
-             "procs = [subprocess.Popen(['sleep', '300']) for _ in range(5)]\n"
-             "if os.fork() == 0:\n    os.setsid()\n    import time\n    time.sleep(300)\n    os._exit(0)")
+    spawn = (
+        "import os, subprocess\n"
+        "procs = [subprocess.Popen(['sleep', '300']) for _ in range(5)]\n"
+        "if os.fork() == 0:\n    os.setsid()\n    import time\n    time.sleep(300)\n    os._exit(0)"
+    )
     path = variant(NB, tmp_path, append=[spawn])
     before = _processes_of_kernel_users()
     result = grade(hostile, rubrics, path)
@@ -462,5 +561,7 @@ def test_huge_returned_values_are_refused_not_shipped(hostile, rubrics, tmp_path
     path = variant(NB, tmp_path, append=["def corr2d_matmul(X, K):\n    return torch.zeros(11_000_000)"])
     result = grade(hostile, rubrics, path)
     assert lost(result) == {"corr2d-matmul-example": 1, "corr2d-matmul-shapes": 1}
-    assert "an array larger than 32 MiB, which is not plain data" in \
-        {c.id: c.message for c in result.checks}["corr2d-matmul-example"]
+    assert (
+        "an array larger than 32 MiB, which is not plain data"
+        in {c.id: c.message for c in result.checks}["corr2d-matmul-example"]
+    )

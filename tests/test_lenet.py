@@ -3,8 +3,8 @@ plausible wrong answer loses exactly the points of the checks that should catch 
 
 Everything is graded through kernel-side probes on synthetic tensors: no data set is read.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 from assignment_suite import standard_tests
 from nbfactory import from_cells, lost, variant
@@ -25,7 +25,11 @@ def test_missing_names_are_reported_not_crashed(grader, rubrics, tmp_path):
 
 def test_probes_do_not_change_the_students_network(grader, rubrics, tmp_path):
     """The probes train and re-initialise copies; checks that run later see the original."""
-    path = variant(NB, tmp_path, append=['''
+    path = variant(
+        NB,
+        tmp_path,
+        append=[
+            """
 _weights_before = [p.detach().clone() for p in improved_lenet.parameters()]
 _mode_before = improved_lenet.training
 
@@ -36,18 +40,20 @@ def get_activations(net, X, _w=_weights_before):
     assert improved_lenet.training == _mode_before, "improved_lenet's train/eval mode changed"
     A1 = net[1](net[0](X))
     return A1, net[4](net[3](net[2](A1)))
-'''])
+"""
+        ],
+    )
     assert lost(grade(grader, rubrics, path)) == {}
 
 
-MAXPOOL_BY_COPY = '''
+MAXPOOL_BY_COPY = """
 import copy
 lenet_maxpool = copy.deepcopy(net)
 lenet_maxpool[2] = nn.MaxPool2d(2)
 lenet_maxpool[5] = nn.MaxPool2d(2)
-_unused = nn.Sequential('''
+_unused = nn.Sequential("""
 
-RELU_LENET_CLASS = '''
+RELU_LENET_CLASS = """
 class ImprovedLeNet(nn.Module):
     def __init__(self):
         super().__init__()
@@ -61,9 +67,9 @@ class ImprovedLeNet(nn.Module):
 
 
 improved_lenet = ImprovedLeNet()
-_unused = nn.Sequential('''
+_unused = nn.Sequential("""
 
-MANUAL_SGD_TRAIN = '''
+MANUAL_SGD_TRAIN = """
 def train(net, train_iter, num_epochs, lr):
     history = []
     for _ in range(num_epochs):
@@ -82,9 +88,9 @@ def train(net, train_iter, num_epochs, lr):
 
 
 def _unused_train(net, train_iter, num_epochs, lr):
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr)'''
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)"""
 
-HOOK_ACTIVATIONS = '''
+HOOK_ACTIVATIONS = """
 def get_activations(net, X):
     seen = []
     hooks = [net[i].register_forward_hook(lambda m, i, o: seen.append(o)) for i in (1, 4)]
@@ -97,13 +103,17 @@ def get_activations(net, X):
 
 
 def _unused_activations(net, X):
-    A1 = net[1](net[0](X))'''
+    A1 = net[1](net[0](X))"""
 
 ALTERNATIVES = {
     "maxpool-by-copying-net": {"lenet_maxpool = nn.Sequential(": MAXPOOL_BY_COPY},
     "improved-as-module-class-without-batchnorm": {"improved_lenet = nn.Sequential(": RELU_LENET_CLASS},
-    "train-with-manual-sgd": {"def train(net, train_iter, num_epochs, lr):\n    optimizer = torch.optim.SGD(net.parameters(), lr=lr)": MANUAL_SGD_TRAIN},
-    "activations-by-slicing": {"    A1 = net[1](net[0](X))\n    A2 = net[4](net[3](net[2](A1)))": "    A1 = net[:2](X)\n    A2 = net[2:5](A1)"},
+    "train-with-manual-sgd": {
+        "def train(net, train_iter, num_epochs, lr):\n    optimizer = torch.optim.SGD(net.parameters(), lr=lr)": MANUAL_SGD_TRAIN
+    },
+    "activations-by-slicing": {
+        "    A1 = net[1](net[0](X))\n    A2 = net[4](net[3](net[2](A1)))": "    A1 = net[:2](X)\n    A2 = net[2:5](A1)"
+    },
     "activations-by-hooks": {"def get_activations(net, X):\n    A1 = net[1](net[0](X))": HOOK_ACTIVATIONS},
 }
 
@@ -127,32 +137,51 @@ WRONG = {
         {"lenet-maxpool-activations": 1},
     ),
     "first-conv-without-bias": (
-        {MAXPOOL_CONV1: "nn.Conv2d(1, 6, kernel_size=5, padding=2, bias=False), nn.Sigmoid(), nn.MaxPool2d(kernel_size=2, stride=2),"},
+        {
+            MAXPOOL_CONV1: "nn.Conv2d(1, 6, kernel_size=5, padding=2, bias=False), nn.Sigmoid(), nn.MaxPool2d(kernel_size=2, stride=2),"
+        },
         {"lenet-maxpool-parameters": 1},
     ),
     "no-padding-and-resized-linear": (
-        {MAXPOOL_CONV1: "nn.Conv2d(1, 6, kernel_size=5), nn.Sigmoid(), nn.MaxPool2d(kernel_size=2, stride=2),",
-         MAXPOOL_TAIL: MAXPOOL_TAIL.replace("16 * 5 * 5", "16 * 4 * 4")},
+        {
+            MAXPOOL_CONV1: "nn.Conv2d(1, 6, kernel_size=5), nn.Sigmoid(), nn.MaxPool2d(kernel_size=2, stride=2),",
+            MAXPOOL_TAIL: MAXPOOL_TAIL.replace("16 * 5 * 5", "16 * 4 * 4"),
+        },
         {"lenet-maxpool-shapes": 1, "lenet-maxpool-parameters": 1},
     ),
     "flatten-only-works-for-one-image": (
-        {"lenet_maxpool = nn.Sequential(": "class Flat(nn.Module):\n    def forward(self, x):\n        return x.reshape(1, -1)\n\n\nlenet_maxpool = nn.Sequential(",
-         "    nn.Flatten(),\n" + MAXPOOL_TAIL: "    Flat(),\n" + MAXPOOL_TAIL},
+        {
+            "lenet_maxpool = nn.Sequential(": "class Flat(nn.Module):\n    def forward(self, x):\n        return x.reshape(1, -1)\n\n\nlenet_maxpool = nn.Sequential(",
+            "    nn.Flatten(),\n" + MAXPOOL_TAIL: "    Flat(),\n" + MAXPOOL_TAIL,
+        },
         {"lenet-maxpool-batch": 1},
     ),
     "maxpool-with-stride-one": (
         {"nn.MaxPool2d(kernel_size=2, stride=2)": "nn.MaxPool2d(kernel_size=2, stride=1)"},
-        {"lenet-maxpool-pooling": 2, "lenet-maxpool-shapes": 1, "lenet-maxpool-parameters": 1,
-         "lenet-maxpool-activations": 1, "lenet-maxpool-batch": 1},
+        {
+            "lenet-maxpool-pooling": 2,
+            "lenet-maxpool-shapes": 1,
+            "lenet-maxpool-parameters": 1,
+            "lenet-maxpool-activations": 1,
+            "lenet-maxpool-batch": 1,
+        },
     ),
     # exercise 2
     "improved-is-the-baseline": (
-        {IMPROVED_TAIL: IMPROVED_TAIL.replace("print(train(improved_lenet", "improved_lenet = copy.deepcopy(net)\nprint(train(improved_lenet"),
-         "lenet_maxpool = nn.Sequential(": "import copy\nlenet_maxpool = nn.Sequential("},
+        {
+            IMPROVED_TAIL: IMPROVED_TAIL.replace(
+                "print(train(improved_lenet", "improved_lenet = copy.deepcopy(net)\nprint(train(improved_lenet"
+            ),
+            "lenet_maxpool = nn.Sequential(": "import copy\nlenet_maxpool = nn.Sequential(",
+        },
         {"improved-differs": 1, "improved-trains": 2},
     ),
     "improved-is-only-max-pooling": (
-        {IMPROVED_TAIL: IMPROVED_TAIL.replace("print(train(improved_lenet", "improved_lenet = lenet_maxpool\nprint(train(improved_lenet")},
+        {
+            IMPROVED_TAIL: IMPROVED_TAIL.replace(
+                "print(train(improved_lenet", "improved_lenet = lenet_maxpool\nprint(train(improved_lenet"
+            )
+        },
         {"improved-trains": 2},
     ),
     "softmax-layer-before-cross-entropy": (
@@ -181,9 +210,11 @@ WRONG = {
         {"train-is-minibatch-sgd": 2, "train-epoch-losses": 1},
     ),
     "train-reinitialises-the-weights": (
-        {TRAIN_DEF: "def train(net, train_iter, num_epochs, lr):\n"
-                    "    net.apply(lambda m: nn.init.xavier_uniform_(m.weight) if type(m) in (nn.Linear, nn.Conv2d) else None)\n"
-                    "    optimizer = torch.optim.SGD(net.parameters(), lr=lr)"},
+        {
+            TRAIN_DEF: "def train(net, train_iter, num_epochs, lr):\n"
+            "    net.apply(lambda m: nn.init.xavier_uniform_(m.weight) if type(m) in (nn.Linear, nn.Conv2d) else None)\n"
+            "    optimizer = torch.optim.SGD(net.parameters(), lr=lr)"
+        },
         {"train-is-minibatch-sgd": 2, "train-epoch-losses": 1},
     ),
     "train-returns-summed-losses": (
@@ -210,6 +241,11 @@ WRONG = {
 }
 
 
-grade, test_reference_scores_full_marks, test_alternative_correct_answers_pass, \
-    test_plausible_wrong_answer_loses_exactly_its_points = standard_tests(
-        "lenet", NB, 18, ["ex1-what-happens", "ex2-improvements", "ex3-mnist", "ex4-activations"], ALTERNATIVES, WRONG)
+(
+    grade,
+    test_reference_scores_full_marks,
+    test_alternative_correct_answers_pass,
+    test_plausible_wrong_answer_loses_exactly_its_points,
+) = standard_tests(
+    "lenet", NB, 18, ["ex1-what-happens", "ex2-improvements", "ex3-mnist", "ex4-activations"], ALTERNATIVES, WRONG
+)

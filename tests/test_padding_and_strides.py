@@ -1,8 +1,7 @@
 """6.3 padding-and-strides: the reference scores 100%, alternative correct answers pass, and
 each plausible wrong answer loses exactly the points of the checks that should catch it."""
+
 from __future__ import annotations
-
-
 
 from assignment_suite import standard_tests
 
@@ -77,8 +76,10 @@ WRONG = {
     ),
     # every public example is 8x8: using the height for both dimensions only fails hidden cases
     "square-input-assumed": (
-        {OUT_SHAPE: "    n = in_hw[0]\n"
-         "    return tuple((n + 2 * p - k) // s + 1 for k, p, s in zip(kernel, padding, stride))"},
+        {
+            OUT_SHAPE: "    n = in_hw[0]\n"
+            "    return tuple((n + 2 * p - k) // s + 1 for k, p, s in zip(kernel, padding, stride))"
+        },
         {"conv-out-shape-grid": 2},
     ),
     "last-example-rounded-up": (
@@ -98,8 +99,9 @@ WRONG = {
     "cost-ratio-sum": ({"    return s_h * s_w": "    return s_h + s_w"}, {"stride-cost-ratio": 1}),
     # numpy's symmetric convention repeats the edge: [2, 1, 1, 2, 3, 4, 4, 3]
     "symmetric-not-reflect": (
-        {"    before = X.narrow(dim, 1, p).flip(dim)\n    after = X.narrow(dim, n - 1 - p, p).flip(dim)":
-         "    before = X.narrow(dim, 0, p).flip(dim)\n    after = X.narrow(dim, n - p, p).flip(dim)"},
+        {
+            "    before = X.narrow(dim, 1, p).flip(dim)\n    after = X.narrow(dim, n - 1 - p, p).flip(dim)": "    before = X.narrow(dim, 0, p).flip(dim)\n    after = X.narrow(dim, n - p, p).flip(dim)"
+        },
         {"mirror-pad-example": 1, "mirror-pad-1d": 1, "mirror-pad-2d": 1},
     ),
     # pads only the first dimension, so images come back with unpadded width
@@ -110,6 +112,16 @@ WRONG = {
 }
 
 
-grade, test_reference_scores_full_marks, test_alternative_correct_answers_pass, \
-    test_plausible_wrong_answer_loses_exactly_its_points = standard_tests(
-        "padding-and-strides", NB, 11, ["ex1-calculation", "ex2-observations", "ex3-audio", "ex4-benefits"], ALTERNATIVES, WRONG)
+(
+    grade,
+    test_reference_scores_full_marks,
+    test_alternative_correct_answers_pass,
+    test_plausible_wrong_answer_loses_exactly_its_points,
+) = standard_tests(
+    "padding-and-strides",
+    NB,
+    11,
+    ["ex1-calculation", "ex2-observations", "ex3-audio", "ex4-benefits"],
+    ALTERNATIVES,
+    WRONG,
+)

@@ -1,7 +1,7 @@
 """6.5 pooling: the reference scores 100%, alternative correct answers pass, and each
 plausible wrong answer loses exactly the points of the checks that should catch it."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from assignment_suite import standard_tests
 from nbfactory import lost, variant
@@ -12,16 +12,22 @@ NB = "pooling.ipynb"
 def test_probe_restores_pytorch(grader, rubrics, tmp_path):
     """The probe switches pooling/max/mean off only while it runs: a cell that runs after
     the harness is not graded, so check from inside a graded function instead."""
-    path = variant(NB, tmp_path, append=['''
+    path = variant(
+        NB,
+        tmp_path,
+        append=[
+            """
 def min_pool2d(X, pool_size):
     # runs after with_pooling_disabled in plan order: relies on torch.max and F.max_pool2d
     assert torch.max(torch.tensor([1.0, 3.0])) == 3.0 and X.mean() == X.mean()
     return -F.max_pool2d(-X, pool_size)
-'''])
+"""
+        ],
+    )
     assert lost(grade(grader, rubrics, path)) == {}
 
 
-UNFOLD_AVG = '''
+UNFOLD_AVG = """
 def avg_pool_via_conv(X, pool_size):
     # the same convolution written by hand: im2col, then one kernel of equal weights
     p_h, p_w = pool_size
@@ -32,9 +38,9 @@ def avg_pool_via_conv(X, pool_size):
 
 def _unused_avg(X, pool_size):
     p_h, p_w = pool_size
-    channels = X.shape[0]'''
+    channels = X.shape[0]"""
 
-MODULE_MAX = '''
+MODULE_MAX = """
 def max_pool_via_conv_relu(X):
     # nn.Conv2d with fixed selector weights, and max(a, b) = relu(a - b) + b
     C = X.shape[0]
@@ -51,9 +57,9 @@ def max_pool_via_conv_relu(X):
 
 
 def _unused_max(X):
-    a, b, c, d = (_window_entry(X, i, j) for i in (0, 1) for j in (0, 1))'''
+    a, b, c, d = (_window_entry(X, i, j) for i in (0, 1) for j in (0, 1))"""
 
-NAIVE_STABLE_SOFTMAX = '''
+NAIVE_STABLE_SOFTMAX = """
 def softmax_pool(X, pool_size, tau):
     p_h, p_w = pool_size
     cols = F.unfold(X.unsqueeze(0), pool_size, stride=pool_size)
@@ -65,20 +71,22 @@ def softmax_pool(X, pool_size, tau):
 
 
 def _unused_softmax(X, pool_size, tau):
-    p_h, p_w = pool_size'''
+    p_h, p_w = pool_size"""
 
 ALTERNATIVES = {
-    "unfold-avg-pool": {"def avg_pool_via_conv(X, pool_size):\n    p_h, p_w = pool_size\n    channels = X.shape[0]": UNFOLD_AVG},
-    "conv-module-max-pool": {"def max_pool_via_conv_relu(X):\n    a, b, c, d = (_window_entry(X, i, j) for i in (0, 1) for j in (0, 1))": MODULE_MAX},
+    "unfold-avg-pool": {
+        "def avg_pool_via_conv(X, pool_size):\n    p_h, p_w = pool_size\n    channels = X.shape[0]": UNFOLD_AVG
+    },
+    "conv-module-max-pool": {
+        "def max_pool_via_conv_relu(X):\n    a, b, c, d = (_window_entry(X, i, j) for i in (0, 1) for j in (0, 1))": MODULE_MAX
+    },
     "min-pool-via-module": {"return -F.max_pool2d(-X, pool_size)": "return -nn.MaxPool2d(pool_size)(-X)"},
     "pool-cost-from-padded-size": {
-        "    o_h = (h + 2 * p_h - p_h) // s_h + 1\n    o_w = (w + 2 * p_w - p_w) // s_w + 1":
-        "    o_h = len(range(0, h + 2 * p_h - p_h + 1, s_h))\n    o_w = len(range(0, w + 2 * p_w - p_w + 1, s_w))"
+        "    o_h = (h + 2 * p_h - p_h) // s_h + 1\n    o_w = (w + 2 * p_w - p_w) // s_w + 1": "    o_h = len(range(0, h + 2 * p_h - p_h + 1, s_h))\n    o_w = len(range(0, w + 2 * p_w - p_w + 1, s_w))"
     },
     "softmax-by-hand": {"def softmax_pool(X, pool_size, tau):\n    p_h, p_w = pool_size": NAIVE_STABLE_SOFTMAX},
     "pool2d-builtin-reductions": {
-        "out[row, col] = window.max() if mode == 'max' else window.mean()":
-        "out[row, col] = torch.amax(window) if mode == 'max' else window.sum() / window.numel()"
+        "out[row, col] = window.max() if mode == 'max' else window.mean()": "out[row, col] = torch.amax(window) if mode == 'max' else window.sum() / window.numel()"
     },
 }
 
@@ -95,8 +103,9 @@ WRONG = {
     ),
     # exercise 1
     "avg-conv-mixes-channels": (
-        {"K = torch.full((channels, 1, p_h, p_w), 1.0 / (p_h * p_w))\n    return F.conv2d(X.unsqueeze(0), K, stride=(p_h, p_w), groups=channels)":
-         "K = torch.full((channels, channels, p_h, p_w), 1.0 / (p_h * p_w))\n    return F.conv2d(X.unsqueeze(0), K, stride=(p_h, p_w))"},
+        {
+            "K = torch.full((channels, 1, p_h, p_w), 1.0 / (p_h * p_w))\n    return F.conv2d(X.unsqueeze(0), K, stride=(p_h, p_w), groups=channels)": "K = torch.full((channels, channels, p_h, p_w), 1.0 / (p_h * p_w))\n    return F.conv2d(X.unsqueeze(0), K, stride=(p_h, p_w))"
+        },
         {"avg-conv-channels": 2},
     ),
     "avg-conv-stride-one": (
@@ -104,13 +113,15 @@ WRONG = {
         {"avg-conv-example": 1, "avg-conv-channels": 2, "avg-conv-is-a-convolution": 1},
     ),
     "avg-conv-calls-avg-pool": (
-        {"    return F.conv2d(X.unsqueeze(0), K, stride=(p_h, p_w), groups=channels).squeeze(0)":
-         "    return F.avg_pool2d(X, pool_size)"},
+        {
+            "    return F.conv2d(X.unsqueeze(0), K, stride=(p_h, p_w), groups=channels).squeeze(0)": "    return F.avg_pool2d(X, pool_size)"
+        },
         {"avg-conv-is-a-convolution": 1},
     ),
     "avg-conv-mean-of-unfold": (
-        {"    return F.conv2d(X.unsqueeze(0), K, stride=(p_h, p_w), groups=channels).squeeze(0)":
-         "    return X.unfold(1, p_h, p_h).unfold(2, p_w, p_w).mean(dim=(-1, -2))"},
+        {
+            "    return F.conv2d(X.unsqueeze(0), K, stride=(p_h, p_w), groups=channels).squeeze(0)": "    return X.unfold(1, p_h, p_h).unfold(2, p_w, p_w).mean(dim=(-1, -2))"
+        },
         {"avg-conv-is-a-convolution": 1},
     ),
     # exercise 2
@@ -124,18 +135,22 @@ WRONG = {
         {"max-relu-is-convolutions": 1},
     ),
     "max-via-tensor-max": (
-        {"def _relu_max(a, b):\n    return F.relu(a - b) + F.relu(b) - F.relu(-b)": "def _relu_max(a, b):\n    return torch.stack([a, b]).max(dim=0).values"},
+        {
+            "def _relu_max(a, b):\n    return F.relu(a - b) + F.relu(b) - F.relu(-b)": "def _relu_max(a, b):\n    return torch.stack([a, b]).max(dim=0).values"
+        },
         {"max-relu-is-convolutions": 1},
     ),
     # exercise 3
     "pool-cost-ignores-padding": (
-        {"    o_h = (h + 2 * p_h - p_h) // s_h + 1\n    o_w = (w + 2 * p_w - p_w) // s_w + 1":
-         "    o_h = (h - p_h) // s_h + 1\n    o_w = (w - p_w) // s_w + 1"},
+        {
+            "    o_h = (h + 2 * p_h - p_h) // s_h + 1\n    o_w = (w + 2 * p_w - p_w) // s_w + 1": "    o_h = (h - p_h) // s_h + 1\n    o_w = (w - p_w) // s_w + 1"
+        },
         {"pool-cost-example": 1, "pool-cost-general": 2},
     ),
     "pool-cost-swapped-strides": (
-        {"    o_h = (h + 2 * p_h - p_h) // s_h + 1\n    o_w = (w + 2 * p_w - p_w) // s_w + 1":
-         "    o_h = (h + 2 * p_h - p_h) // s_w + 1\n    o_w = (w + 2 * p_w - p_w) // s_h + 1"},
+        {
+            "    o_h = (h + 2 * p_h - p_h) // s_h + 1\n    o_w = (w + 2 * p_w - p_w) // s_w + 1": "    o_h = (h + 2 * p_h - p_h) // s_w + 1\n    o_w = (w + 2 * p_w - p_w) // s_h + 1"
+        },
         {"pool-cost-general": 2},
     ),
     "pool-cost-forgets-channels": (
@@ -153,8 +168,9 @@ WRONG = {
     ),
     # exercise 6
     "softmax-naive-exp-overflows": (
-        {"    weights = torch.softmax(windows / tau, dim=-1)  # torch.softmax subtracts the max: stable":
-         "    e = torch.exp(windows / tau)\n    weights = e / e.sum(dim=-1, keepdim=True)"},
+        {
+            "    weights = torch.softmax(windows / tau, dim=-1)  # torch.softmax subtracts the max: stable": "    e = torch.exp(windows / tau)\n    weights = e / e.sum(dim=-1, keepdim=True)"
+        },
         {"softmax-pool-small-tau": 1},
     ),
     "softmax-multiplies-by-tau": (
@@ -167,11 +183,26 @@ WRONG = {
     ),
     "softmax-returns-weights-only": (
         {"return (weights * windows).sum(dim=-1)": "return weights.max(dim=-1).values"},
-        {"softmax-pool-tau-one": 1, "softmax-pool-large-tau": 1, "softmax-pool-small-tau": 1, "softmax-pool-intermediate": 2},
+        {
+            "softmax-pool-tau-one": 1,
+            "softmax-pool-large-tau": 1,
+            "softmax-pool-small-tau": 1,
+            "softmax-pool-intermediate": 2,
+        },
     ),
 }
 
 
-grade, test_reference_scores_full_marks, test_alternative_correct_answers_pass, \
-    test_plausible_wrong_answer_loses_exactly_its_points = standard_tests(
-        "pooling", NB, 22, ["ex1-kernel", "ex2-why-not-conv", "ex4-max-vs-avg", "ex5-min-pool", "ex6-softmax-pool"], ALTERNATIVES, WRONG)
+(
+    grade,
+    test_reference_scores_full_marks,
+    test_alternative_correct_answers_pass,
+    test_plausible_wrong_answer_loses_exactly_its_points,
+) = standard_tests(
+    "pooling",
+    NB,
+    22,
+    ["ex1-kernel", "ex2-why-not-conv", "ex4-max-vs-avg", "ex5-min-pool", "ex6-softmax-pool"],
+    ALTERNATIVES,
+    WRONG,
+)

@@ -1,4 +1,5 @@
 """The project as a newcomer meets it: README commands, CI, content in sync, all six assignments."""
+
 from __future__ import annotations
 
 import os
@@ -26,22 +27,31 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_example_submission_is_graded_with_its_two_mistakes():
-    proc = subprocess.run([sys.executable, "-m", "grader", "check", "examples/submission.ipynb"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "check", "examples/submission.ipynb"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "Score: 16/20" in proc.stdout
     assert "conv_matrix" in proc.stdout and "min_kernel_size" in proc.stdout
 
 
 def test_list_shows_the_six_assignments_of_the_chapter():
-    proc = subprocess.run([sys.executable, "-m", "grader", "list"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "list"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0
     ids = [line.split()[0] for line in proc.stdout.splitlines() if line and not line.startswith(" ")]
     assert ids == ["why-conv", "conv-layer", "padding-and-strides", "channels", "pooling", "lenet"]
 
 
 def test_verify_gives_every_reference_notebook_full_marks():
-    proc = subprocess.run([sys.executable, "-m", "grader", "verify"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "verify"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("ok   ") == 6
 
@@ -57,12 +67,15 @@ def test_starter_and_solved_notebooks_are_built_from_their_sources(tmp_path):
                 committed = os.path.join(ROOT, os.path.relpath(built, str(tmp_path)))
                 a = nbformat.read(built, as_version=4)
                 b = nbformat.read(committed, as_version=4)
-                assert [(c.cell_type, c.source, c.metadata) for c in a.cells] == \
-                       [(c.cell_type, c.source, c.metadata) for c in b.cells], committed
+                assert [(c.cell_type, c.source, c.metadata) for c in a.cells] == [
+                    (c.cell_type, c.source, c.metadata) for c in b.cells
+                ], committed
                 assert a.metadata == b.metadata
 
 
-@pytest.mark.parametrize("notebook", sorted(n for n in os.listdir(os.path.join(ROOT, "exercises")) if n.endswith(".ipynb")))
+@pytest.mark.parametrize(
+    "notebook", sorted(n for n in os.listdir(os.path.join(ROOT, "exercises")) if n.endswith(".ipynb"))
+)
 def test_starter_notebooks_score_nothing_but_run(notebook, grader, rubrics):
     result = grader.grade(os.path.join(ROOT, "exercises", notebook))
     assert result.usable and result.assignment in rubrics

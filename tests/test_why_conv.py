@@ -1,12 +1,12 @@
 """6.1 why-conv: the reference scores 100%, alternative correct answers pass, and each
 plausible wrong answer loses exactly the points of the checks that should catch it."""
+
 from __future__ import annotations
 
-
 import numpy as np
+from assignment_suite import standard_tests
 
 from grader.checks import plan
-from assignment_suite import standard_tests
 
 NB = "why-conv.ipynb"
 
@@ -54,7 +54,9 @@ WRONG = {
     ),
     # true convolution (flipped kernel) instead of cross-correlation
     "corr1d-flips-kernel": (
-        {CORR1D: "    m = len(k)\n    k = k.flip(0)\n    return torch.stack([(x[i:i + m] * k).sum() for i in range(len(x) - m + 1)])"},
+        {
+            CORR1D: "    m = len(k)\n    k = k.flip(0)\n    return torch.stack([(x[i:i + m] * k).sum() for i in range(len(x) - m + 1)])"
+        },
         {"corr1d-example": 1, "corr1d-lengths": 2},
     ),
     # written for the two-tap kernel of the public example only
@@ -82,6 +84,16 @@ def test_correlation_is_caught_in_both_argument_orders(rubrics):
             assert not np.allclose(np.correlate(f, g, "full"), np.convolve(f, g), atol=1e-3)
 
 
-grade, test_reference_scores_full_marks, test_alternative_correct_answers_pass, \
-    test_plausible_wrong_answer_loses_exactly_its_points = standard_tests(
-        "why-conv", NB, 9, ["ex1-proof", "ex2-translation", "ex3-border", "ex4-audio", "ex5-text", "ex6-proof"], ALTERNATIVES, WRONG)
+(
+    grade,
+    test_reference_scores_full_marks,
+    test_alternative_correct_answers_pass,
+    test_plausible_wrong_answer_loses_exactly_its_points,
+) = standard_tests(
+    "why-conv",
+    NB,
+    9,
+    ["ex1-proof", "ex2-translation", "ex3-border", "ex4-audio", "ex5-text", "ex6-proof"],
+    ALTERNATIVES,
+    WRONG,
+)

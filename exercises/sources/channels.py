@@ -1,4 +1,5 @@
 """Source of exercises/channels.ipynb and reference/channels.ipynb (d2l 6.4)."""
+
 from exercises_build import answer, code, md
 
 ASSIGNMENT = "channels"

@@ -1,4 +1,5 @@
 """Source of exercises/conv-layer.ipynb and reference/conv-layer.ipynb (d2l 6.2)."""
+
 from exercises_build import answer, code, md
 
 ASSIGNMENT = "conv-layer"
@@ -96,7 +97,9 @@ Y_diag_KT = corr2d(X_diag, K.T)
 Y_diag, Y_diag_XT, Y_diag_KT
 """,
     ),
-    md("In your own words: what does `K` pick up on your image, and what changes when you transpose the image, or the kernel?"),
+    md(
+        "In your own words: what does `K` pick up on your image, and what changes when you transpose the image, or the kernel?"
+    ),
     answer(
         "ex1-observations",
         """
@@ -197,7 +200,8 @@ Each row of W holds the kernel's entries, laid out with the input's row stride, 
 elsewhere: row i*o_w + j puts K[a, b] at column (i + a) * n_w + (j + b). Consecutive rows are
 the same pattern shifted one column to the right, with a larger jump at each new output row,
 so W is sparse with a block-Toeplitz structure.
-"""),
+""",
+    ),
     md("""
 ## Exercise 4 (6.2, ex. 4) — design kernels by hand
 

@@ -1,4 +1,5 @@
 """Source of exercises/lenet.ipynb and reference/lenet.ipynb (d2l 6.6)."""
+
 from exercises_build import answer, code, md
 
 ASSIGNMENT = "lenet"

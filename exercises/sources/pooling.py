@@ -1,4 +1,5 @@
 """Source of exercises/pooling.ipynb and reference/pooling.ipynb (d2l 6.5)."""
+
 from exercises_build import answer, code, md
 
 ASSIGNMENT = "pooling"
@@ -98,7 +99,9 @@ X = torch.arange(32.0).reshape(2, 4, 4)
 avg_pool_via_conv(X, (2, 2)), F.avg_pool2d(X, (2, 2))
 """,
     ),
-    md("Which convolution did you use (kernel values, input and output channels, stride)? Why must it not mix the channels?"),
+    md(
+        "Which convolution did you use (kernel values, input and output channels, stride)? Why must it not mix the channels?"
+    ),
     answer(
         "ex1-kernel",
         """

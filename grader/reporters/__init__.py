@@ -2,9 +2,10 @@
 
 Each reporter only reads results; none of them runs or scores anything.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..results import GradeResult
 

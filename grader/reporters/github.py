@@ -13,13 +13,15 @@ Three outputs, all from the same result:
 Outside GitHub Actions (variables unset) the annotations are still printed, with a note saying
 where the result would have gone.
 """
+
 from __future__ import annotations
 
 import base64
 import json
 import os
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..results import ERROR, FAILED, PASSED, GradeResult
 
@@ -41,8 +43,10 @@ def render(result: GradeResult, max_score: float | None = None, environ: Mapping
     if output_file:
         _append(output_file, line + "\n")
     else:
-        lines.append("GITHUB_OUTPUT is not set (not running in GitHub Actions); in a workflow step this line "
-                     "would be appended to it for the autograding-grading-reporter action:")
+        lines.append(
+            "GITHUB_OUTPUT is not set (not running in GitHub Actions); in a workflow step this line "
+            "would be appended to it for the autograding-grading-reporter action:"
+        )
         lines.append(line)
     summary_file = env.get("GITHUB_STEP_SUMMARY")
     if summary_file:
@@ -134,8 +138,10 @@ def summary_markdown(result: GradeResult, max_score: float | None = None) -> str
             out.append(f"| {name} | {c.exercise} | {c.score:g}/{c.max_score:g} | {c.status} | {why} |")
         out.append("")
     if result.manual:
-        out.append("Collected for manual grading: " + ", ".join(
-            f"{m.id} ({'answered' if m.answer.strip() else 'no answer found'})" for m in result.manual))
+        out.append(
+            "Collected for manual grading: "
+            + ", ".join(f"{m.id} ({'answered' if m.answer.strip() else 'no answer found'})" for m in result.manual)
+        )
         out.append("")
     return "\n".join(out) + "\n"
 

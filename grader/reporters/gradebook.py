@@ -1,9 +1,11 @@
 """`grades.csv`: one row per student, one column per check, then totals and status."""
+
 from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..rubric import Rubric
 

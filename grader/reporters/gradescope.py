@@ -4,6 +4,7 @@ One test per check (hidden checks become visible `after_published`, with the gen
 they already carry). The file is produced for every outcome: when the notebook could not be
 run at all, it holds one failing test that says why, as Gradescope asks, instead of nothing.
 """
+
 from __future__ import annotations
 
 import json

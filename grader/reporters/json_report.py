@@ -1,4 +1,5 @@
 """`--format json`: exactly one JSON object, the contract other tools build on."""
+
 from __future__ import annotations
 
 import json

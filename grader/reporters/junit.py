@@ -6,6 +6,7 @@ student-facing message (hidden checks already have a generic one). Free-text ite
 <skipped> ("collected for manual grading"), and notebook-level problems as a testcase named
 `notebook` with <error>, so a broken notebook is never a silently green report.
 """
+
 from __future__ import annotations
 
 import re

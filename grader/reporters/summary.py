@@ -1,4 +1,5 @@
 """The class at a glance: `summary.md`, a score histogram and pass rates per check (PNG)."""
+
 from __future__ import annotations
 
 import os
@@ -31,7 +32,11 @@ def write(out_dir: str, rubric: Rubric, records: list[Any]) -> None:
     ]
     if scores:
         ordered = sorted(scores)
-        median = ordered[len(ordered) // 2] if len(ordered) % 2 else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+        median = (
+            ordered[len(ordered) // 2]
+            if len(ordered) % 2
+            else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+        )
         lines.append(
             f"* score out of {rubric.max_score:g}: mean {sum(scores) / len(scores):.2f}, median {median:g}, "
             f"min {min(scores):g}, max {max(scores):g}"

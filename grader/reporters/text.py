@@ -1,4 +1,5 @@
 """The student-facing report: a table per exercise, points, and why each check failed."""
+
 from __future__ import annotations
 
 import io
