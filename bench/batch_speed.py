@@ -77,12 +77,13 @@ def naive_grade(paths: list[str]) -> float:
     """Seconds per notebook for: fresh kernel, run cells, run the same harness, evaluate."""
     from nbclient import NotebookClient
 
-    from grader import checks
+    from grader.api import load_course
     from grader.execute import harness_cell_source, read_harness_output
-    from grader.rubric import load_all
+    from grader.judging import evaluate
+    from grader.planning import plan as make_plan
 
-    rubric = load_all()["conv-layer"]
-    plan = checks.plan(rubric)
+    rubric = load_course().get("conv-layer")
+    plan = make_plan(rubric)
     started = time.perf_counter()
     for path in paths:
         try:
@@ -101,7 +102,7 @@ def naive_grade(paths: list[str]) -> float:
         )
         client.execute()
         fetched, _ = read_harness_output(nb.cells[-1].get("outputs", []), request)
-        checks.evaluate(plan, fetched, "no results")
+        evaluate(plan, fetched, "no results")
     return (time.perf_counter() - started) / len(paths)
 
 
@@ -137,7 +138,7 @@ def fast_grade(folder: str, out: str, jobs: int, measure_memory: bool) -> tuple[
         while not done.is_set():
             total = 0
             try:
-                for p in [root] + root.children(recursive=True):
+                for p in [root, *root.children(recursive=True)]:
                     try:
                         total += p.memory_full_info().pss
                     except psutil.Error:

@@ -13,15 +13,16 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .files import write_atomic
+from .grading import not_graded
 from .limits import Limits
-from .results import GradeResult, NotebookError
+from .results import GradeResult
 from .rubric import Rubric
 
 
@@ -83,34 +84,12 @@ def file_sha256(path: str | None) -> str:
 
 
 def rubric_fingerprint(rubric: Rubric) -> str:
-    """Changes when the rubric, its checks module or its reference changes."""
+    """Changes when the rubric, its checks or probes module or its reference changes."""
     digest = hashlib.sha256()
-    from .course import course_root
-
-    paths = [rubric.path, os.path.join(course_root(), "reference", rubric.reference_module + ".py")]
-    for module in (rubric.checks_module, rubric.probes_module):
-        if module:
-            paths.append(os.path.join(os.path.dirname(rubric.path), module + ".py"))
-    for path in paths:
+    for path in rubric.module_paths():
         if os.path.exists(path):
             digest.update(file_sha256(path).encode())
     return digest.hexdigest()
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write via a temporary file and rename: readers never see half a file."""
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 @dataclass
@@ -183,25 +162,6 @@ def record_from_json(student: str, data: dict[str, Any]) -> BatchRecord:
     return BatchRecord(student, GradeResult.from_dict(data), meta.get("sha256", ""), meta.get("rubric_sha256", ""))
 
 
-def error_result(rubric: Rubric, submission: Submission, message: str) -> GradeResult:
-    """A result for a submission that could not even be attempted."""
-    result = GradeResult(assignment=rubric.id, notebook=os.path.basename(submission.notebook or submission.student))
-    result.errors.append(NotebookError("invalid-notebook", message))
-    return result
-
-
-def with_zero_checks(rubric: Rubric, result: GradeResult) -> GradeResult:
-    """Unusable notebooks still get one line per check in the gradebook (all zero)."""
-    from .results import ERROR, CheckResult
-
-    if not result.checks:
-        reason = result.errors[0].message if result.errors else "not graded"
-        result.checks = [
-            CheckResult(c.id, c.exercise, 0.0, c.points, ERROR, c.hidden, reason, c.description) for c in rubric.checks
-        ]
-    return result
-
-
 GRADEBOOK_INTERVAL = 2.0  # seconds between gradebook rewrites during a batch
 
 
@@ -241,16 +201,13 @@ async def run_batch(
     async def one(sub: Submission, sha: str) -> None:
         async with semaphore:
             if sub.notebook is None:
-                result = error_result(rubric, sub, sub.problem)
+                result = not_graded(rubric, sub.student, "invalid-notebook", sub.problem)
             else:
                 try:
                     result = await grade(sub)
                 except Exception as exc:  # a failure of ours must not cost the batch
-                    result = GradeResult(assignment=rubric.id, notebook=os.path.basename(sub.notebook))
-                    result.errors.append(
-                        NotebookError("internal-error", f"grading failed: {type(exc).__name__}: {exc}")
-                    )
-            result = with_zero_checks(rubric, result)
+                    message = f"grading failed: {type(exc).__name__}: {exc}"
+                    result = not_graded(rubric, os.path.basename(sub.notebook), "internal-error", message)
             record = BatchRecord(sub.student, result, sha, fingerprint)
             writer.write_result(record)
             outcome.records[sub.student] = record
@@ -303,36 +260,27 @@ _WORKER_GRADER: Any = None
 def _grade_on_worker(path: str, rubric_id: str, own_files: str | None, limits: Limits, course: str) -> dict[str, Any]:
     """Runs on a Dask worker: one warm Grader per worker process, reused across tasks."""
     global _WORKER_GRADER
-    os.environ["D2L_GRADER_COURSE"] = course
+    from .course import load_course
     from .grading import Grader
 
-    if _WORKER_GRADER is None or _WORKER_GRADER.limits != limits:
+    if _WORKER_GRADER is None or _WORKER_GRADER.limits != limits or _WORKER_GRADER.course.root != course:
         if _WORKER_GRADER is not None:
             _WORKER_GRADER.close()
-        _WORKER_GRADER = Grader(limits)
-    rubric = _WORKER_GRADER.rubrics[rubric_id]
-    result = _WORKER_GRADER.grade(path, rubric, own_files)
-    data = result.to_dict()
-    data["execution_time"] = result.execution_time
-    return data
+        _WORKER_GRADER = Grader(limits, course=load_course(course))
+    return _WORKER_GRADER.grade(path, rubric_id, own_files).to_dict()
 
 
 def dask_grader(address: Any, rubric: Rubric, limits: Limits) -> tuple[Callable[[Submission], Any], Any]:
     """Grade on a Dask distributed cluster; `address` is a scheduler address or a cluster."""
     from distributed import Client
 
-    from .course import course_root
-
     client = Client(address, asynchronous=False)
 
     async def grade(sub: Submission) -> GradeResult:
         future = client.submit(
-            _grade_on_worker, sub.notebook, rubric.id, sub.own_files, limits, course_root(), pure=False
+            _grade_on_worker, sub.notebook, rubric.id, sub.own_files, limits, rubric.course_root, pure=False
         )
-        data = await asyncio.wrap_future(_as_concurrent(future))
-        result = GradeResult.from_dict(data)
-        result.execution_time = float(data.get("execution_time", 0.0))
-        return result
+        return GradeResult.from_dict(await asyncio.wrap_future(_as_concurrent(future)))
 
     return grade, client
 

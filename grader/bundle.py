@@ -25,7 +25,7 @@ import os
 import zipfile
 from importlib import metadata
 
-from .course import course_root, package_dir
+from .course import package_dir
 from .rubric import Rubric
 
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -136,7 +136,7 @@ def pinned_requirements(root: str = "d2l-grader") -> list[str]:
 def course_files(rubric: Rubric) -> dict[str, str]:
     """Files of this assignment's content: bundle path -> path on disk."""
     rubrics_dir = os.path.dirname(rubric.path)
-    reference_dir = os.path.join(course_root(), "reference")
+    reference_dir = os.path.join(rubric.course_root, "reference")
     files = {f"course/rubrics/{os.path.basename(rubric.path)}": rubric.path}
     modules = [(rubrics_dir, "rubrics", m) for m in (rubric.checks_module, rubric.probes_module) if m]
     modules.append((reference_dir, "reference", rubric.reference_module))
@@ -160,7 +160,7 @@ def _sibling_imports(path: str) -> list[str]:
     """Modules a course file imports from its own folder (helpers shared by reference code)."""
     with open(path, encoding="utf-8") as f:
         tree = ast.parse(f.read(), path)
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name.split(".")[0] for alias in node.names)

@@ -13,15 +13,20 @@ import numpy as np
 from .plaindata import StudentException, Unsupported
 
 
-class Mismatch(Exception):
-    """The student's value is wrong; the message says how."""
+class CheckFailed(Exception):
+    """The student's answer is wrong; the message says how, in words a student can act on.
+
+    Raised by comparisons here and by property functions of course content (which import
+    it from `grader.content`).
+    """
 
 
 def to_numpy(value: Any) -> Any:
     """Reference code returns torch tensors; compare them as numpy arrays."""
+    torch: Any
     try:
         import torch
-    except ImportError:  # pragma: no cover
+    except ImportError:  # pragma: no cover - the grading environment has torch
         torch = None
     if torch is not None and isinstance(value, torch.Tensor):
         return value.detach().cpu().numpy()
@@ -46,9 +51,9 @@ def describe(value: Any) -> str:
 
 def ensure_plain(value: Any, what: str) -> None:
     if isinstance(value, Unsupported) and value.what == "still `...`":
-        raise Mismatch(f"{what} is still `...`: replace it with your answer")
+        raise CheckFailed(f"{what} is still `...`: replace it with your answer")
     if isinstance(value, Unsupported):
-        raise Mismatch(
+        raise CheckFailed(
             f"{what} is {value.what}, which is not plain data (use a tensor, array, number, str, bool, or a list/tuple/dict of those)"
         )
 
@@ -67,44 +72,44 @@ def compare(got: Any, expected: Any, *, mode: str, rtol: float, atol: float, wha
         return
     if isinstance(expected, (list, tuple)):
         if not isinstance(got, (list, tuple)):
-            raise Mismatch(
+            raise CheckFailed(
                 f"{label} returned {describe(got)}, expected a {type(expected).__name__} of {len(expected)} items"
             )
         if len(got) != len(expected):
-            raise Mismatch(f"{label} has {len(got)} items, expected {len(expected)}")
-        for i, (g, e) in enumerate(zip(got, expected)):
+            raise CheckFailed(f"{label} has {len(got)} items, expected {len(expected)}")
+        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
             compare(g, e, mode=mode, rtol=rtol, atol=atol, what=what, path=f"{path}[{i}]")
         return
     if isinstance(expected, bool) or isinstance(got, bool):
         if isinstance(got, np.ndarray) and got.size == 1 and got.dtype.kind == "b":
             got = bool(got.reshape(()))  # a 0-d bool tensor such as (Y1 == Y2).all()
         if not isinstance(got, (bool, np.bool_)) or bool(got) != expected:
-            raise Mismatch(f"{label} is {got!r}, expected {expected!r}")
+            raise CheckFailed(f"{label} is {got!r}, expected {expected!r}")
         return
     if _is_number(expected):
         if isinstance(got, np.ndarray) and got.size == 1:
             got = got.reshape(()).item()
         if not _is_number(got):
-            raise Mismatch(f"{label} is {describe(got)}, expected a number")
+            raise CheckFailed(f"{label} is {describe(got)}, expected a number")
         if mode == "equal" and got != expected:
-            raise Mismatch(f"{label} is {got!r}, expected {expected!r}")
+            raise CheckFailed(f"{label} is {got!r}, expected {expected!r}")
         if not np.isclose(got, expected, rtol=rtol, atol=atol):
-            raise Mismatch(f"{label} is {got!r}, expected {expected!r} (rtol {rtol:g}, atol {atol:g})")
+            raise CheckFailed(f"{label} is {got!r}, expected {expected!r} (rtol {rtol:g}, atol {atol:g})")
         return
     if got != expected:
-        raise Mismatch(f"{label} is {got!r}, expected {expected!r}")
+        raise CheckFailed(f"{label} is {got!r}, expected {expected!r}")
 
 
 def _compare_arrays(got: Any, expected: np.ndarray, mode: str, rtol: float, atol: float, label: str) -> None:
     if _is_number(got):
         got = np.asarray(got)
     if not isinstance(got, np.ndarray):
-        raise Mismatch(f"{label} returned {describe(got)}, expected an array of shape {shape_text(expected.shape)}")
+        raise CheckFailed(f"{label} returned {describe(got)}, expected an array of shape {shape_text(expected.shape)}")
     got = np.asarray(got)
     if got.shape != expected.shape:
-        raise Mismatch(f"{label} returned shape {shape_text(got.shape)}, expected {shape_text(expected.shape)}")
+        raise CheckFailed(f"{label} returned shape {shape_text(got.shape)}, expected {shape_text(expected.shape)}")
     if got.dtype.kind not in "biuf" or expected.dtype.kind not in "biuf":
-        raise Mismatch(f"{label} has dtype {got.dtype}, expected numbers")
+        raise CheckFailed(f"{label} has dtype {got.dtype}, expected numbers")
     g = got.astype(np.float64)
     e = expected.astype(np.float64)
     if mode == "equal":
@@ -118,6 +123,6 @@ def _compare_arrays(got: Any, expected: np.ndarray, mode: str, rtol: float, atol
         where = "[" + ", ".join(str(i) for i in index) + "]"
         count = int(bad.sum())
         more = f" ({count} of {bad.size} elements differ)" if count > 1 else ""
-        raise Mismatch(
+        raise CheckFailed(
             f"{label}: values differ at {where}: got {g[index]:.6g}, expected {e[index]:.6g} ({tol_text}){more}"
         )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import nbformat
+from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -26,7 +27,8 @@ from .limits import Limits, format_size
 from .results import NotebookError
 from .sandbox import SandboxConfig
 
-HARNESS_SOURCE = open(os.path.join(os.path.dirname(__file__), "harness.py"), encoding="utf-8").read()
+with open(os.path.join(os.path.dirname(__file__), "harness.py"), encoding="utf-8") as _harness:
+    HARNESS_SOURCE = _harness.read()
 
 
 @dataclass
@@ -79,7 +81,7 @@ class _GraderClient(NotebookClient):
         if cell is not None and id(cell) not in self.timed_out:
             self.timed_out.add(id(cell))
             assert self.km is not None
-            await self.km.interrupt_kernel()
+            await ensure_async(self.km.interrupt_kernel())
             return None
         raise CellTimeoutError.error_from_timeout_and_cell("Cell execution timed out", timeout, cell)
 
@@ -208,7 +210,7 @@ async def _run_cells(client: _GraderClient, nb: Any, limits: Limits, result: Exe
             result.errors.append(NotebookError("kernel-died", result.unavailable, number))
             return False
         except CellTimeoutError:
-            await client.km.provisioner.kill()
+            await _kill(client)
             result.unavailable = (
                 f"cell {number} exceeded the {limits.cell_timeout:g} s time limit and ignored the interrupt, "
                 "so its kernel was stopped"
@@ -242,6 +244,11 @@ async def _run_cells(client: _GraderClient, nb: Any, limits: Limits, result: Exe
                 result.errors.append(_classify_cell_error(number, out.get("ename", ""), out.get("evalue", ""), limits))
                 break
     return True
+
+
+async def _kill(client: _GraderClient) -> None:
+    if client.km is not None and client.km.provisioner is not None:
+        await client.km.provisioner.kill()
 
 
 def harness_cell_source(request: dict[str, Any]) -> str:

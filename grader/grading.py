@@ -1,8 +1,10 @@
-"""Grading one notebook end to end: `grade_notebook(path, rubric, limits) -> GradeResult`.
+"""Grading one notebook end to end: a notebook path in, a complete `GradeResult` out.
 
-A `Grader` owns the expensive, reusable parts — the warm fork server and a private
-temporary root — so `grader check` and `grader grade` run every notebook through
-exactly the same code, one fresh kernel each.
+A `Grader` owns the expensive, reusable parts — the warm fork server, a private temporary
+root and the plans of the rubrics it has seen — so `grader check`, `grader grade`, the
+Python API and Dask workers run every notebook through exactly the same code, one fresh
+kernel each. Nothing here prints: what the caller should know travels in the result
+(`errors` about the notebook, `warnings` about the run).
 """
 
 from __future__ import annotations
@@ -11,47 +13,95 @@ import asyncio
 import os
 import secrets
 import shutil
-import sys
 import tempfile
+import threading
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from . import checks, notebook
-from .course import course_root, package_dir
+from . import notebook
+from .course import Course, UnknownAssignment, load_course, package_dir
 from .execute import Execution, execute_notebook
 from .forkserver import ForkServer
+from .judging import evaluate
 from .kernel_manager import WarmKernel, discard, hold_context, release_context, start_kernel
 from .limits import Limits
+from .planning import Plan, plan
 from .results import GradeResult, NotebookError
-from .rubric import Rubric, load_all
+from .rubric import Rubric
 from .sandbox import SandboxConfig
 
 # Never cover these with tmpfs, whatever the working directory is.
 _SYSTEM_DIRS = {"/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/proc", "/dev", "/sys", "/var", "/opt", "/run"}
 MAX_OWN_FILES_BYTES = 50 * 1024 * 1024
 
+T = TypeVar("T")
+
+
+def run_sync(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion from synchronous code, even inside a running event loop.
+
+    In a script or pytest there is no running loop, so `asyncio.run` does it. Inside a
+    Jupyter kernel (or any async application) the thread's loop is busy running *us*, so
+    the coroutine runs on a helper thread with a loop of its own, and we wait for it.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())  # type: ignore[arg-type]
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(make())  # type: ignore[arg-type]
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="d2l-grader", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]
+
+
+def not_graded(rubric: Rubric | None, notebook_name: str, kind: str, message: str) -> GradeResult:
+    """The result of a notebook that could not be run at all: no checks, one error saying
+    why, and still the assignment's total, so it counts 0 out of the real total everywhere."""
+    return GradeResult(
+        assignment=rubric.id if rubric else None,
+        notebook=notebook_name,
+        max_score=rubric.max_score if rubric else 0.0,
+        errors=[NotebookError(kind, message)],
+    )
+
 
 class Grader:
     """Grades notebooks one at a time or concurrently, sharing one warm fork server."""
 
     def __init__(
-        self, limits: Limits | None = None, hide: tuple[str, ...] = (), server: ForkServer | None = None
+        self,
+        limits: Limits | None = None,
+        course: Course | None = None,
+        hide: tuple[str, ...] = (),
+        server: ForkServer | None = None,
     ) -> None:
         self.limits = limits or Limits()
+        self._course = course
         self._server: ForkServer | None = server  # one started early by the caller, if any
         if server is not None:
             hold_context()
         self._root = tempfile.mkdtemp(prefix="d2l-grader-")
         os.chmod(self._root, 0o711)  # kernels may enter their own folder, never list others
-        self._plans: dict[str, checks.Plan] = {}
+        self._plans: dict[tuple[str, str], Plan] = {}
         self._uid_base = 100_000 + (os.getpid() % 50_000) * 128
         self._kernels_started = 0
         self._extra_hide = [os.path.abspath(h) for h in hide]
-        self._rubrics: dict[str, Rubric] | None = None
 
     # -- lifecycle
     def start(self) -> Grader:
+        """Start the warm fork server now (it imports torch: start it early)."""
         if self._server is None:
             self._server = ForkServer()
             hold_context()
@@ -71,67 +121,87 @@ class Grader:
         self.close()
 
     @property
-    def rubrics(self) -> dict[str, Rubric]:
-        if self._rubrics is None:
-            self._rubrics = load_all()
-        return self._rubrics
+    def course(self) -> Course:
+        if self._course is None:
+            self._course = load_course()
+        return self._course
 
-    def plan_for(self, rubric: Rubric) -> checks.Plan:
-        if rubric.id not in self._plans:
-            self._plans[rubric.id] = checks.plan(rubric)
-        return self._plans[rubric.id]
+    def plan_for(self, rubric: Rubric) -> Plan:
+        key = (rubric.path, rubric.id)
+        if key not in self._plans:
+            self._plans[key] = plan(rubric)
+        return self._plans[key]
 
     # -- grading
-    def grade(self, path: str, rubric: Rubric | None = None, own_files: str | None = None) -> GradeResult:
-        return asyncio.run(self.grade_async(path, rubric, own_files))
+    def grade(self, path: str, assignment: str | Rubric | None = None, own_files: str | None = None) -> GradeResult:
+        """Grade one notebook (a script, pytest, or a running Jupyter kernel)."""
+        return run_sync(lambda: self.grade_async(path, assignment, own_files))
 
     async def grade_async(
-        self, path: str, rubric: Rubric | None = None, own_files: str | None = None, pool: KernelPool | None = None
+        self,
+        path: str,
+        assignment: str | Rubric | None = None,
+        own_files: str | None = None,
+        pool: KernelPool | None = None,
     ) -> GradeResult:
         """Grade one notebook; never raises for anything the notebook does."""
         started = time.monotonic()
-        result = GradeResult(assignment=rubric.id if rubric else None, notebook=os.path.basename(path))
+        result = await self._grade(path, assignment, own_files, pool)
+        result.execution_time = time.monotonic() - started
+        return result
+
+    async def _grade(
+        self, path: str, assignment: str | Rubric | None, own_files: str | None, pool: KernelPool | None
+    ) -> GradeResult:
+        name = os.path.basename(path)
+        rubric: Rubric | None = None
+        try:
+            rubric = self.course.get(assignment) if isinstance(assignment, str) else assignment
+        except UnknownAssignment as exc:
+            return not_graded(None, name, "unknown-assignment", str(exc))
         try:
             nb = notebook.load(path)
-            if rubric is None:
-                rubric = notebook.detect_assignment(nb, path, self.rubrics)
-                result.assignment = rubric.id
         except notebook.UnusableNotebook as exc:
-            result.errors.append(NotebookError("invalid-notebook", str(exc)))
-            return result
-        except notebook.UnknownAssignment as exc:
-            result.errors.append(NotebookError("unknown-assignment", str(exc)))
-            return result
+            return not_graded(rubric, name, "invalid-notebook", str(exc))
+        if rubric is None:
+            try:
+                rubric = notebook.detect_assignment(nb, path, self.course)
+            except UnknownAssignment as exc:
+                return not_graded(None, name, "unknown-assignment", str(exc))
         the_plan = self.plan_for(rubric)
+        result = GradeResult(assignment=rubric.id, notebook=name, max_score=rubric.max_score)
         result.manual = notebook.collect_manual(nb, rubric)
+        execution = await self._execute(nb, path, own_files, pool, the_plan)
+        result.errors.extend(execution.errors)
+        result.sandbox = _public_sandbox(execution.sandbox)
+        result.warnings = missing_protections(result.sandbox)
+        result.checks = evaluate(the_plan, execution.fetched, execution.unavailable)
+        return result
+
+    async def _execute(
+        self, nb: Any, path: str, own_files: str | None, pool: KernelPool | None, the_plan: Plan
+    ) -> Execution:
         request = the_plan.request(secrets.token_hex(16), self.limits.call_timeout)
-        kernel = None
         scratch = None
         try:
             if pool is not None:  # booted ahead, already confined
                 kernel = await pool.acquire()
                 scratch = kernel.scratch
                 self._stage(path, scratch, own_files)
-                execution = await execute_notebook(nb, kernel=kernel, limits=self.limits, harness_request=request)
-            else:
-                scratch = self.new_scratch()
-                self._stage(path, scratch, own_files)
-                config = self.sandbox_config(scratch, extra_hide=[os.path.dirname(os.path.abspath(path))])
-                execution = await execute_notebook(
-                    nb, fork_server=self._ensure_server(), sandbox=config, limits=self.limits, harness_request=request
-                )
+                return await execute_notebook(nb, kernel=kernel, limits=self.limits, harness_request=request)
+            scratch = self.new_scratch()
+            self._stage(path, scratch, own_files)
+            config = self.sandbox_config(scratch, extra_hide=[os.path.dirname(os.path.abspath(path))])
+            return await execute_notebook(
+                nb, fork_server=self._ensure_server(), sandbox=config, limits=self.limits, harness_request=request
+            )
         except Exception as exc:  # the kernel could not be started: still a result
             execution = Execution(unavailable="the notebook could not be run")
             execution.errors.append(NotebookError("internal-error", f"could not start a kernel: {exc}"))
+            return execution
         finally:
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
-        result.errors.extend(execution.errors)
-        result.sandbox = _public_sandbox(execution.sandbox)
-        warn_missing_protections(result.sandbox)
-        result.checks = checks.evaluate(the_plan, execution.fetched, execution.unavailable)
-        result.execution_time = time.monotonic() - started
-        return result
 
     def new_scratch(self) -> str:
         return tempfile.mkdtemp(dir=self._root)
@@ -156,7 +226,7 @@ class Grader:
 
     def sandbox_config(self, scratch: str, extra_hide: list[str] | None = None) -> SandboxConfig:
         hide = {
-            course_root(),
+            self.course.root,
             package_dir(),
             os.path.expanduser("~"),
             self._root,
@@ -217,7 +287,6 @@ class KernelPool:
             shutil.rmtree(kernel.scratch, ignore_errors=True)
 
 
-_WARNED: set[str] = set()
 _PROTECTIONS = {
     "network_isolated": "network isolation is unavailable here (no network namespace): notebooks can reach the network",
     "filesystem_hidden": "grader files cannot be hidden here (no mount namespace): notebooks can read them",
@@ -225,14 +294,11 @@ _PROTECTIONS = {
 }
 
 
-def warn_missing_protections(report: dict[str, Any]) -> None:
-    """Say once per process which protections this machine could not give."""
+def missing_protections(report: dict[str, Any]) -> list[str]:
+    """Warnings for the protections this machine could not give (empty when all were)."""
     if not report:
-        return
-    for key, message in _PROTECTIONS.items():
-        if not report.get(key) and key not in _WARNED:
-            _WARNED.add(key)
-            sys.stderr.write(f"grader: warning: {message}\n")
+        return []
+    return [message for key, message in _PROTECTIONS.items() if not report.get(key)]
 
 
 def _public_sandbox(report: dict[str, Any]) -> dict[str, Any]:
@@ -248,13 +314,3 @@ def _public_sandbox(report: dict[str, Any]) -> dict[str, Any]:
         "notes",
     )
     return {k: report[k] for k in keys if k in report}
-
-
-def grade_notebook(
-    path: str, rubric: Rubric | None = None, limits: Limits | None = None, grader: Grader | None = None
-) -> GradeResult:
-    """Grade one notebook (what `grader check` does), with `grader` or a short-lived one."""
-    if grader is not None:
-        return grader.grade(path, rubric)
-    with Grader(limits) as own:
-        return own.grade(path, rubric)

@@ -129,6 +129,30 @@ class _Missing(Exception):
     pass
 
 
+class ProbeContext:
+    """A probe's view of the student's notebook: `fn(ctx, *args)` reads names only through it.
+
+    `ctx.get(name)` returns the student's value, or raises the error the grader reports as
+    "name `...` is not defined in your notebook"; `ctx.has(name)` asks without raising.
+    The same class serves the grader (content API) to run a probe on its own objects.
+    """
+
+    def __init__(self, namespace):
+        self._namespace = namespace
+
+    def has(self, name):
+        return name in self._namespace
+
+    def get(self, name):
+        if name not in self._namespace:
+            raise _Missing(name)
+        return self._namespace[name]
+
+    def missing(self, name):
+        """The exception to raise for a name the notebook lacks."""
+        return _Missing(name)
+
+
 def _resolve(arg, namespace):
     if isinstance(arg, _Lookup):
         if arg.name not in namespace:
@@ -191,7 +215,7 @@ def _fetch_one(fetch, namespace, probes):
     except _Missing as missing:
         return {"status": "missing", "name": str(missing)}
     if kind == "probe":
-        args = [namespace] + list(args)
+        args = [ProbeContext(namespace), *args]
     limit = int(fetch.get("time_limit", 10))
     previous = _signal.signal(_signal.SIGALRM, _on_alarm)
     _signal.alarm(max(1, limit))
@@ -214,7 +238,7 @@ def _run(request):
     from IPython.display import publish_display_data
 
     namespace = get_ipython().user_ns
-    probes = {"Missing": _Missing}  # a probe raises Missing("name") for a name the notebook lacks
+    probes = {}
     if request.get("probes"):
         exec(compile(request["probes"], "<grader-probes>", "exec"), probes)
     results = {}

@@ -14,10 +14,11 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import zmq.asyncio
 from jupyter_client import AsyncKernelClient, AsyncKernelManager
+from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.provisioning import KernelProvisionerBase
 from traitlets import Any as AnyTrait
@@ -100,7 +101,7 @@ class ForkProvisioner(KernelProvisionerBase):
         await self.kill(restart)
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
-        km = self.parent
+        km: Any = self.parent
         km.transport = "ipc"
         sockets = os.path.join(self.sandbox.scratch, ".kernel")
         os.makedirs(sockets, exist_ok=True)
@@ -109,8 +110,8 @@ class ForkProvisioner(KernelProvisionerBase):
         km.write_connection_file()
         return {"cmd": []}
 
-    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
-        km = self.parent
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        km: Any = self.parent
         loop = asyncio.get_running_loop()
         spawned = loop.run_in_executor(None, self.fork_server.spawn, km.connection_file, self.sandbox)
         try:
@@ -122,7 +123,7 @@ class ForkProvisioner(KernelProvisionerBase):
 
     async def cleanup(self, restart: bool = False) -> None:
         code = await self.poll() if self.pid is not None else None
-        if code is not None:
+        if code is not None and self.pid is not None:
             self.exit_code = code
             self.fork_server.forget(self.pid)  # the fork server's record is no longer needed
 
@@ -187,7 +188,7 @@ class FastKernelClient(AsyncKernelClient):
 class ForkKernelManager(AsyncKernelManager):
     """An AsyncKernelManager whose kernels come from a ForkServer."""
 
-    client_class = Type(FastKernelClient, klass=AsyncKernelClient, config=False)
+    client_class = Type(FastKernelClient, klass=AsyncKernelClient, config=False)  # type: ignore[assignment]
     client_factory = Type(FastKernelClient, klass=AsyncKernelClient, config=False)
     fork_server = AnyTrait()
     sandbox = AnyTrait()
@@ -211,10 +212,10 @@ class ForkKernelManager(AsyncKernelManager):
         kw = await self.provisioner.pre_launch(**kw)
         return kw.pop("cmd"), kw
 
-    def client(self, **kwargs: Any) -> FastKernelClient:
+    def client(self, **kwargs: Any) -> FastKernelClient:  # type: ignore[override]
         # A shared ZeroMQ context: terminating one per notebook costs ~0.3 s.
         kwargs.setdefault("context", self.context)
-        return super().client(**kwargs)
+        return cast(FastKernelClient, super().client(**kwargs))
 
     @property
     def sandbox_report(self) -> dict[str, Any]:
@@ -245,7 +246,8 @@ async def start_kernel(fork_server: ForkServer, sandbox: SandboxConfig, startup_
         await kc.wait_for_ready(timeout=startup_timeout)
     except BaseException:
         kc.stop_channels()
-        await km.provisioner.kill()
+        if km.provisioner is not None:
+            await km.provisioner.kill()
         raise
     return WarmKernel(km, kc, sandbox.scratch)
 

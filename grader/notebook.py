@@ -14,6 +14,7 @@ from typing import Any
 
 import nbformat
 
+from .course import Course, UnknownAssignment
 from .results import ManualItem
 from .rubric import Rubric
 
@@ -24,10 +25,6 @@ ANSWER_PLACEHOLDER = "*Your answer here.*"  # what starter answer cells hold unt
 
 class UnusableNotebook(ValueError):
     """The file cannot be graded; str() is the one-line reason."""
-
-
-class UnknownAssignment(ValueError):
-    pass
 
 
 def load(path: str) -> Any:
@@ -95,16 +92,16 @@ def defined_names(nb: Any) -> set[str]:
     return names
 
 
-def detect_assignment(nb: Any, path: str, rubrics: dict[str, Rubric]) -> Rubric:
+def detect_assignment(nb: Any, path: str, course: Course) -> Rubric:
     """Metadata first, then the file name, then the names the notebook defines."""
+    rubrics = course.assignments
     meta = nb.metadata.get(METADATA_KEY, {})
     if isinstance(meta, dict) and meta.get("assignment"):
         wanted = str(meta["assignment"])
-        if wanted in rubrics:
-            return rubrics[wanted]
-        raise UnknownAssignment(
-            f"the notebook names assignment {wanted!r}, which this grader does not know ({_choices(rubrics)})"
-        )
+        try:
+            return course.get(wanted)
+        except UnknownAssignment as exc:
+            raise UnknownAssignment(f"the notebook names assignment {wanted!r}: {exc}") from None
     stem = _normalise(os.path.splitext(os.path.basename(path))[0])
     for rubric in rubrics.values():
         candidates = [rubric.id, os.path.splitext(rubric.notebook)[0], *rubric.aliases]

@@ -3,101 +3,132 @@
 A rubric names the assignment, its exercises, the auto-graded checks (what to fetch from
 the student's notebook, what inputs to call it with, how to judge the answer, points,
 tolerances, public or hidden) and the free-text items collected for manual grading.
-Loading validates everything up front and reports every problem with its place in the
-file, because an instructor's typo must never turn into a wrong grade at 2 a.m.
+
+Loading validates everything up front — every key of every table (a typo is an unknown
+key, never a silently ignored one), every input generator, every regular expression,
+every function the rubric names in its course modules — and reports each problem with
+the file, the check and the key, because an instructor's typo must never turn into a
+wrong grade at 2 a.m. The model is pydantic; the check kinds contribute their own keys
+(see `grader.kinds`), and `json_schema()` publishes the whole format for editors.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
+import sys
 from dataclasses import dataclass, field
+from functools import cache
 from types import ModuleType
-from typing import Any
+from typing import Annotated, Any, Union
 
-import tomllib
+import pydantic
+from pydantic import Discriminator, Field, Tag
 
-from .course import course_root
+from . import kinds
+from .inputs import json_schema as input_json_schema
+from .kinds.base import CheckSpec, Identifier, Key, ModuleNames, Strict
 
-CHECK_KINDS = ("value", "exception", "property")
-COMPARE_MODES = ("allclose", "equal")
-GENERATORS = ("tensor", "array", "randn", "rand", "randint", "arange", "ones", "zeros", "student", "tuple", "list")
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 
 class RubricError(ValueError):
-    """A rubric file is invalid; the message lists every problem found."""
+    """A rubric file is invalid; the message names the file and lists every problem."""
 
 
-@dataclass
-class Case:
-    """One set of inputs for a check (a check passes only if every case passes)."""
+class AssignmentSpec(Strict):
+    id: Key = Field(description="what --assignment takes, and what notebook metadata names")
+    title: str = Field(min_length=1)
+    section: str = Field(min_length=1, description="the book's section, d2l v0.17 numbering, e.g. 6.2")
+    notebook: str = Field(pattern=r"^[^/\\]+\.ipynb$", description="starter in exercises/, solved copy in reference/")
+    reference: Identifier = Field(description="module in reference/ computing expected values (grader only)")
+    checks: Identifier | None = Field(None, description="module in rubrics/ with property functions")
+    probes: Identifier | None = Field(None, description="module in rubrics/ run inside the kernel (no answers!)")
+    aliases: list[str] = Field(default_factory=list, description="other notebook file names to recognise")
+    seed: int = Field(0, ge=0, description="seeds every generated input")
 
-    args: list[Any] = field(default_factory=list)
-    reference_args: list[Any] | None = None  # defaults to args
-    expected: Any = None
-    has_expected: bool = False
+
+class ExerciseSpec(Strict):
+    id: Key
+    title: str = Field(min_length=1)
 
 
-@dataclass
-class Check:
-    id: str
+class ManualSpec(Strict):
+    """A free-text item, collected for a human grader."""
+
+    id: Key
     exercise: str
-    points: float
-    kind: str = "value"
-    hidden: bool = False
-    description: str = ""
-    name: str | None = None  # fetch a value bound to this name
-    call: str | None = None  # or call this student function with each case's args
-    probe: str | None = None  # or run this kernel-side probe from the rubric's probes module
-    cases: list[Case] = field(default_factory=list)
-    reference: str | None = None  # reference function computing the expected value in the grader
-    compare: str = "allclose"
-    rtol: float = 1e-5
-    atol: float = 1e-6
-    exception: str | None = None  # for kind = "exception": required exception type
-    match: str | None = None  # ... and a regular expression its message must match
-    prop: str | None = None  # for kind = "property": function in the checks module
-    options: dict[str, Any] = field(default_factory=dict)  # passed to the property function
-    needs: list[str] = field(default_factory=list)  # names a probe uses (for assignment detection)
-
-    @property
-    def target(self) -> str:
-        return self.name or self.call or self.probe or "?"
+    prompt: str = Field(min_length=1)
+    points: float = Field(0.0, ge=0, description="points for the human grader")
 
 
-@dataclass
-class ManualSpec:
-    id: str
-    exercise: str
-    prompt: str
-    points: float = 0.0
+@cache
+def file_model() -> type[pydantic.BaseModel]:
+    """The model of a whole rubric file, its `[[check]]` a union over the registered kinds."""
+    names = list(kinds.registry())
+
+    def which(value: Any) -> str | None:
+        if isinstance(value, dict):
+            kind = value.get("kind", "value")
+            return kind if isinstance(kind, str) else None
+        return getattr(value, "kind", None)
+
+    members = tuple(Annotated[kind.spec, Tag(name)] for name, kind in kinds.registry().items())
+    any_check = Annotated[
+        Union[members],  # type: ignore[valid-type]  # noqa: UP007 - a Union built from a tuple
+        Discriminator(
+            which, custom_error_type="unknown_kind", custom_error_message="`kind` must be one of " + ", ".join(names)
+        ),
+    ]
+    return pydantic.create_model(
+        "Rubric",
+        __base__=Strict,
+        __doc__="A d2l-grader rubric (rubrics/<assignment>.toml).",
+        assignment=(AssignmentSpec, ...),
+        exercise=(list[ExerciseSpec], Field(default_factory=list)),
+        check=(list[any_check], Field(min_length=1)),  # type: ignore[valid-type]
+        manual=(list[ManualSpec], Field(default_factory=list)),
+    )
 
 
-@dataclass
-class Exercise:
-    id: str
-    title: str
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of rubric files, generated from the model (for editor completion)."""
+    schema = file_model().model_json_schema()
+    schema.setdefault("$defs", {})["Input"] = input_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://d2l-grader.invalid/rubric.schema.json",
+        "title": "d2l-grader rubric",
+        **schema,
+    }
 
 
 @dataclass
 class Rubric:
+    """A loaded, validated rubric, with the paths of its course modules."""
+
     id: str
     title: str
     section: str
-    notebook: str  # starter notebook file name in exercises/
+    notebook: str
     reference_module: str
     seed: int
-    exercises: list[Exercise]
-    checks: list[Check]
+    exercises: list[ExerciseSpec]
+    checks: list[Any]  # CheckSpec subclasses, one per kind
     manual: list[ManualSpec]
     path: str
+    course_root: str
     checks_module: str | None = None
     probes_module: str | None = None
-    aliases: list[str] = field(default_factory=list)  # other notebook file names to recognise
+    aliases: list[str] = field(default_factory=list)
 
     @property
     def max_score(self) -> float:
-        return sum(c.points for c in self.checks)
+        return float(sum(c.points for c in self.checks))
 
     def names(self) -> set[str]:
         """Names the student's notebook is expected to define."""
@@ -106,25 +137,32 @@ class Rubric:
             out.update(check.needs)
         return {n for n in out if n}
 
+    def module_path(self, folder: str, module: str) -> str:
+        return os.path.join(self.course_root, folder, module + ".py")
+
     def load_reference(self) -> ModuleType:
-        return _load_module(os.path.join(course_root(), "reference", self.reference_module + ".py"))
+        return load_course_module(self.module_path("reference", self.reference_module))
 
     def load_checks(self) -> ModuleType | None:
-        if not self.checks_module:
-            return None
-        return _load_module(os.path.join(os.path.dirname(self.path), self.checks_module + ".py"))
+        return load_course_module(self.module_path("rubrics", self.checks_module)) if self.checks_module else None
 
     def probes_source(self) -> str:
         if not self.probes_module:
             return ""
-        with open(os.path.join(os.path.dirname(self.path), self.probes_module + ".py"), encoding="utf-8") as f:
+        with open(self.module_path("rubrics", self.probes_module), encoding="utf-8") as f:
             return f.read()
+
+    def module_paths(self) -> list[str]:
+        """Every course file this rubric's verdicts depend on."""
+        paths = [self.path, self.module_path("reference", self.reference_module)]
+        paths += [self.module_path("rubrics", m) for m in (self.checks_module, self.probes_module) if m]
+        return paths
 
 
 _MODULES: dict[str, ModuleType] = {}
 
 
-def _load_module(path: str) -> ModuleType:
+def load_course_module(path: str) -> ModuleType:
     """Import a course file by path (reference/ and rubrics/ are not packages)."""
     path = os.path.realpath(path)
     if path not in _MODULES:
@@ -139,237 +177,148 @@ def _load_module(path: str) -> ModuleType:
 
 
 # ----------------------------------------------------------------------------- loading
-def load_rubric(path: str) -> Rubric:
+def load_rubric(path: str, course_root: str) -> Rubric:
+    """Read and validate one rubric file; raise RubricError naming every problem."""
+    where = os.path.basename(path)
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
-        raise RubricError(f"{path}: not valid TOML: {exc}") from None
+        raise RubricError(f"{where}: not valid TOML: {exc}") from None
     except OSError as exc:
-        raise RubricError(f"{path}: {exc.strerror}") from None
-    return _build(data, path)
-
-
-def _build(data: dict[str, Any], path: str) -> Rubric:
-    problems: list[str] = []
-    where = os.path.basename(path)
-    meta = data.get("assignment")
-    if not isinstance(meta, dict):
-        raise RubricError(f"{where}: missing [assignment] table")
-    for key in ("id", "title", "section", "notebook", "reference"):
-        if not isinstance(meta.get(key), str) or not meta.get(key):
-            problems.append(f"[assignment] needs a text `{key}`")
-    exercises = []
-    for i, ex in enumerate(data.get("exercise", [])):
-        if not isinstance(ex.get("id"), str) or not isinstance(ex.get("title"), str):
-            problems.append(f"[[exercise]] #{i + 1} needs text `id` and `title`")
-            continue
-        exercises.append(Exercise(ex["id"], ex["title"]))
-    exercise_ids = {e.id for e in exercises}
-    checks = []
-    seen: set[str] = set()
-    for i, raw in enumerate(data.get("check", [])):
-        label = f"[[check]] #{i + 1} ({raw.get('id', 'no id')})"
-        try:
-            check = _build_check(raw, exercise_ids)
-        except RubricError as exc:
-            problems.append(f"{label}: {exc}")
-            continue
-        if check.id in seen:
-            problems.append(f"{label}: duplicate check id")
-        seen.add(check.id)
-        checks.append(check)
-    manual = []
-    for i, raw in enumerate(data.get("manual", [])):
-        label = f"[[manual]] #{i + 1}"
-        unknown = set(raw) - {"id", "exercise", "prompt", "points"}
-        if unknown:
-            problems.append(f"{label}: unknown keys {sorted(unknown)}")
-        if not all(isinstance(raw.get(k), str) for k in ("id", "exercise", "prompt")):
-            problems.append(f"{label}: needs text `id`, `exercise` and `prompt`")
-            continue
-        if raw["exercise"] not in exercise_ids:
-            problems.append(f"{label}: unknown exercise {raw['exercise']!r}")
-        manual.append(ManualSpec(raw["id"], raw["exercise"], raw["prompt"], float(raw.get("points", 0))))
-    if not checks:
-        problems.append("no [[check]] entries")
+        raise RubricError(f"{where}: {exc.strerror}") from None
+    try:
+        model = file_model().model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems = [describe_error(error, data) for error in exc.errors()]
+        raise RubricError(f"{where}: " + "; ".join(dict.fromkeys(problems))) from None
+    rubric = Rubric(
+        id=model.assignment.id,  # type: ignore[attr-defined]
+        title=model.assignment.title,  # type: ignore[attr-defined]
+        section=model.assignment.section,  # type: ignore[attr-defined]
+        notebook=model.assignment.notebook,  # type: ignore[attr-defined]
+        reference_module=model.assignment.reference,  # type: ignore[attr-defined]
+        seed=model.assignment.seed,  # type: ignore[attr-defined]
+        exercises=list(model.exercise),  # type: ignore[attr-defined]
+        checks=list(model.check),  # type: ignore[attr-defined]
+        manual=list(model.manual),  # type: ignore[attr-defined]
+        path=os.path.abspath(path),
+        course_root=os.path.abspath(course_root),
+        checks_module=model.assignment.checks,  # type: ignore[attr-defined]
+        probes_module=model.assignment.probes,  # type: ignore[attr-defined]
+        aliases=list(model.assignment.aliases),  # type: ignore[attr-defined]
+    )
+    problems = _cross_references(rubric)
     if problems:
         raise RubricError(f"{where}: " + "; ".join(problems))
-    rubric = Rubric(
-        id=meta["id"],
-        title=meta["title"],
-        section=meta["section"],
-        notebook=meta["notebook"],
-        reference_module=meta["reference"],
-        seed=int(meta.get("seed", 0)),
-        exercises=exercises,
-        checks=checks,
-        manual=manual,
-        path=os.path.abspath(path),
-        checks_module=meta.get("checks"),
-        probes_module=meta.get("probes"),
-        aliases=list(meta.get("aliases", [])),
-    )
-    _validate_modules(rubric)
     return rubric
 
 
-_CHECK_KEYS = {
-    "id",
-    "exercise",
-    "points",
-    "kind",
-    "hidden",
-    "description",
-    "name",
-    "call",
-    "probe",
-    "args",
-    "reference_args",
-    "expected",
-    "cases",
-    "reference",
-    "compare",
-    "rtol",
-    "atol",
-    "exception",
-    "match",
-    "property",
-    "options",
-    "needs",
-}
+def _cross_references(rubric: Rubric) -> list[str]:
+    """What a single table cannot know: ids, exercises and the functions named in modules."""
+    problems: list[str] = []
+    exercise_ids = [e.id for e in rubric.exercises]
+    for duplicate in sorted({i for i in exercise_ids if exercise_ids.count(i) > 1}):
+        problems.append(f"[[exercise]] {duplicate!r} is declared twice")
+    modules, unreadable = _module_names(rubric)
+    problems += unreadable
+    seen: set[str] = set()
+    for number, check in enumerate(rubric.checks, 1):
+        label = f"[[check]] #{number} ({check.id})"
+        if check.id in seen:
+            problems.append(f"{label}: duplicate check id")
+        seen.add(check.id)
+        if check.exercise not in exercise_ids:
+            problems.append(f"{label}: unknown exercise {check.exercise!r} (declare it in [[exercise]])")
+        if check.probe:
+            if modules.probes is None:
+                problems.append(f"{label}: probe checks need `probes` (a module in rubrics/) in [assignment]")
+            elif check.probe not in modules.probes:
+                problems.append(f"{label}: probe {check.probe!r} is not defined in the probes module")
+        problems += [f"{label}: {p}" for p in kinds.get(check.kind).validate(check, modules)]
+    manual_ids: set[str] = set()
+    for number, item in enumerate(rubric.manual, 1):
+        label = f"[[manual]] #{number} ({item.id})"
+        if item.id in manual_ids or item.id in seen:
+            problems.append(f"{label}: duplicate id")
+        manual_ids.add(item.id)
+        if item.exercise not in exercise_ids:
+            problems.append(f"{label}: unknown exercise {item.exercise!r}")
+    return problems
 
 
-def _build_check(raw: dict[str, Any], exercise_ids: set[str]) -> Check:
-    unknown = set(raw) - _CHECK_KEYS
-    if unknown:
-        raise RubricError(f"unknown keys {sorted(unknown)}")
-    if not isinstance(raw.get("id"), str) or not raw["id"]:
-        raise RubricError("needs a text `id`")
-    if raw.get("exercise") not in exercise_ids:
-        raise RubricError(f"unknown exercise {raw.get('exercise')!r} (declare it in [[exercise]])")
-    points = raw.get("points")
-    if not isinstance(points, (int, float)) or points < 0:
-        raise RubricError("`points` must be a number >= 0")
-    kind = raw.get("kind", "value")
-    if kind not in CHECK_KINDS:
-        raise RubricError(f"`kind` must be one of {', '.join(CHECK_KINDS)}")
-    targets = [k for k in ("name", "call", "probe") if raw.get(k)]
-    if len(targets) != 1:
-        raise RubricError("give exactly one of `name`, `call` or `probe`")
-    compare = raw.get("compare", "allclose")
-    if compare not in COMPARE_MODES:
-        raise RubricError(f"`compare` must be one of {', '.join(COMPARE_MODES)}")
-    for tol in ("rtol", "atol"):
-        if tol in raw and (not isinstance(raw[tol], (int, float)) or raw[tol] < 0):
-            raise RubricError(f"`{tol}` must be a number >= 0")
-    cases = _build_cases(raw)
-    check = Check(
-        id=raw["id"],
-        exercise=raw["exercise"],
-        points=float(points),
-        kind=kind,
-        hidden=bool(raw.get("hidden", False)),
-        description=str(raw.get("description", "")),
-        name=raw.get("name"),
-        call=raw.get("call"),
-        probe=raw.get("probe"),
-        cases=cases,
-        reference=raw.get("reference"),
-        compare=compare,
-        rtol=float(raw.get("rtol", 1e-5)),
-        atol=float(raw.get("atol", 1e-6)),
-        exception=raw.get("exception"),
-        match=raw.get("match"),
-        prop=raw.get("property"),
-        options=dict(raw.get("options", {})),
-        needs=[str(n) for n in raw.get("needs", [])],
-    )
-    if kind == "value" and not check.reference and not all(c.has_expected for c in cases):
-        if check.call:
-            check.reference = check.call
-        else:
-            raise RubricError("a value check on a name needs `expected` or `reference`")
-    if kind == "exception" and not check.exception:
-        raise RubricError("an exception check needs `exception` (the type name)")
-    if kind == "property" and not check.prop:
-        raise RubricError("a property check needs `property` (a function in the checks module)")
-    if check.match is not None:
-        import re
-
-        try:
-            re.compile(check.match)
-        except re.error as exc:
-            raise RubricError(f"`match` is not a valid regular expression: {exc}") from None
-    return check
-
-
-def _build_cases(raw: dict[str, Any]) -> list[Case]:
-    if "cases" in raw:
-        if any(k in raw for k in ("args", "expected", "reference_args")):
-            raise RubricError("give either `cases` or `args`/`expected`, not both")
-        if not isinstance(raw["cases"], list) or not raw["cases"]:
-            raise RubricError("`cases` must be a non-empty list of tables")
-        specs = raw["cases"]
-    else:
-        specs = [{k: raw[k] for k in ("args", "expected", "reference_args") if k in raw}]
-    cases = []
-    for i, spec in enumerate(specs):
-        if not isinstance(spec, dict) or set(spec) - {"args", "expected", "reference_args"}:
-            raise RubricError(f"case {i + 1}: only `args`, `expected` and `reference_args` are allowed")
-        args = spec.get("args", [])
-        if not isinstance(args, list):
-            raise RubricError(f"case {i + 1}: `args` must be a list")
-        for value in args + list(spec.get("reference_args", [])):
-            _validate_value(value, f"case {i + 1}")
-        cases.append(
-            Case(
-                args=args,
-                reference_args=spec.get("reference_args"),
-                expected=spec.get("expected"),
-                has_expected="expected" in spec,
-            )
-        )
-    return cases
-
-
-def _validate_value(value: Any, where: str) -> None:
-    if isinstance(value, dict):
-        generators = [k for k in value if k in GENERATORS]
-        if len(generators) != 1:
-            raise RubricError(f"{where}: an input table needs exactly one of {', '.join(GENERATORS)}")
-        if set(value) - set(GENERATORS) - {"dtype", "shape", "as", "scale"}:
-            raise RubricError(f"{where}: unknown input keys {sorted(set(value) - set(GENERATORS))}")
-    elif isinstance(value, list):
-        for v in value:
-            _validate_value(v, where)
-
-
-def _validate_modules(rubric: Rubric) -> None:
+def _module_names(rubric: Rubric) -> tuple[ModuleNames, list[str]]:
+    """Top-level names of the reference, checks and probes modules, read with `ast` (no import:
+    loading a rubric must not import torch, and must not run course code to find a typo)."""
     problems = []
-    reference = rubric.load_reference()
-    checks_module = rubric.load_checks()
-    for check in rubric.checks:
-        if check.reference and not callable(getattr(reference, check.reference, None)):
-            problems.append(
-                f"check {check.id}: reference function {check.reference!r} not in reference/{rubric.reference_module}.py"
-            )
-        if check.prop and (checks_module is None or not callable(getattr(checks_module, check.prop, None))):
-            problems.append(f"check {check.id}: property {check.prop!r} not found in the checks module")
-    if any(c.probe for c in rubric.checks) and not rubric.probes_module:
-        problems.append("probe checks need `probes` in [assignment]")
-    if problems:
-        raise RubricError(f"{os.path.basename(rubric.path)}: " + "; ".join(problems))
+
+    def names(folder: str, module: str | None, key: str, unreadable: frozenset[str] | None) -> frozenset[str] | None:
+        if module is None:
+            return None
+        path = rubric.module_path(folder, module)
+        try:
+            with open(path, encoding="utf-8") as f:
+                tree = ast.parse(f.read(), path)
+        except OSError:
+            problems.append(f"[assignment] {key} = {module!r}: there is no {folder}/{module}.py")
+            return unreadable
+        except SyntaxError as exc:
+            problems.append(f"{folder}/{module}.py: syntax error on line {exc.lineno}: {exc.msg}")
+            return unreadable
+        return frozenset(_top_level_names(tree))
+
+    return ModuleNames(  # an unreadable reference is reported once, not once per check
+        reference=names("reference", rubric.reference_module, "reference", None),
+        checks=names("rubrics", rubric.checks_module, "checks", frozenset()),
+        probes=names("rubrics", rubric.probes_module, "probes", frozenset()),
+    ), problems
 
 
-def rubric_paths() -> list[str]:
-    folder = os.path.join(course_root(), "rubrics")
+def _top_level_names(tree: ast.Module) -> set[str]:
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            found.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found.update(sub.id for t in targets for sub in ast.walk(t) if isinstance(sub, ast.Name))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            found.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return found
+
+
+def describe_error(error: Any, data: dict[str, Any]) -> str:
+    """One pydantic error as an instructor reads it: table, check id, key, what is wrong."""
+    loc = list(error["loc"])
+    where = ""
+    if loc and loc[0] in ("check", "exercise", "manual") and len(loc) > 1 and isinstance(loc[1], int):
+        table, index = loc[0], loc[1]
+        raw = (data.get(table) or [None] * (index + 1))[index]
+        name = raw.get("id", "no id") if isinstance(raw, dict) else "not a table"
+        where = f"[[{table}]] #{index + 1} ({name})"
+        loc = loc[2:]
+        if table == "check" and loc and isinstance(loc[0], str) and loc[0] in kinds.registry():
+            loc = loc[1:]  # the union's tag: the kind, which the instructor did not write as a key
+    elif loc:
+        where = f"[{loc[0]}]" if isinstance(loc[0], str) and isinstance(data.get(loc[0]), dict) else f"`{loc[0]}`"
+        loc = loc[1:]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    kind = error["type"]
+    key = ".".join(str(p) if isinstance(p, str) else f"[{p + 1}]" for p in loc).replace(".[", "[")
+    if kind == "extra_forbidden":
+        text = f"unknown key `{key}`"
+    elif kind == "missing":
+        text = f"missing key `{key}`"
+    elif key:
+        text = f"`{key}`: {message}"
+    else:
+        text = message
+    return f"{where}: {text}" if where else text
+
+
+def rubric_paths(course_root: str) -> list[str]:
+    folder = os.path.join(course_root, "rubrics")
     return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".toml"))
 
 
-def load_all() -> dict[str, Rubric]:
-    rubrics = {}
-    for path in rubric_paths():
-        rubric = load_rubric(path)
-        rubrics[rubric.id] = rubric
-    return rubrics
+__all__ = ["CheckSpec", "Rubric", "RubricError", "json_schema", "load_rubric"]

@@ -123,8 +123,8 @@ def _hide_paths(cfg: SandboxConfig, report: dict) -> None:
     """Cover grader, course and home directories with empty tmpfs, keeping what the
     kernel needs (the Python installation and its own scratch directory) reachable."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    keep = {os.path.realpath(p) for p in _python_paths() + [cfg.scratch]}
-    hide = []
+    keep = {os.path.realpath(p) for p in [*_python_paths(), cfg.scratch]}
+    hide: list[str] = []
     for path in sorted({os.path.realpath(p) for p in cfg.hide if os.path.isdir(p)}, key=len):
         if not any(path.startswith(h + os.sep) for h in hide):  # already covered by a parent
             hide.append(path)

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from grader.content import ProbeContext
+
 IN_SHAPE = (1, 1, 28, 28)
 
 
@@ -41,7 +43,7 @@ def describe(net, shape=IN_SHAPE):
     of a reference network by the very same code (rubrics/lenet_probes.py), so the two
     can never disagree on format."""
     probes = _probes_module()
-    return probes.describe_net({"net": net}, "net", list(shape))
+    return probes.describe_net(ProbeContext({"net": net}), "net", list(shape))
 
 
 def _probes_module():
@@ -51,7 +53,6 @@ def _probes_module():
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "rubrics", "lenet_probes.py")
     spec = importlib.util.spec_from_file_location("d2l_course_lenet_probes_for_reference", path)
     module = importlib.util.module_from_spec(spec)
-    module.Missing = NameError  # the harness provides it in the kernel
     spec.loader.exec_module(module)
     return module
 
@@ -92,10 +93,10 @@ def train_sgd(initial_state, batches, num_epochs, lr):
             X = torch.as_tensor(X, dtype=torch.float64)
             y = torch.as_tensor(y, dtype=torch.int64)
             optimizer.zero_grad()
-            l = loss(net(X), y)
-            l.backward()
+            batch_loss = loss(net(X), y)
+            batch_loss.backward()
             optimizer.step()
-            total += l.item() * len(y)
+            total += batch_loss.item() * len(y)
             count += len(y)
         epoch_losses.append(total / count)
     return {k: v.detach() for k, v in net.state_dict().items()}, epoch_losses

@@ -15,7 +15,7 @@ def conv_out_shape(in_hw, kernel, padding, stride):
     on an in_hw input: padding is per side, as in PyTorch. Measured, not computed."""
     layer = nn.Conv2d(1, 1, kernel_size=tuple(kernel), padding=tuple(padding), stride=tuple(stride), bias=False)
     with torch.no_grad():
-        out = layer(torch.zeros((1, 1) + tuple(int(n) for n in in_hw)))
+        out = layer(torch.zeros((1, 1, *tuple(int(n) for n in in_hw))))
     return tuple(int(n) for n in out.shape[2:])
 
 

@@ -7,7 +7,7 @@ and raises CheckFailed with a message the student can act on when the property f
 import numpy as np
 import torch
 
-from grader.checks import CheckFailed
+from grader.content import CheckFailed
 
 
 def composes_two_kernels(value, ctx):

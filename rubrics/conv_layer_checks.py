@@ -9,7 +9,7 @@ import math
 import numpy as np
 import torch
 
-from grader.checks import CheckFailed
+from grader.content import CheckFailed
 
 
 def _as_2d_kernel(value, what):

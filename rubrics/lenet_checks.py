@@ -9,8 +9,7 @@ import math
 import numpy as np
 import torch
 
-from grader.checks import CheckFailed
-from grader.compare import Mismatch, compare
+from grader.content import CheckFailed, compare
 
 
 def _summary(value, what):
@@ -54,7 +53,7 @@ def book_shapes(value, ctx):
     ref = ctx.reference
     got = ref.distinct_shapes(_summary(value, name)["layers"])
     want = ref.distinct_shapes(ref.book_lenet_summary()["layers"])
-    for i, (g, w) in enumerate(zip(got, want)):
+    for i, (g, w) in enumerate(zip(got, want, strict=False)):
         if g != w:
             before = f" after {_shape_text(want[i - 1])}" if i else ""
             raise CheckFailed(
@@ -153,7 +152,7 @@ def trains_on_given_data(value, ctx):
         raise CheckFailed("train did not change the parameters of the network it was given")
     if not losses[-1] < losses[0]:
         raise CheckFailed(
-            f"the epoch losses {['%.4g' % v for v in losses]} do not decrease on a tiny learnable data set"
+            f"the epoch losses {[f'{v:.4g}' for v in losses]} do not decrease on a tiny learnable data set"
         )
 
 
@@ -180,7 +179,7 @@ def matches_minibatch_sgd(value, ctx):
                 atol=atol,
                 what=f"parameter {key} after train",
             )
-        except Mismatch as exc:
+        except CheckFailed as exc:
             raise CheckFailed(
                 f"{exc}: not one SGD step with learning rate lr per minibatch of the mean cross-entropy loss"
             ) from None
@@ -195,7 +194,7 @@ def reports_epoch_losses(value, ctx):
     rtol, atol = float(ctx.options["rtol"]), float(ctx.options["atol"])
     if not np.allclose(losses, want, rtol=rtol, atol=atol):
         raise CheckFailed(
-            f"train returned the losses {['%.6g' % v for v in losses]}, expected {['%.6g' % v for v in want]} "
+            f"train returned the losses {[f'{v:.6g}' for v in losses]}, expected {[f'{v:.6g}' for v in want]} "
             f"(the average loss per example in each epoch; rtol {rtol:g}, atol {atol:g})"
         )
 

@@ -4,21 +4,19 @@ They exercise the student's objects on small synthetic inputs and return plain d
 (numbers, strings, lists, dicts, tensors). There are no expected values here: the grader
 judges what comes back (rubrics/lenet_checks.py, with reference/lenet.py). The harness
 seeds torch, numpy and random before each probe call, so everything below is repeatable.
-Keep every probe fast: each call has a time limit of a few seconds. `Missing` is provided
-by the harness: raising Missing("name") reports that the notebook does not define `name`.
+Keep every probe fast: each call has a time limit of a few seconds. Each probe gets the
+harness's ProbeContext first: `ctx.get(name)` reads the student's value (and reports
+"name `...` is not defined in your notebook" when it is missing).
 """
 
 
-def _module(namespace, name):
+def _module(ctx, name):
     import torch
 
-    if name not in namespace:
-        raise Missing(name)  # the harness reports "name `...` is not defined in your notebook"
-    value = namespace[name]
+    value = ctx.get(name)
     if not isinstance(value, torch.nn.Module):
         raise TypeError(
-            "`%s` should be a torch.nn.Module (e.g. an nn.Sequential), not a value of type %s"
-            % (name, type(value).__name__)
+            f"`{name}` should be a torch.nn.Module (e.g. an nn.Sequential), not a value of type {type(value).__name__}"
         )
     return value
 
@@ -37,11 +35,11 @@ def _pair(value):
     return list(value) if isinstance(value, (tuple, list)) else [value, value]
 
 
-def describe_net(namespace, name, shape):
+def describe_net(ctx, name, shape):
     """Leaf layers in the order they run on zeros(shape), with output shapes, and parameter counts."""
     import torch
 
-    net = _copy(_module(namespace, name))
+    net = _copy(_module(ctx, name))
     layers, hooks = [], []
 
     def record(module, inputs, output):
@@ -72,11 +70,11 @@ def describe_net(namespace, name, shape):
     }
 
 
-def output_shape(namespace, name, n):
+def output_shape(ctx, name, n):
     """Shape of the output for a batch of n random 1x28x28 images (evaluation mode)."""
     import torch
 
-    net = _copy(_module(namespace, name))
+    net = _copy(_module(ctx, name))
     with torch.no_grad():
         out = net.eval()(torch.randn(n, 1, 28, 28))
     return list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
@@ -92,14 +90,14 @@ def _synthetic_batch(n, classes=10):
     return prototypes[y] + 0.3 * torch.randn(n, 1, 28, 28), y
 
 
-def train_briefly(namespace, name, steps, lr, n):
+def train_briefly(ctx, name, steps, lr, n):
     """Re-initialise a copy of the net (PyTorch default init), then fit one synthetic batch with Adam.
 
     Returns the loss on the batch before and after training (both in evaluation mode).
     """
     import torch
 
-    net = _copy(_module(namespace, name))
+    net = _copy(_module(ctx, name))
     for m in net.modules():
         if hasattr(m, "reset_parameters") and callable(m.reset_parameters):
             m.reset_parameters()
@@ -111,8 +109,8 @@ def train_briefly(namespace, name, steps, lr, n):
     net.train()
     for _ in range(steps):
         optimizer.zero_grad()
-        l = loss(net(X), y)
-        l.backward()
+        batch_loss = loss(net(X), y)
+        batch_loss.backward()
         optimizer.step()
     with torch.no_grad():
         final = loss(net.eval()(X), y).item()
@@ -129,7 +127,7 @@ class _Batches:
         return iter(self._batches)
 
 
-def run_train(namespace, loader_kind, num_epochs, lr):
+def run_train(ctx, loader_kind, num_epochs, lr):
     """Call the student's train() on a tiny net and 3 batches of 4 tiny images (3 classes).
 
     Returns the initial and final parameters, the batches and train()'s return value, so that
@@ -138,8 +136,7 @@ def run_train(namespace, loader_kind, num_epochs, lr):
     import torch
     from torch import nn
 
-    if "train" not in namespace:
-        raise Missing("train")
+    train = ctx.get("train")
     net = nn.Sequential(nn.Conv2d(1, 2, kernel_size=3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 2 * 2, 3))
     X = torch.randn(12, 1, 4, 4)
     y = torch.arange(12) % 3
@@ -150,7 +147,7 @@ def run_train(namespace, loader_kind, num_epochs, lr):
     else:
         loader = _Batches(batches)
     initial = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    returned = namespace["train"](net, loader, num_epochs, lr)
+    returned = train(net, loader, num_epochs, lr)
     if isinstance(returned, (list, tuple)):
         returned = [float(v) if isinstance(v, torch.Tensor) and v.numel() == 1 else v for v in returned]
     return {
@@ -161,14 +158,13 @@ def run_train(namespace, loader_kind, num_epochs, lr):
     }
 
 
-def activations(namespace, X, activation, pool):
+def activations(ctx, X, activation, pool):
     """Call get_activations(net, X) on a freshly initialised book-layout LeNet; return its
     outputs and the weights of the two convolutions, for the grader to recompute."""
     import torch
     from torch import nn
 
-    if "get_activations" not in namespace:
-        raise Missing("get_activations")
+    get_activations = ctx.get("get_activations")
     act = getattr(nn, activation)
     pooling = getattr(nn, pool)
     net = nn.Sequential(
@@ -186,9 +182,9 @@ def activations(namespace, X, activation, pool):
         nn.Linear(84, 10),
     )
     with torch.no_grad():
-        out = namespace["get_activations"](net, X)
+        out = get_activations(net, X)
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise TypeError("get_activations should return a pair (A1, A2), got %s" % type(out).__name__)
+        raise TypeError(f"get_activations should return a pair (A1, A2), got {type(out).__name__}")
     A1, A2 = out
     return {
         "A1": A1,

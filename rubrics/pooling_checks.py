@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from grader.compare import compare
+from grader.content import compare
 
 
 def matches_reference(value, ctx):

@@ -1,4 +1,9 @@
-"""Shared fixtures: one warm Grader for the whole session, notebooks built in code."""
+"""Shared by both tiers: helper imports, the course, and the tier marker.
+
+Tests in tests/unit/ run without a kernel and make the fast inner loop
+(`pytest -m "not kernel"`); tests in tests/kernel/ start real kernels and are marked
+`kernel` here, by folder, so no test can forget its mark.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,25 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 
-from grader.grading import Grader
-from grader.limits import Limits
-from grader.rubric import load_all
-
-# Generous limits: normal notebooks finish far inside them even on a loaded 2-core CI machine
-# (the adversarial tests in test_hostile.py use their own, small limits).
-TEST_LIMITS = Limits(cell_timeout=20, timeout=120, harness_timeout=60, call_timeout=15, memory=1024**3)
+from grader.course import Course, load_course  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def grader() -> Grader:
-    """One fork server for every test that grades (kernels are still fresh per notebook)."""
-    with Grader(TEST_LIMITS) as g:
-        yield g
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kernel_dir = os.path.join(HERE, "kernel") + os.sep
+    for item in items:
+        if str(item.path).startswith(kernel_dir):
+            item.add_marker(pytest.mark.kernel)
 
 
 @pytest.fixture(scope="session")
-def rubrics():
-    return load_all()
+def course() -> Course:
+    return load_course()
+
+
+@pytest.fixture(scope="session")
+def rubrics(course):
+    """The course's assignments by id."""
+    return course.assignments

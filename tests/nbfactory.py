@@ -10,11 +10,12 @@ import os
 
 import nbformat
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from grader.course import course_root
 
 
 def reference_path(notebook: str) -> str:
-    return os.path.join(ROOT, "reference", notebook)
+    """The solved notebook of the course under test ($D2L_GRADER_COURSE or the bundled one)."""
+    return os.path.join(course_root(), "reference", notebook)
 
 
 def variant(

@@ -1,6 +1,6 @@
 """Source of exercises/channels.ipynb and reference/channels.ipynb (d2l 6.4)."""
 
-from exercises_build import answer, code, md
+from grader.content import answer, code, md
 
 ASSIGNMENT = "channels"
 NOTEBOOK = "channels.ipynb"

@@ -1,6 +1,6 @@
 """Source of exercises/conv-layer.ipynb and reference/conv-layer.ipynb (d2l 6.2)."""
 
-from exercises_build import answer, code, md
+from grader.content import answer, code, md
 
 ASSIGNMENT = "conv-layer"
 NOTEBOOK = "conv-layer.ipynb"

@@ -1,6 +1,6 @@
 """Source of exercises/lenet.ipynb and reference/lenet.ipynb (d2l 6.6)."""
 
-from exercises_build import answer, code, md
+from grader.content import answer, code, md
 
 ASSIGNMENT = "lenet"
 NOTEBOOK = "lenet.ipynb"

@@ -1,6 +1,6 @@
 """Source of exercises/padding-and-strides.ipynb and reference/padding-and-strides.ipynb (d2l 6.3)."""
 
-from exercises_build import answer, code, md
+from grader.content import answer, code, md
 
 ASSIGNMENT = "padding-and-strides"
 NOTEBOOK = "padding-and-strides.ipynb"

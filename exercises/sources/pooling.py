@@ -1,6 +1,6 @@
 """Source of exercises/pooling.ipynb and reference/pooling.ipynb (d2l 6.5)."""
 
-from exercises_build import answer, code, md
+from grader.content import answer, code, md
 
 ASSIGNMENT = "pooling"
 NOTEBOOK = "pooling.ipynb"

@@ -1,6 +1,6 @@
 """Source of exercises/why-conv.ipynb and reference/why-conv.ipynb (d2l 6.1)."""
 
-from exercises_build import answer, code, md
+from grader.content import answer, code, md
 
 ASSIGNMENT = "why-conv"
 NOTEBOOK = "why-conv.ipynb"

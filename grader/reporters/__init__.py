@@ -11,11 +11,6 @@ from ..results import GradeResult
 
 Renderer = Callable[..., str]
 
-# Formats that hand a total to a grading platform. They are told the assignment's points, so
-# a file that could not be graded at all (no checks in the result) still counts 0 out of the
-# real total rather than 0/0, which GitHub Classroom would silently ignore.
-TOTAL_FORMATS = ("gradescope", "github")
-
 
 def renderers() -> dict[str, Renderer]:
     from . import github, gradescope, json_report, junit, text
@@ -29,12 +24,9 @@ def renderers() -> dict[str, Renderer]:
     }
 
 
-def render(fmt: str, result: GradeResult, max_score: float | None = None) -> str:
-    """Render `result` as `fmt`; `max_score` is the assignment's points when known."""
-    renderer = renderers()[fmt]
-    if fmt in TOTAL_FORMATS:
-        return renderer(result, max_score=max_score)
-    return renderer(result)
+def render(fmt: str, result: GradeResult) -> str:
+    """Render `result` as `fmt` (one of FORMATS)."""
+    return renderers()[fmt](result)
 
 
 FORMATS = tuple(renderers())

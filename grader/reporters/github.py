@@ -30,15 +30,11 @@ _STATUS = {PASSED: "pass", FAILED: "fail", ERROR: "error"}
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def render(result: GradeResult, max_score: float | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """Append the result and summary to the files GitHub names; return the annotation lines.
-
-    `max_score`: the assignment's points, used only when the result has no checks (the file
-    could not be graded), so the reporter still records 0 out of the real total.
-    """
+def render(result: GradeResult, environ: Mapping[str, str] | None = None) -> str:
+    """Append the result and summary to the files GitHub names; return the annotation lines."""
     env = os.environ if environ is None else environ
-    lines = annotations(result, max_score)
-    line = output_line(result, max_score)
+    lines = annotation_lines(result)
+    line = output_line(result)
     output_file = env.get("GITHUB_OUTPUT")
     if output_file:
         _append(output_file, line + "\n")
@@ -50,14 +46,10 @@ def render(result: GradeResult, max_score: float | None = None, environ: Mapping
         lines.append(line)
     summary_file = env.get("GITHUB_STEP_SUMMARY")
     if summary_file:
-        _append(summary_file, summary_markdown(result, max_score))
+        _append(summary_file, summary_markdown(result))
     else:
         lines.append("GITHUB_STEP_SUMMARY is not set; the Markdown summary of the checks was not written.")
     return "\n".join(lines) + "\n"
-
-
-def total_points(result: GradeResult, max_score: float | None = None) -> float:
-    return result.max_score if result.checks else float(max_score or 0.0)
 
 
 def overall_status(result: GradeResult) -> str:
@@ -68,7 +60,7 @@ def overall_status(result: GradeResult) -> str:
     return "pass"
 
 
-def payload(result: GradeResult, max_score: float | None = None) -> dict[str, Any]:
+def payload(result: GradeResult) -> dict[str, Any]:
     """The runner result that the autograding-grading-reporter action decodes and totals."""
     tests = [
         {
@@ -99,17 +91,17 @@ def payload(result: GradeResult, max_score: float | None = None) -> dict[str, An
     return {
         "version": 1,
         "status": overall_status(result),
-        "max_score": total_points(result, max_score),
+        "max_score": result.max_score,
         "tests": tests,
     }
 
 
-def output_line(result: GradeResult, max_score: float | None = None) -> str:
-    encoded = base64.b64encode(json.dumps(payload(result, max_score)).encode("utf-8")).decode("ascii")
+def output_line(result: GradeResult) -> str:
+    encoded = base64.b64encode(json.dumps(payload(result)).encode("utf-8")).decode("ascii")
     return f"result={encoded}"
 
 
-def annotations(result: GradeResult, max_score: float | None = None) -> list[str]:
+def annotation_lines(result: GradeResult) -> list[str]:
     lines = []
     for error in result.errors:
         kind = "error" if not result.usable or error.kind in ("kernel-died", "internal-error") else "warning"
@@ -118,13 +110,13 @@ def annotations(result: GradeResult, max_score: float | None = None) -> list[str
         if check.status != PASSED:
             title = f"{check.id} (0/{check.max_score:g} points)"
             lines.append(_command("error", title, check.message or check.status))
-    points = f"Points {result.score:g}/{total_points(result, max_score):g}"
+    points = f"Points {result.score:g}/{result.max_score:g}"
     lines.append(_command("notice", f"Autograding {result.assignment or ''}".strip(), points))
     return lines
 
 
-def summary_markdown(result: GradeResult, max_score: float | None = None) -> str:
-    total = total_points(result, max_score)
+def summary_markdown(result: GradeResult) -> str:
+    total = result.max_score
     out = [f"### {result.assignment or 'unknown assignment'}: {result.score:g}/{total:g} points", ""]
     if result.errors:
         out.extend(f"- **{e.kind}**: {_cell(e.message)}" for e in result.errors)

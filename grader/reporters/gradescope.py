@@ -13,15 +13,16 @@ from typing import Any
 from ..results import PASSED, GradeResult
 
 
-def render(result: GradeResult, max_score: float | None = None) -> str:
-    """`max_score`: the assignment's points, used only when the result has no checks."""
-    return json.dumps(results_json(result, max_score), indent=2) + "\n"
+def render(result: GradeResult) -> str:
+    return json.dumps(results_json(result), indent=2) + "\n"
 
 
-def results_json(result: GradeResult, max_score: float | None = None) -> dict[str, Any]:
+def results_json(result: GradeResult) -> dict[str, Any]:
     tests: list[dict[str, Any]] = []
     numbers: dict[str, int] = {}
-    for check in result.checks:
+    # A file that could not be run is one failing test saying why (as Gradescope asks), not one
+    # failure per check repeating the same reason; it still counts 0 out of the full total.
+    for check in result.checks if result.usable else []:
         exercise_no = numbers.setdefault(check.exercise, len(numbers) + 1)
         count = sum(1 for t in tests if t["number"].startswith(f"{exercise_no}."))
         tests.append(
@@ -35,13 +36,13 @@ def results_json(result: GradeResult, max_score: float | None = None) -> dict[st
                 "visibility": "after_published" if check.hidden else "visible",
             }
         )
-    if not result.checks:
+    if not result.usable or not result.checks:
         tests.append(
             {
                 "name": "notebook",
                 "number": "0",
                 "score": 0.0,
-                "max_score": float(max_score or 0.0),
+                "max_score": result.max_score,
                 "status": "failed",
                 "output": _not_graded(result),
                 "visibility": "visible",
@@ -50,7 +51,7 @@ def results_json(result: GradeResult, max_score: float | None = None) -> dict[st
     return {
         "score": result.score,
         "execution_time": round(result.execution_time, 3),
-        "output": _overall_output(result, max_score),
+        "output": _overall_output(result),
         "tests": tests,
     }
 
@@ -67,9 +68,8 @@ def _not_graded(result: GradeResult) -> str:
     return "Your notebook could not be graded: " + "; ".join(reasons)
 
 
-def _overall_output(result: GradeResult, max_score: float | None) -> str:
-    total = result.max_score if result.checks else float(max_score or 0.0)
-    lines = [f"{result.assignment or 'unknown assignment'}: {result.score:g}/{total:g} points."]
+def _overall_output(result: GradeResult) -> str:
+    lines = [f"{result.assignment or 'unknown assignment'}: {result.score:g}/{result.max_score:g} points."]
     if result.errors:
         lines.append("Problems while running your notebook:")
         lines.extend(f"  - {e.message}" for e in result.errors)

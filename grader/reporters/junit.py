@@ -13,6 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from junitparser import Error, Failure, JUnitXml, Properties, Property, Skipped, TestCase, TestSuite
+from junitparser.junitparser import SystemErr
 
 from ..results import ERROR, FAILED, GradeResult
 
@@ -60,7 +61,7 @@ def render(result: GradeResult) -> str:
         error.text = _clean("\n".join(_describe(e) for e in result.errors))
         case.result = [error]
         suite.add_testcase(case)
-        suite.system_err = _clean("\n".join(_describe(e) for e in result.errors))
+        suite.append(SystemErr(_clean("\n".join(_describe(e) for e in result.errors))))
 
     xml = JUnitXml("d2l-grader")
     xml.add_testsuite(suite)

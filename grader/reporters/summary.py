@@ -18,7 +18,7 @@ def pass_rates(rubric: Rubric, records: list[Any]) -> dict[str, float]:
 
 
 def write(out_dir: str, rubric: Rubric, records: list[Any]) -> None:
-    from ..batch import write_atomic
+    from ..files import write_atomic
 
     scores = [r.result.score for r in records]
     statuses = Counter(r.result.status for r in records)
@@ -86,6 +86,10 @@ def _plots(out_dir: str, rubric: Rubric, scores: list[float], rates: dict[str, f
 
 
 def _save(fig: Any, path: str) -> None:
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    import io
+
+    from ..files import write_atomic
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=100, format="png")
+    write_atomic(path, buf.getvalue())

@@ -28,7 +28,7 @@ from grader.results import GradeResult
 
 NB = "conv-layer.ipynb"
 HIDDEN_MESSAGE = "hidden check failed (its inputs and expected values are not shown)"
-XSD = xmlschema.XMLSchema(os.path.join(os.path.dirname(__file__), "junit.xsd"))
+XSD = xmlschema.XMLSchema(os.path.join(os.path.dirname(os.path.dirname(__file__)), "junit.xsd"))
 
 
 # ----------------------------------------------------------------------------- notebooks
@@ -65,12 +65,11 @@ def graded(grader, rubrics, tmp_path_factory) -> dict[str, GradeResult]:
     assert {c.id: c.max_score - c.score for c in results["failing"].checks if c.score < c.max_score} == {
         "min-kernel-size": 1
     }
-    assert not results["not-json"].usable and results["not-json"].checks == []
+    # an unreadable file still counts 0 out of the assignment's points
+    unreadable = results["not-json"]
+    assert not unreadable.usable and unreadable.checks == [] and (unreadable.score, unreadable.max_score) == (0, 20)
     assert [e.kind for e in results["dies"].errors] == ["kernel-died"]
     return results
-
-
-MAX = 20.0  # conv-layer's points, what the CLI passes as the assignment's total
 
 
 # ----------------------------------------------------------------------------- JUnit
@@ -156,7 +155,7 @@ def test_junit_survives_control_characters_in_messages():
 
 # ----------------------------------------------------------------------------- Gradescope
 def _gradescope(result: GradeResult) -> dict:
-    data = json.loads(render("gradescope", result, max_score=MAX))
+    data = json.loads(render("gradescope", result))
     jsonschema.validate(data, GRADESCOPE_SCHEMA)
     assert data["score"] == sum(t["score"] for t in data["tests"])
     return data
@@ -219,9 +218,7 @@ def _github(result: GradeResult, tmp_path) -> tuple[dict, list[tuple[str, str, s
     out, summary = tmp_path / "github_output", tmp_path / "step_summary"
     out.write_text("earlier=kept\n", encoding="utf-8")
     summary.write_text("# earlier step\n", encoding="utf-8")
-    stdout = github.render(
-        result, max_score=MAX, environ={"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)}
-    )
+    stdout = github.render(result, environ={"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)})
     lines = out.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "earlier=kept" and len(lines) == 2 and lines[1].startswith("result=")
     payload = json.loads(base64.b64decode(lines[1][len("result=") :]))
@@ -273,7 +270,7 @@ def test_github_dead_kernel_is_an_error(graded, tmp_path):
 
 
 def test_github_without_actions_variables_prints_where_the_result_would_go(graded):
-    text = github.render(graded["failing"], max_score=MAX, environ={})
+    text = github.render(graded["failing"], environ={})
     assert "::notice title=Autograding conv-layer::Points 19/20" in text.splitlines()
     assert "GITHUB_OUTPUT is not set" in text and "GITHUB_STEP_SUMMARY is not set" in text
     encoded = next(line for line in text.splitlines() if line.startswith("result="))[len("result=") :]
@@ -297,12 +294,12 @@ def run_check(monkeypatch, graded):
     import grader.grading
 
     def run(kind: str, *args: str, env: dict[str, str] | None = None):
-        def fake(path, rubric, limits, grader=None):
+        def fake(self, path, assignment=None, own_files=None):
             if kind == "crash":
                 raise RuntimeError("boom")
             return graded[kind]
 
-        monkeypatch.setattr(grader.grading, "grade_notebook", fake)
+        monkeypatch.setattr(grader.grading.Grader, "grade", fake)
         return CliRunner().invoke(
             cli.main, ["check", "whatever.ipynb", *args], env=env or {"GITHUB_OUTPUT": "", "GITHUB_STEP_SUMMARY": ""}
         )

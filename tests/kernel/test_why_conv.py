@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from assignment_suite import standard_tests
 
-from grader.checks import plan
+from grader.planning import plan
 
 NB = "why-conv.ipynb"
 
@@ -75,7 +75,8 @@ WRONG = {
 def test_correlation_is_caught_in_both_argument_orders(rubrics):
     """The hidden commutativity inputs really tell convolution from correlation, either order."""
     the_plan = plan(rubrics["why-conv"])
-    cases = the_plan.cases["conv-full-commutes"]
+    (commutes,) = [p for p in the_plan.checks if p.spec.id == "conv-full-commutes"]
+    cases = commutes.cases
     lengths = [(len(c.args[0]), len(c.args[1])) for c in cases]
     assert (7, 4) in lengths and (4, 7) in lengths
     for case in cases:

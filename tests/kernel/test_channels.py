@@ -8,7 +8,7 @@ import pytest
 import torch
 from assignment_suite import standard_tests
 
-from grader.checks import CheckFailed, PropertyContext
+from grader.content import CheckFailed, PropertyContext
 
 NB = "channels.ipynb"
 

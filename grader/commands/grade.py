@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .cli import fail, limit_options, make_limits
+from .common import fail, limit_options, load_course_or_fail, make_limits, rubric_or_fail, warn_once
 
 
 @click.command()
@@ -44,19 +44,21 @@ def grade(
     **limits: object,
 ) -> None:
     """Grade every submission in SUBMISSIONS (notebooks, or one folder per student)."""
-    from .forkserver import ForkServer
+    from ..forkserver import ForkServer
 
     # The warm parent takes ~2 s to import torch: start it before our own heavy imports.
     server = None if dask_address or not os.path.isdir(submissions) else ForkServer()
-    from . import batch
-    from .cli import load_rubric  # defined after this module is registered
-    from .grading import Grader
+    from .. import batch
+    from ..grading import Grader
 
     lim = make_limits(**limits)  # type: ignore[arg-type]
-    grader = None if server is None else Grader(lim, hide=(submissions,), server=server)
+    grader = None
     client = None
     try:
-        rubric = load_rubric(assignment_id)
+        course = load_course_or_fail()
+        rubric = rubric_or_fail(course, assignment_id)
+        if server is not None:
+            grader = Grader(lim, course=course, hide=(submissions,), server=server)
         try:
             found = batch.discover(submissions, rubric)
         except FileNotFoundError as exc:
@@ -82,6 +84,7 @@ def grade(
             progress.update(task, completed=skipped, status=f"{skipped} already graded" if skipped else "")
 
         def on_done(record: batch.BatchRecord) -> None:
+            warn_once(record.result.warnings)
             status = record.result.status
             if status == "error":
                 counts["errors"] += 1
@@ -105,6 +108,8 @@ def grade(
     finally:
         if grader is not None:
             grader.close()
+        elif server is not None:
+            server.close()
         if client is not None:
             client.close()
     _final_table(console, rubric, outcome, out_dir)
@@ -112,7 +117,7 @@ def grade(
 
 
 def _final_table(console: Console, rubric, outcome, out_dir: str) -> None:  # type: ignore[no-untyped-def]
-    from .reporters.summary import pass_rates
+    from ..reporters.summary import pass_rates
 
     records = list(outcome.records.values())
     table = Table(

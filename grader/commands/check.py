@@ -1,0 +1,103 @@
+"""`grader check NOTEBOOK`: grade one notebook and explain every check (students, CI)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ..reporters import FORMATS
+from .common import fail, limit_options, load_course_or_fail, make_limits, rubric_or_fail, warn_once, write_report
+
+
+def _parse_reports(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[tuple[str, str]]:
+    reports = []
+    for value in values:
+        fmt, sep, path = value.partition("=")
+        if not sep or fmt not in FORMATS or not path:
+            raise click.BadParameter(f"{value!r}: expected FORMAT=FILE with FORMAT one of {', '.join(FORMATS)}")
+        reports.append((fmt, path))
+    return reports
+
+
+@click.command()
+@click.argument("notebook", type=click.Path(dir_okay=False))
+@click.option(
+    "--assignment", "assignment_id", metavar="ID", help="Assignment id (default: detected from the notebook)."
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--output",
+    "output",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write the report to FILE instead of stdout.",
+)
+@click.option(
+    "--report",
+    "reports",
+    metavar="FORMAT=FILE",
+    multiple=True,
+    callback=_parse_reports,
+    help="Also write the report in FORMAT to FILE (repeatable), from the same run.",
+)
+@click.option(
+    "--exit-zero",
+    is_flag=True,
+    help="Exit 0 whenever the notebook was graded (platforms that read the score from a file).",
+)
+@limit_options
+def check(
+    notebook: str,
+    assignment_id: str | None,
+    fmt: str,
+    output: str | None,
+    reports: list[tuple[str, str]],
+    exit_zero: bool,
+    **limits: object,
+) -> None:
+    """Grade one NOTEBOOK and explain every check."""
+    from .. import notebook as notebook_file
+    from ..forkserver import ForkServer
+    from ..grading import Grader, not_graded
+    from ..reporters import render
+
+    lim = make_limits(**limits)  # type: ignore[arg-type]
+    server = None
+    try:
+        notebook_file.load(notebook)
+    except notebook_file.UnusableNotebook:
+        pass  # graded below into a proper result; just do not warm up a kernel for it
+    else:
+        server = ForkServer()  # the warm parent imports torch while we load the course
+    grader = None
+    try:
+        course = load_course_or_fail()
+        for problem in course.problems.values():
+            click.echo(f"grader: warning: a rubric could not be loaded: {problem}", err=True)
+        if assignment_id is not None:
+            rubric_or_fail(course, assignment_id)
+        grader = Grader(lim, course=course, server=server)
+        try:
+            result = grader.grade(notebook, assignment_id)
+        except Exception as exc:  # a bug of ours: still reported, still one line, still exit 2
+            rubric = course.assignments.get(assignment_id or "")
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            result = not_graded(rubric, os.path.basename(notebook), "internal-error", message)
+    finally:
+        if grader is not None:
+            grader.close()
+        elif server is not None:
+            server.close()
+    warn_once(result.warnings)
+    for report_fmt, path in reports:
+        write_report(path, render(report_fmt, result))
+    text = render(fmt, result)
+    if output:
+        write_report(output, text)
+    else:
+        click.echo(text, nl=False)
+    if not result.usable:
+        fail(result.errors[0].message)
+    sys.exit(0 if exit_zero or result.all_passed else 1)

@@ -1,0 +1,190 @@
+"""From what the kernel sent back to verdicts, entirely in the grader process.
+
+Each check is judged by its kind (see `grader.kinds`) on values decoded from plain data;
+expected values come from the reference solutions, computed here on the grader's own
+inputs. Judging one check can never sink the others: whatever a check's judging raises
+becomes that check's `error` with a message (pytest's `CallInfo.from_call` idea), and the
+rest of the notebook is still graded.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from . import plaindata
+from .compare import CheckFailed
+from .inputs import rng_for, student_refs, substitute
+from .kinds.base import JudgeContext
+from .planning import Plan, PlannedCase, PlannedCheck, has_cached
+from .results import ERROR, FAILED, PASSED, CheckResult
+
+HIDDEN_FAILED = "hidden check failed (its inputs and expected values are not shown)"
+
+
+class Unavailable(Exception):
+    """The check cannot be judged (name missing, function raised, kernel gone)."""
+
+
+def evaluate(plan: Plan, fetched: dict[str, dict[str, Any]] | None, unavailable: str | None) -> list[CheckResult]:
+    """One verdict per check of the plan's rubric, in rubric order."""
+    modules: tuple[ModuleType, ModuleType | None] | None = None
+    problem = ""
+    if fetched is not None:
+        try:
+            modules = (plan.rubric.load_reference(), plan.rubric.load_checks())
+        except Exception as exc:  # a broken course module costs the checks, not the grader
+            problem = f"the grader could not load this assignment's course modules ({type(exc).__name__}: {exc})"
+    results = []
+    for planned in plan.checks:
+        spec = planned.spec
+        if fetched is None:
+            status, message = ERROR, unavailable or "the notebook could not be run"
+        elif modules is None:
+            status, message = ERROR, problem
+        else:
+            status, message = _judge_isolated(planned, plan, fetched, *modules)
+        if spec.hidden and status == FAILED:
+            message = HIDDEN_FAILED
+        results.append(
+            CheckResult(
+                id=spec.id,
+                exercise=spec.exercise,
+                score=float(spec.points) if status == PASSED else 0.0,
+                max_score=float(spec.points),
+                status=status,
+                hidden=spec.hidden,
+                message=message,
+                description=spec.description,
+            )
+        )
+    return results
+
+
+def _judge_isolated(
+    planned: PlannedCheck,
+    plan: Plan,
+    fetched: dict[str, dict[str, Any]],
+    reference: ModuleType,
+    checks: ModuleType | None,
+) -> tuple[str, str]:
+    try:
+        return _judge(planned, plan, fetched, reference, checks)
+    except Exception as exc:  # a bug in a property function, the reference, or the engine
+        detail = type(exc).__name__ if planned.spec.hidden else f"{type(exc).__name__}: {str(exc)[:300]}"
+        return ERROR, f"the grader could not judge this check ({detail}); your instructor has been told"
+
+
+def _judge(
+    planned: PlannedCheck,
+    plan: Plan,
+    fetched: dict[str, dict[str, Any]],
+    reference: ModuleType,
+    checks: ModuleType | None,
+) -> tuple[str, str]:
+    spec = planned.spec
+    try:
+        students = {name: _value(fetched.get(f.key), name, spec.hidden) for name, f in planned.students.items()}
+
+        def expected(case: PlannedCase) -> Any:
+            return _expected(planned, case, students, reference)
+
+        for case in planned.cases:
+            value = _value(fetched.get(case.fetch.key), spec.target, spec.hidden)
+            ctx = JudgeContext(
+                what=_label(planned, case),
+                reference=reference,
+                checks_module=checks,
+                students=students,
+                rng=rng_for(plan.rubric.seed, spec.id + "/property", case.number),
+                expected=expected,
+            )
+            planned.kind.judge(spec, case, value, ctx)
+    except Unavailable as exc:
+        return ERROR, str(exc)
+    except CheckFailed as exc:
+        return FAILED, str(exc)
+    return PASSED, ""
+
+
+def _value(entry: dict[str, Any] | None, what: str, hidden: bool) -> Any:
+    if not isinstance(entry, dict):
+        raise Unavailable(f"{what}: the checks' results have no answer for it")
+    status = entry.get("status")
+    if status == "missing":
+        raise Unavailable(f"name `{entry.get('name', what)}` is not defined in your notebook")
+    if status == "raised":
+        error = str(entry.get("error", "an exception"))
+        if hidden:
+            error = error.split(":")[0]
+        raise Unavailable(f"{what} raised {error}")
+    if status != "ok":
+        raise Unavailable(f"{what}: {str(entry.get('error', 'could not be evaluated'))[:300]}")
+    try:
+        return plaindata.decode(entry.get("value"))
+    except plaindata.Malformed as exc:
+        raise Unavailable(f"{what}: the value came back malformed ({exc})") from None
+
+
+def _label(planned: PlannedCheck, case: PlannedCase) -> str:
+    """How a message names what was checked: `min_kernel_size(3)` when the call is short
+    and public, otherwise the name (with the case number when there are several)."""
+    spec = planned.spec
+    simple = all(
+        isinstance(a, bool | int | float | str) or (isinstance(a, tuple) and all(isinstance(x, int) for x in a))
+        for a in case.args
+    )
+    if spec.call and not spec.hidden and simple:
+        return f"{spec.call}({', '.join(repr(a) for a in case.args)})"
+    return spec.target if len(planned.cases) == 1 else f"{spec.target} (case {case.number + 1})"
+
+
+def _expected(planned: PlannedCheck, case: PlannedCase, students: dict[str, Any], reference: ModuleType) -> Any:
+    """The expected value of one case: its literal, or the reference on the grader's inputs."""
+    if case.has_expected:
+        return _literal(case.expected)
+    cacheable = not student_refs(case.reference_args)
+    if cacheable and has_cached(case):
+        return case.cached_expected
+    function = getattr(reference, planned.spec.reference_function)
+    try:
+        expected = function(*[_to_torch(a) for a in substitute(case.reference_args, students)])
+    except Exception as exc:
+        if cacheable:
+            raise  # our own inputs broke our own reference: a grader problem, reported as such
+        # only student-derived inputs (their own X_diag, say) can make the reference fail
+        raise CheckFailed(
+            f"the reference {planned.spec.reference_function} cannot be applied to your inputs ({type(exc).__name__}: {exc})"
+        ) from None
+    if cacheable:
+        case.cached_expected = expected
+    return expected
+
+
+def _to_torch(value: Any) -> Any:
+    import torch
+
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value))
+    if isinstance(value, list):
+        return [_to_torch(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_to_torch(v) for v in value)
+    return value
+
+
+def _literal(value: Any) -> Any:
+    """TOML lists of numbers are compared as arrays; `{ tuple = [...] }` as tuples."""
+    from .inputs import Sequence
+
+    if isinstance(value, Sequence):
+        return tuple(_literal(v) for v in value.items)
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, int | float | list) and not isinstance(v, bool) for v in value)
+    ):
+        return np.array(value, dtype=np.float64)
+    return value

@@ -1,0 +1,59 @@
+"""`kind = "value"` (the default): compare the answer with the reference's, or with a literal.
+
+The expected value of each case is `reference(*args)` computed in the grader (a `call`
+check defaults to the reference function of the same name), or the case's literal
+`expected`. Comparison reports the shape that differs or the first differing element with
+both values and the tolerance.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, PrivateAttr, model_validator
+
+from ..compare import compare, ensure_plain
+from .base import CheckKind, CheckSpec, Identifier, JudgeContext, ModuleNames
+
+
+class ValueCheck(CheckSpec):
+    kind: Literal["value"] = "value"
+    reference: Identifier | None = Field(None, description="reference function computing the expected value")
+    compare: Literal["allclose", "equal"] = "allclose"
+    rtol: float = Field(1e-5, ge=0)
+    atol: float = Field(1e-6, ge=0)
+
+    _reference: str | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _expected_from_somewhere(self) -> ValueCheck:
+        self._reference = self.reference or self.call
+        if self._reference is None and not all(c.has_expected for c in self.all_cases):
+            raise ValueError("a value check on a name or probe needs `expected` or `reference`")
+        return self
+
+    @property
+    def reference_function(self) -> str | None:
+        """The reference function the expected values come from (None: literals only)."""
+        return None if all(c.has_expected for c in self.all_cases) else self._reference
+
+
+class ValueKind(CheckKind):
+    name = "value"
+    spec = ValueCheck
+    uses_expected = True
+
+    def validate(self, check: Any, modules: ModuleNames) -> list[str]:
+        problems = super().validate(check, modules)
+        function = check.reference_function
+        if function and modules.reference is not None and function not in modules.reference:
+            problems.append(f"reference function {function!r} is not defined in the reference module")
+        return problems
+
+    def judge(self, check: Any, case: Any, value: Any, ctx: JudgeContext) -> None:
+        ensure_plain(value, ctx.what)
+        assert ctx.expected is not None
+        compare(value, ctx.expected(case), mode=check.compare, rtol=check.rtol, atol=check.atol, what=ctx.what)
+
+
+KIND = ValueKind()

@@ -1,0 +1,105 @@
+"""The Gradescope bundle at work: the zip is unpacked into a fake /autograder (AUTOGRADER_ROOT)
+and its run_autograder is run on real submissions with the grader of this environment, as
+Gradescope would run it after setup.sh."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+from ci_schemas import GRADESCOPE_SCHEMA
+from click.testing import CliRunner
+from nbfactory import variant
+
+from grader import cli
+
+NB = "conv-layer.ipynb"
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundle") / "autograder.zip"
+    result = CliRunner().invoke(cli.main, ["gradescope-bundle", "conv-layer", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _autograder(bundle, tmp_path, submission: dict[str, bytes]):
+    """Unpack the bundle as Gradescope does, add a submission, run run_autograder."""
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(root / "source")
+    for script in ("setup.sh", "run_autograder"):
+        os.chmod(root / "source" / script, 0o755)
+    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "submission").mkdir()
+    for name, data in submission.items():
+        (root / "submission" / name).write_bytes(data)
+    env = {
+        **os.environ,
+        "AUTOGRADER_ROOT": str(root),
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+    }
+    env.pop("D2L_GRADER_COURSE", None)
+    run = subprocess.run([str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, GRADESCOPE_SCHEMA)
+    return root, data, run
+
+
+def test_run_autograder_uses_the_bundled_rubric(bundle, tmp_path):
+    """A wrong answer, graded with the bundle's own rubric edited to make that check worth 5:
+    the score follows the bundled course content, not the grader's own folder."""
+    notebook = variant(NB, tmp_path, {"    return d + 1": "    return d"}, name="student.ipynb")
+    # Gradescope keeps the uploaded name; the notebook is found even when it is not conv-layer.ipynb
+    with zipfile.ZipFile(bundle) as zf:
+        rubric = zf.read("course/rubrics/conv-layer.toml").decode()
+    block = 'id = "min-kernel-size"\nexercise = "ex4"\npoints = 1\n'
+    assert block in rubric
+    edited = tmp_path / "edited.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(edited, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "course/rubrics/conv-layer.toml":
+                data = rubric.replace(block, block.replace("points = 1", "points = 5")).encode()
+            dst.writestr(info, data)
+    _, data, run = _autograder(edited, tmp_path, {"student.ipynb": Path(notebook).read_bytes()})
+    assert "grading student.ipynb" in run.stdout
+    assert (data["score"], sum(t["max_score"] for t in data["tests"])) == (19, 24)
+    (failed,) = [t for t in data["tests"] if t["status"] == "failed"]
+    assert (failed["name"], failed["max_score"]) == ("ex4: min-kernel-size", 5)
+    assert {t["status"] for t in data["tests"] if t is not failed} == {"passed"}
+
+
+def test_run_autograder_explains_a_file_that_is_not_json(bundle, tmp_path):
+    _, data, _ = _autograder(bundle, tmp_path, {NB: b"{ this is not json"})
+    (test,) = data["tests"]
+    assert (data["score"], test["status"], test["max_score"]) == (0, "failed", 20)
+    assert "not a notebook" in test["output"]
+
+
+def test_run_autograder_without_a_notebook_still_writes_results(bundle, tmp_path):
+    _, data, _ = _autograder(bundle, tmp_path, {"answers.txt": b"I forgot the notebook"})
+    (test,) = data["tests"]
+    assert (data["score"], test["status"], test["max_score"]) == (0, "failed", 20)
+    assert "No notebook" in test["output"] and NB in test["output"]
+
+
+def test_run_autograder_writes_results_even_if_the_grader_cannot_start(bundle, tmp_path):
+    root = tmp_path / "autograder"
+    (root / "venv" / "bin").mkdir(parents=True)
+    fake = root / "venv" / "bin" / "grader"  # first on run_autograder's PATH
+    fake.write_text("#!/bin/sh\nexit 3\n")
+    fake.chmod(0o755)
+    notebook = variant(NB, tmp_path)
+    _, data, _ = _autograder(bundle, tmp_path, {NB: Path(notebook).read_bytes()})
+    assert data["score"] == 0 and "exit code 3" in data["tests"][0]["output"]
