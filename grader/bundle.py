@@ -3,12 +3,13 @@
 The zip holds, at its root (Gradescope unpacks it into /autograder/source):
 
 * `setup.sh` — run once when Gradescope builds the image: Python 3.11, CPU-only torch and
-  the pinned requirements in a venv at /autograder/venv, then the engine;
+  the locked requirements in a venv at /autograder/venv, then the engine;
 * `run_autograder` — run per submission: copies the submitted notebooks, runs
   `grader check --format gradescope --output /autograder/results/results.json --exit-zero`
   and makes sure a results.json exists whatever happened;
-* `requirements.txt` — every package the engine needs, pinned to the versions this bundle
-  was built with (the grading numerics must not drift between instructor and Gradescope);
+* `requirements.txt` — the grader's lock (grader/grading-requirements.txt, see
+  grader/environment.py): every package the engine needs at the version the grader is tested
+  and graded with everywhere, so the numerics cannot drift between instructor and Gradescope;
 * `engine/` — the grader's source; `course/` — this assignment's rubric, checks, probes and
   reference, found by the engine through `D2L_GRADER_COURSE`.
 
@@ -25,10 +26,10 @@ import os
 import zipfile
 from importlib import metadata
 
+from . import environment
 from .course import package_dir
 from .rubric import Rubric
 
-TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 _EXECUTABLE = 0o100755 << 16
 _REGULAR = 0o100644 << 16
 _STAMP = (2020, 1, 1, 0, 0, 0)  # fixed, so the same inputs give the same zip
@@ -51,8 +52,9 @@ if ! command -v python3.11 >/dev/null 2>&1; then
 fi
 python3.11 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/python" -m pip install --upgrade pip
-# CPU-only torch from PyTorch's own index, pinned like everything else.
-"$ROOT/venv/bin/python" -m pip install --index-url {torch_index} "torch=={torch}"
+# CPU-only torch from PyTorch's own index, alone; then everything else at the lock's versions
+# (requirements.txt pins torch as that same CPU build, so pip never looks for another).
+"$ROOT/venv/bin/python" -m pip install {torch_pip_args}
 "$ROOT/venv/bin/python" -m pip install -r "$SOURCE/requirements.txt"
 "$ROOT/venv/bin/python" -m pip install --no-deps "$SOURCE/engine"
 D2L_GRADER_COURSE="$SOURCE/course" "$ROOT/venv/bin/grader" list  # the rubric loads
@@ -99,38 +101,6 @@ if [ ! -s "$RESULTS" ]; then
 fi
 exit 0
 """
-
-
-def pinned_requirements(root: str = "d2l-grader") -> list[str]:
-    """`name==version` for every installed distribution the engine needs, sorted."""
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-    from packaging.version import Version
-
-    pins: dict[str, str] = {}
-    seen: dict[str, set[str]] = {}
-    queue: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
-    while queue:
-        name, extras = queue.pop()
-        key = canonicalize_name(name)
-        if key in seen and extras <= seen[key]:
-            continue
-        seen.setdefault(key, set()).update(extras)
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            raise BundleError(
-                f"{name} is required but not installed; install the grader with its dependencies first"
-            ) from None
-        if key != canonicalize_name(root):
-            pins[key] = f"{dist.metadata['Name']}=={Version(dist.version).public}"
-        for text in dist.requires or []:
-            req = Requirement(text)
-            wanted = [{"extra": e} for e in sorted(extras)] or [{"extra": ""}]
-            if req.marker is not None and not any(req.marker.evaluate(env) for env in wanted):
-                continue
-            queue.append((req.name, frozenset(req.extras)))
-    return [pins[key] for key in sorted(pins)]
 
 
 def course_files(rubric: Rubric) -> dict[str, str]:
@@ -186,7 +156,7 @@ def engine_files() -> dict[str, str]:
 def _engine_pyproject(packages: list[str]) -> str:
     version = metadata.version("d2l-grader")
     return (
-        "# The grader engine, installed with --no-deps: ../requirements.txt pins its dependencies.\n"
+        "# The grader engine, installed with --no-deps: ../requirements.txt (the lock) pins its dependencies.\n"
         "[build-system]\n"
         'requires = ["setuptools>=64"]\n'
         'build-backend = "setuptools.build_meta"\n\n'
@@ -195,7 +165,7 @@ def _engine_pyproject(packages: list[str]) -> str:
         f'version = "{version}"\n'
         'requires-python = ">=3.11,<3.12"\n\n'
         "[project.scripts]\n"
-        'grader = "grader.cli:main"\n\n'
+        'grader = "grader.cli:entry"\n\n'
         "[tool.setuptools]\n"
         f"packages = {json.dumps(packages)}\n"
     )
@@ -203,21 +173,20 @@ def _engine_pyproject(packages: list[str]) -> str:
 
 def build(rubric: Rubric) -> bytes:
     """The autograder zip for `rubric`, as bytes."""
-    from . import ci
-
-    requirements = pinned_requirements()
+    try:
+        requirements = environment.lock_text()
+    except FileNotFoundError as exc:
+        raise BundleError(str(exc)) from None
     engine = engine_files()
     packages = sorted(
         {os.path.dirname(p)[len("engine/") :].replace("/", ".") for p in engine if p.endswith("/__init__.py")}
     )
     texts = {
-        "setup.sh": SETUP_SH.format(torch_index=TORCH_CPU_INDEX, torch=ci.TORCH_VERSION),
+        "setup.sh": SETUP_SH.format(torch_pip_args=environment.TORCH_PIP_ARGS),
         "run_autograder": RUN_AUTOGRADER.format(
             assignment=_sh_quote(rubric.id), notebook=_sh_quote(rubric.notebook), max_score=f"{rubric.max_score:g}"
         ),
-        "requirements.txt": "# Pinned from the environment that built this bundle (torch: CPU build).\n"
-        + "\n".join(requirements)
-        + "\n",
+        "requirements.txt": requirements,
         "engine/pyproject.toml": _engine_pyproject(packages),
     }
     buf = io.BytesIO()

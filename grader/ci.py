@@ -1,9 +1,11 @@
 """`grader init-ci github`: the GitHub Actions workflow for a student repository template.
 
-The workflow installs the pinned grader and CPU-only torch, fetches the course's rubrics and
-reference from a repository students cannot see, grades the notebook with `--format github`,
-hands the points to GitHub Classroom through `classroom-resources/autograding-grading-reporter`
-(partial credit: one test per check) and keeps the JSON and JUnit reports as an artifact.
+The workflow installs CPU-only torch and the grader at the versions of the grader's lock
+(written next to it as .github/grader-requirements.txt, see grader/environment.py), fetches
+the course's rubrics and reference from a repository students cannot see, grades the notebook
+with `--format github`, hands the points to GitHub Classroom through
+`classroom-resources/autograding-grading-reporter` (partial credit: one test per check) and
+keeps the JSON and JUnit reports as an artifact.
 Those reports carry what `grader check` shows a student: hidden checks' inputs never appear.
 """
 
@@ -13,11 +15,12 @@ import json
 import os
 import re
 
+from . import environment
 from .rubric import Rubric
 
 WORKFLOW_PATH = os.path.join(".github", "workflows", "grade.yml")
-TORCH_VERSION = "2.13.0"
-TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# The grader's lock, written beside the workflow: `pip install -c` keeps every package at its version.
+LOCK_PATH = os.path.join(".github", "grader-requirements.txt")
 # A placeholder the instructor replaces with where the course publishes the grader.
 GRADER_PACKAGE = "d2l-grader @ git+https://github.com/YOUR-COURSE/d2l-grader@v0.1.0"
 COURSE_REPOSITORY = "YOUR-COURSE/d2l-course-content"
@@ -36,6 +39,10 @@ _TEMPLATE = """\
 #   2. The "Fetch the rubric" step: the private repository holding your rubrics/ and
 #      reference/ folders, and an organisation secret COURSE_CONTENT_TOKEN (a fine-grained
 #      token with read access to it) shared with the student repositories.
+# {lock_path}, written with this file, is the grader's lock: every package at the
+# version the grader grades with. It must come from the same release as GRADER_PACKAGE: when you
+# move GRADER_PACKAGE to another release, replace it with that release's
+# grader/grading-requirements.txt.
 # Reports show students what `grader check` shows them; hidden checks' inputs never appear.
 # Anything this workflow can read, a student who edits it can read too: see "Using it in CI"
 # in the grader's README before relying on hidden checks for credit.
@@ -77,11 +84,11 @@ jobs:
         uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - name: Install the grader (pinned, CPU-only torch)
+      - name: Install the grader (locked versions, CPU-only torch)
         run: |
           python -m pip install --upgrade pip
-          python -m pip install --index-url {torch_index} torch=={torch}
-          python -m pip install "$GRADER_PACKAGE"
+          python -m pip install {torch_pip_args}
+          python -m pip install -c {lock_path} "$GRADER_PACKAGE"
       - name: Grade the notebook
         id: grader
         run: >-
@@ -119,18 +126,28 @@ def github_workflow(rubric: Rubric, notebook: str | None = None) -> str:
         notebook=json.dumps(name),
         package=json.dumps(GRADER_PACKAGE),
         course_repository=COURSE_REPOSITORY,
-        torch=TORCH_VERSION,
-        torch_index=TORCH_CPU_INDEX,
+        torch_pip_args=environment.TORCH_PIP_ARGS,
+        lock_path=LOCK_PATH.replace(os.sep, "/"),
     )
 
 
 def write_github_workflow(directory: str, rubric: Rubric, notebook: str | None = None, force: bool = False) -> str:
-    """Write `.github/workflows/grade.yml` under `directory`; return its path."""
+    """Write `.github/workflows/grade.yml` and the lock it installs from under `directory`.
+
+    Returns the workflow's path. Nothing is written if either file exists, unless `force`.
+    """
     text = github_workflow(rubric, notebook)
-    path = os.path.join(directory, WORKFLOW_PATH)
-    if os.path.exists(path) and not force:
-        raise CIError(f"{path} already exists (use --force to overwrite it)")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    return path
+    try:
+        lock = environment.lock_text()
+    except FileNotFoundError as exc:
+        raise CIError(str(exc)) from None
+    files = {os.path.join(directory, WORKFLOW_PATH): text, os.path.join(directory, LOCK_PATH): lock}
+    if not force:
+        for path in files:
+            if os.path.exists(path):
+                raise CIError(f"{path} already exists (use --force to overwrite it)")
+    for path, content in files.items():
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(content)
+    return os.path.join(directory, WORKFLOW_PATH)

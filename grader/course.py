@@ -69,9 +69,9 @@ def course_root(path: str | None = None) -> str:
     return os.path.dirname(package_dir())
 
 
-def section_key(section: str) -> tuple[int | str, ...]:
-    """'6.10' after '6.9': sections sort by their numbers."""
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\s]+", section))
+def section_key(section: str) -> tuple[tuple[int, int, str], ...]:
+    """'6.10' after '6.9': sections sort by their numbers (numbers before words, never compared)."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\s]+", section))
 
 
 @dataclass
@@ -137,7 +137,7 @@ def _course_file(root: str) -> CourseFile | None:
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CourseError(f"{path}: {exc}") from None
     try:
         return CourseFile.model_validate(data)

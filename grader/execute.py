@@ -21,13 +21,15 @@ from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from .forkserver import coverage_running
 from .harness import MIME as RESULT_MIME
 from .kernel_manager import ForkKernelManager, WarmKernel
 from .limits import Limits, format_size
 from .results import NotebookError
 from .sandbox import SandboxConfig
 
-with open(os.path.join(os.path.dirname(__file__), "harness.py"), encoding="utf-8") as _harness:
+HARNESS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
+with open(HARNESS_PATH, encoding="utf-8") as _harness:
     HARNESS_SOURCE = _harness.read()
 
 
@@ -251,11 +253,30 @@ async def _kill(client: _GraderClient) -> None:
         await client.km.provisioner.kill()
 
 
+# Test runs only: the kernel's coverage is saved when the checks are done (the kernel is
+# killed with SIGKILL afterwards, so it would save nothing at exit; see forkserver.py).
+_SAVE_KERNEL_COVERAGE = """
+try:
+    __import__('sys').modules['coverage'].Coverage.current().save()
+except Exception:
+    pass
+"""
+
+
 def harness_cell_source(request: dict[str, Any]) -> str:
     """The code of the final cell: the harness, run on `request` in a namespace of its own
-    (so it cannot clobber the student's names)."""
+    (so it cannot clobber the student's names).
+
+    When coverage.py measures the grader (test runs), the harness is compiled under its real
+    path, so the kernel's measurement counts its lines, and the cell ends by saving that
+    measurement; otherwise the cell is exactly the harness and its call.
+    """
     program = HARNESS_SOURCE + "\n_run(__import__('json').loads(" + json.dumps(json.dumps(request)) + "))\n"
-    return f"exec(compile({program!r}, '<d2l-grader-harness>', 'exec'), {{'__name__': 'd2l_grader_harness'}})"
+    filename = "<d2l-grader-harness>"
+    if coverage_running() is not None:
+        program += _SAVE_KERNEL_COVERAGE
+        filename = HARNESS_PATH
+    return f"exec(compile({program!r}, {filename!r}, 'exec'), {{'__name__': 'd2l_grader_harness'}})"
 
 
 HARNESS_TIMEOUT = "the checks did not finish in time (a function of yours may not return)"

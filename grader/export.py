@@ -72,6 +72,10 @@ def read_gradebook(path: str) -> list[GradebookRow]:
                 rows.append(GradebookRow(student, total, maximum, (record["status"] or "").strip()))
     except OSError as exc:
         raise ExportError(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ExportError(f"{path}: not a gradebook from `grader grade` (the file is not UTF-8 text)") from None
+    except csv.Error as exc:
+        raise ExportError(f"{path}: not a gradebook from `grader grade` ({exc})") from None
     if not rows:
         raise ExportError(f"{path}: the gradebook has no students")
     return rows

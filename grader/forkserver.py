@@ -18,11 +18,12 @@ import json
 import os
 import select
 import signal
+import stat
 import subprocess
 import sys
 import threading
 from dataclasses import asdict
-from typing import Any
+from typing import Any, NoReturn
 
 from .sandbox import SandboxConfig
 
@@ -116,6 +117,11 @@ def _child_main(request: dict[str, Any], status_fd: int) -> None:
         except Exception:
             pass
     finally:
+        if (measuring := coverage_running()) is not None:  # test runs only
+            try:
+                measuring.save()
+            except Exception:
+                pass
         os._exit(code)
 
 
@@ -154,9 +160,13 @@ def _spawn(request: dict[str, Any]) -> dict[str, Any]:
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
+        if coverage_running() is not None:  # test runs only
+            _measure_kernel(request)
         _child_main(request, write_fd)
     os.close(write_fd)
     _KERNELS[pid] = request["sandbox"].get("uid") if os.geteuid() == 0 else None
+    if coverage_running() is not None:  # test runs only
+        _MEASURED_KERNELS[pid] = request["sandbox"]["scratch"]
     with os.fdopen(read_fd, "rb") as status:
         line = status.readline()
     try:
@@ -208,8 +218,7 @@ def serve() -> None:
             if not chunk:
                 # The grader went away or is done: so are we, at once (children die via
                 # PDEATHSIG; a full interpreter teardown with torch loaded takes ~0.2 s).
-                out.flush()
-                os._exit(0)
+                _leave(out)
             buffer += chunk
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
@@ -217,12 +226,20 @@ def serve() -> None:
                 if request.get("op") == "spawn":
                     send(_spawn(request))
                 elif request.get("op") == "stop":
-                    out.flush()
-                    os._exit(0)
+                    _leave(out)
 
 
 # Kernels alive, by pid, with the uid each runs as (None when we could not switch users).
 _KERNELS: dict[int, int | None] = {}
+
+
+def _leave(out: Any) -> NoReturn:
+    """End the server: at once (os._exit), or normally when coverage.py measures us, so that
+    it saves its data at exit."""
+    out.flush()
+    if coverage_running() is not None:
+        sys.exit(0)
+    os._exit(0)
 
 
 def _reap(send) -> None:
@@ -241,6 +258,9 @@ def _reap(send) -> None:
         uid = _KERNELS.pop(pid)
         if uid is not None:
             _sweep_user(uid)
+        scratch = _MEASURED_KERNELS.pop(pid, None)
+        if scratch is not None:  # test runs only
+            _collect_kernel_coverage(scratch)
         send({"event": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
@@ -260,6 +280,77 @@ def _sweep_user(uid: int) -> None:
                 pass
         if not found:
             return
+
+
+# ----------------------------------------------------------------------------- coverage (test runs)
+# When the test suite runs under coverage.py (`.coveragerc`: `patch = subprocess`), the server is
+# measured like any subprocess. Its kernels need more: a confined kernel cannot write to the
+# project folder (it is hidden, and the kernel runs as another user), and it is killed with
+# SIGKILL, so nothing is saved at exit. So each measured kernel child gets a coverage of its own
+# that writes into the kernel's scratch folder; the harness cell saves it once the checks have
+# run (see `execute.harness_cell_source`), and the server copies the file beside its own data
+# when it reaps the kernel, before the grader deletes the scratch folder. The sandbox is
+# applied exactly as without coverage. Outside coverage runs none of this runs: each entry
+# point first asks `coverage_running()`, a dictionary lookup.
+
+# Kernels being measured, by pid, with their scratch folder.
+_MEASURED_KERNELS: dict[int, str] = {}
+_KERNEL_DATA_FILE = ".coverage"  # in the kernel's scratch folder; coverage adds a unique suffix
+_MAX_KERNEL_DATA = 64 << 20
+
+
+def coverage_running() -> Any:
+    """The coverage.py measurement running in this process, or None (always, outside test runs).
+
+    The same test as `cli._coverage_active`: coverage is only ever imported by coverage itself.
+    """
+    coverage: Any = sys.modules.get("coverage")
+    return coverage.Coverage.current() if coverage is not None else None
+
+
+def _measure_kernel(request: dict[str, Any]) -> None:
+    """In a forked kernel child, before confinement: stop the measurement inherited from the
+    server and start one with the same settings whose data file is in the kernel's scratch
+    folder. (Its own lines, like the rest of the child's code before `_child_main`, run before
+    that measurement starts, so they never show as covered.)"""
+    try:
+        import importlib
+
+        scratch = request["sandbox"]["scratch"]
+        control: Any = importlib.import_module("coverage.control")
+        inherited = control.Coverage.current()
+        inherited.stop()
+        cov = control.Coverage(config_file=control.CONFIG_DATA_PREFIX + inherited.config.serialize())
+        cov.set_option("run:data_file", os.path.join(scratch, _KERNEL_DATA_FILE))
+        cov.start()
+    except BaseException:  # never return into the server's loop; the kernel just goes unmeasured
+        pass
+
+
+def _collect_kernel_coverage(scratch: str) -> None:
+    """Copy a reaped kernel's coverage data files beside the server's own (as `<data_file>.<suffix>`,
+    which `coverage combine` picks up). The files come from a kernel that ran student code, so
+    only regular files are read (no symlinks, FIFOs or devices), and at most 64 MiB of each."""
+    cov = coverage_running()
+    if cov is None:
+        return
+    try:
+        names = [n for n in os.listdir(scratch) if n.startswith(_KERNEL_DATA_FILE + ".")]
+    except OSError:
+        return
+    base = os.path.abspath(cov.config.data_file)
+    for name in names:
+        try:
+            fd = os.open(os.path.join(scratch, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as source:
+                if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
+                    continue
+                data = source.read(_MAX_KERNEL_DATA)
+            target = base + name[len(_KERNEL_DATA_FILE) :]
+            with open(target, "xb") as copy:
+                copy.write(data)
+        except OSError:
+            pass
 
 
 # ----------------------------------------------------------------------------- grader side

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from . import notebook
 from .course import Course, UnknownAssignment, load_course, package_dir
@@ -63,7 +63,7 @@ def run_sync(make: Callable[[], Awaitable[T]]) -> T:
     thread.join()
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["value"]  # type: ignore[no-any-return]
+    return cast(T, outcome["value"])
 
 
 def not_graded(rubric: Rubric | None, notebook_name: str, kind: str, message: str) -> GradeResult:

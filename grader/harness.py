@@ -18,7 +18,19 @@ import signal as _signal
 
 MIME = "application/vnd.d2l-grader.result+json"
 MAX_ARRAY_BYTES = 32 * 1024 * 1024  # one array
-MAX_TOTAL_BYTES = 96 * 1024 * 1024  # all arrays of one run together
+MAX_TOTAL_BYTES = 96 * 1024 * 1024  # everything one run ships (arrays, text, items), together
+MAX_STRING_CHARS = 1024 * 1024  # one str: 1 MiB of text
+MAX_ITEMS = 100_000  # one list, tuple or dict
+MAX_INT_BITS = 10_000  # one int (~3000 digits; JSON cannot carry much more than 4300)
+MAX_DEPTH = 20  # levels of nesting; what lies deeper is refused
+ITEM_BYTES = 8  # what one number, item or key counts against MAX_TOTAL_BYTES
+# Arrays cross as .npy of these dtypes only (native byte order). Torch dtypes numpy lacks
+# are widened exactly: bfloat16 and the float8 types become float32, complex32 complex64;
+# the result's "dtype" still names the tensor's own dtype.
+ARRAY_DTYPES = (
+    *("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"),
+    *("float16", "float32", "float64", "complex64", "complex128"),
+)
 _budget = [MAX_TOTAL_BYTES]
 
 
@@ -26,69 +38,150 @@ class _HarnessTimeout(Exception):
     pass
 
 
+class _OverBudget(Exception):
+    pass
+
+
 def _npy_bytes(array):
     import numpy as np
 
     buf = _io.BytesIO()
-    np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
+    # np.asarray, not np.ascontiguousarray: the latter turns a 0-d array into shape (1,)
+    np.lib.format.write_array(buf, np.asarray(array, order="C"), allow_pickle=False)
     return _b64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _charge(nbytes):
+    if nbytes > _budget[0]:
+        raise _OverBudget()
+    _budget[0] -= nbytes
+
+
+def _too_long(what, size, limit, unit):
+    return {"__unsupported__": "%s of %d %s, longer than the limit of %d" % (what, size, unit, limit)}
+
+
+def _float_json(x):
+    """A float as JSON: a number, or {"__float__": "nan" | "inf" | "-inf"}."""
+    if x != x:
+        return {"__float__": "nan"}
+    if x in (float("inf"), float("-inf")):
+        return {"__float__": "inf" if x > 0 else "-inf"}
+    return x
 
 
 def _encode(value, depth=0):
     """Turn a student value into plain data, refusing anything else by name."""
+    if depth == 0:
+        try:
+            return _encode_value(value, 0)
+        except _OverBudget:
+            return {
+                "__unsupported__": "one value too many: the values returned exceed %d MiB" % (MAX_TOTAL_BYTES >> 20)
+            }
+    return _encode_value(value, depth)
+
+
+def _encode_value(value, depth):
     import numpy as np
 
     try:
         import torch
     except Exception:  # pragma: no cover - torch is part of the grading environment
-        torch = None
-    if depth > 20:
+        torch = None  # type: ignore[assignment]
+    if depth > MAX_DEPTH:
         return {"__unsupported__": "a structure nested too deeply"}
     kind = type(value)
     if value is Ellipsis:
         return {"__unsupported__": "still `...`"}
-    if value is None or kind in (bool, int, float, str):
-        if kind is float and value != value:
-            return {"__float__": "nan"}
-        if kind is float and value in (float("inf"), float("-inf")):
-            return {"__float__": "inf" if value > 0 else "-inf"}
+    if value is None or kind is bool:
+        return value
+    if kind is int:
+        if value.bit_length() > MAX_INT_BITS:
+            return _too_long("an int", value.bit_length(), MAX_INT_BITS, "bits")
+        _charge(ITEM_BYTES + value.bit_length() // 3)
+        return value
+    if kind is float:
+        _charge(ITEM_BYTES)
+        return _float_json(value)
+    if kind is complex:
+        _charge(2 * ITEM_BYTES)
+        return {"__complex__": [_float_json(value.real), _float_json(value.imag)]}
+    if kind is str:
+        if len(value) > MAX_STRING_CHARS:
+            return _too_long("a str", len(value), MAX_STRING_CHARS, "characters")
+        _charge(ITEM_BYTES + len(value))
         return value
     if torch is not None and kind in (torch.Tensor, torch.nn.Parameter):
-        array = value.detach().cpu()
-        if array.is_complex() or array.dtype == torch.bfloat16:
-            array = array.to(torch.float64)
-        array = array.numpy()
-        return _encode_array(array, "torch", str(value.dtype).replace("torch.", ""))
+        return _encode_tensor(value, torch)
     if kind is np.ndarray:
         if value.dtype.hasobject:
             return {"__unsupported__": "a numpy array of Python objects"}
-        return _encode_array(value, "numpy", str(value.dtype))
+        dtype = str(value.dtype.newbyteorder("="))
+        if dtype not in ARRAY_DTYPES:
+            return {"__unsupported__": "a numpy array of dtype %s" % value.dtype}
+        return _encode_array(value, "numpy", dtype)
     if isinstance(value, np.generic) and kind.__module__ == "numpy":
-        return _encode(value.item(), depth + 1)
+        item = value.item()  # a numpy scalar becomes the Python scalar of the same value
+        if isinstance(item, np.generic) or type(item) not in (bool, int, float, complex, str):
+            return {"__unsupported__": "a numpy scalar of type " + kind.__name__}
+        return _encode_value(item, depth)
     if torch is not None and kind is torch.Size:
+        _charge(ITEM_BYTES * (len(value) + 1))
         return {"__seq__": "tuple", "items": [int(v) for v in value]}
     if kind in (list, tuple):
-        return {"__seq__": kind.__name__, "items": [_encode(v, depth + 1) for v in value]}
+        if len(value) > MAX_ITEMS:
+            return _too_long("a " + kind.__name__, len(value), MAX_ITEMS, "items")
+        _charge(ITEM_BYTES)
+        return {"__seq__": kind.__name__, "items": [_encode_value(v, depth + 1) for v in value]}
     if kind is dict:
+        if len(value) > MAX_ITEMS:
+            return _too_long("a dict", len(value), MAX_ITEMS, "items")
         if not all(type(k) is str for k in value):
             return {"__unsupported__": "a dict whose keys are not all strings"}
-        return {"__dict__": {k: _encode(v, depth + 1) for k, v in value.items()}}
+        if any(len(k) > MAX_STRING_CHARS for k in value):
+            return {"__unsupported__": "a dict with a key longer than %d characters" % MAX_STRING_CHARS}
+        _charge(ITEM_BYTES + sum(ITEM_BYTES + len(k) for k in value))
+        return {"__dict__": {k: _encode_value(v, depth + 1) for k, v in value.items()}}
     if isinstance(value, BaseException):
-        names = [c.__name__ for c in type(value).__mro__]
+        names = [str(c.__name__)[:200] for c in kind.__mro__[:50]]
         try:
             message = str(value)
         except Exception:
             message = "<unprintable message>"
-        return {"__exception__": {"type": kind.__name__, "mro": names, "message": message[:4000]}}
+        if type(message) is not str:  # a str subclass could lie about its contents
+            message = "<unprintable message>"
+        return {"__exception__": {"type": names[0], "mro": names, "message": message[:4000]}}
     return {"__unsupported__": "an object of type " + kind.__name__}
+
+
+def _encode_tensor(value, torch):
+    name = str(value.dtype).replace("torch.", "")
+    if value.layout != torch.strided:
+        return {"__unsupported__": "a torch tensor with layout " + str(value.layout).replace("torch.", "")}
+    if name in ARRAY_DTYPES:
+        target = value.dtype
+    elif value.dtype.is_complex:
+        target = torch.complex64  # complex32: each part is a float16
+    elif value.dtype.is_floating_point and value.element_size() <= 2:
+        target = torch.float32  # bfloat16, float8: float32 holds every value exactly
+    else:
+        return {"__unsupported__": "a torch tensor of dtype " + name}
+    if value.numel() * target.itemsize > MAX_ARRAY_BYTES:
+        return {"__unsupported__": "an array larger than %d MiB" % (MAX_ARRAY_BYTES >> 20)}
+    try:
+        array = value.detach().cpu().resolve_conj().resolve_neg().to(target).numpy()
+    except Exception as exc:  # a meta tensor, say
+        return {"__unsupported__": "a torch tensor that cannot be read (%s)" % type(exc).__name__}
+    return _encode_array(array, "torch", name)
 
 
 def _encode_array(array, origin, dtype):
     if array.nbytes > MAX_ARRAY_BYTES:
         return {"__unsupported__": "an array larger than %d MiB" % (MAX_ARRAY_BYTES >> 20)}
-    if array.nbytes > _budget[0]:
-        return {"__unsupported__": "one array too many: the values returned exceed %d MiB" % (MAX_TOTAL_BYTES >> 20)}
-    _budget[0] -= array.nbytes
+    _charge(array.nbytes)
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
     return {"__ndarray__": _npy_bytes(array), "origin": origin, "dtype": dtype}
 
 
@@ -113,6 +206,9 @@ def _decode(value):
             return _Lookup(value["__student__"])
         if "__float__" in value:
             return float(value["__float__"])
+        if "__complex__" in value:
+            real, imag = (_decode(v) for v in value["__complex__"])
+            return complex(real, imag)
     if isinstance(value, list):
         return [_decode(v) for v in value]
     return value
@@ -238,7 +334,7 @@ def _run(request):
     from IPython.display import publish_display_data
 
     namespace = get_ipython().user_ns
-    probes = {}
+    probes: dict = {}
     if request.get("probes"):
         exec(compile(request["probes"], "<grader-probes>", "exec"), probes)
     results = {}

@@ -86,7 +86,7 @@ def parse_spec(value: Any) -> Any:
             return value  # TOML's inf / nan are legitimate inputs
         return value
     if isinstance(value, list):
-        return [_nested(parse_spec, v, f"[{i}]") for i, v in enumerate(value)]
+        return [_nested(parse_spec, v, f"[{i + 1}]") for i, v in enumerate(value)]  # 1-based, as in messages
     if not isinstance(value, dict):
         raise InputError(f"{type(value).__name__} is not an input")
     present = [k for k in value if k in GENERATORS]
@@ -110,7 +110,7 @@ def parse_spec(value: Any) -> Any:
     if name in ("tuple", "list"):
         if not isinstance(argument, list):
             raise InputError(f"{name} takes a list of inputs")
-        return Sequence(name, tuple(_nested(parse_spec, v, f"{name}[{i}]") for i, v in enumerate(argument)))
+        return Sequence(name, tuple(_nested(parse_spec, v, f"{name}[{i + 1}]") for i, v in enumerate(argument)))
     dtype = value.get("dtype", "float32")
     if dtype not in kind.dtypes:
         raise InputError(f"{name}: dtype must be one of {', '.join(kind.dtypes)}, not {dtype!r}")

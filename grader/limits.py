@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 _UNITS = {
     "": 1,
     "b": 1,
+    "byte": 1,
+    "bytes": 1,  # what format_size writes, so a size in a message can be passed back as a flag
     "k": 1000,
     "kb": 1000,
     "m": 1000**2,
@@ -26,9 +30,12 @@ def parse_size(text: str) -> int:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(text))
     if not match or match.group(2).lower() not in _UNITS:
         raise ValueError(f"{text!r} is not a size (examples: 512MiB, 4GiB, 100MB)")
-    value = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    # Exact arithmetic: as floats, '1.001KB' would be 1000 bytes and a long number infinity.
+    value = int(Fraction(match.group(1)) * _UNITS[match.group(2).lower()])
     if value <= 0:
         raise ValueError(f"{text!r} must be larger than zero")
+    if value >= 2**63:  # resource limits are 64-bit
+        raise ValueError(f"{text!r} is too large")
     return value
 
 
@@ -55,8 +62,9 @@ class Limits:
 
     def __post_init__(self) -> None:
         for name in ("cell_timeout", "timeout", "harness_timeout", "call_timeout"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name.replace('_', ' ')} must be a positive number of seconds")
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):  # NaN and infinity are no time limit
+                raise ValueError(f"{name.replace('_', ' ')} must be a positive, finite number of seconds")
         for name in ("memory", "output", "total_output", "file_size", "processes"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name.replace('_', ' ')} must be positive")

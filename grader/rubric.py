@@ -28,7 +28,7 @@ from pydantic import Discriminator, Field, Tag
 
 from . import kinds
 from .inputs import json_schema as input_json_schema
-from .kinds.base import CheckSpec, Identifier, Key, ModuleNames, Strict
+from .kinds.base import INPUT_PLACEHOLDER, CheckSpec, Identifier, Key, ModuleNames, Strict
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -90,21 +90,32 @@ def file_model() -> type[pydantic.BaseModel]:
         __doc__="A d2l-grader rubric (rubrics/<assignment>.toml).",
         assignment=(AssignmentSpec, ...),
         exercise=(list[ExerciseSpec], Field(default_factory=list)),
-        check=(list[any_check], Field(min_length=1)),  # type: ignore[valid-type]
+        check=(list[any_check], Field(min_length=1)),
         manual=(list[ManualSpec], Field(default_factory=list)),
     )
 
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of rubric files, generated from the model (for editor completion)."""
-    schema = file_model().model_json_schema()
+    schema = _with_input_refs(file_model().model_json_schema())
     schema.setdefault("$defs", {})["Input"] = input_json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://d2l-grader.invalid/rubric.schema.json",
-        "title": "d2l-grader rubric",
         **schema,
+        "title": "d2l-grader rubric",
     }
+
+
+def _with_input_refs(node: Any) -> Any:
+    """pydantic cannot point at a definition it did not make: inputs are marked, then linked."""
+    if isinstance(node, dict):
+        if node.get(INPUT_PLACEHOLDER):
+            return {"$ref": "#/$defs/Input"}
+        return {k: _with_input_refs(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_with_input_refs(v) for v in node]
+    return node
 
 
 @dataclass
@@ -183,7 +194,7 @@ def load_rubric(path: str, course_root: str) -> Rubric:
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RubricError(f"{where}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise RubricError(f"{where}: {exc.strerror}") from None
@@ -233,7 +244,7 @@ def _cross_references(rubric: Rubric) -> list[str]:
         if check.probe:
             if modules.probes is None:
                 problems.append(f"{label}: probe checks need `probes` (a module in rubrics/) in [assignment]")
-            elif check.probe not in modules.probes:
+            elif "probes" not in modules.unreadable and check.probe not in modules.probes:
                 problems.append(f"{label}: probe {check.probe!r} is not defined in the probes module")
         problems += [f"{label}: {p}" for p in kinds.get(check.kind).validate(check, modules)]
     manual_ids: set[str] = set()
@@ -251,8 +262,9 @@ def _module_names(rubric: Rubric) -> tuple[ModuleNames, list[str]]:
     """Top-level names of the reference, checks and probes modules, read with `ast` (no import:
     loading a rubric must not import torch, and must not run course code to find a typo)."""
     problems = []
+    unreadable: set[str] = set()
 
-    def names(folder: str, module: str | None, key: str, unreadable: frozenset[str] | None) -> frozenset[str] | None:
+    def names(folder: str, module: str | None, key: str) -> frozenset[str] | None:
         if module is None:
             return None
         path = rubric.module_path(folder, module)
@@ -261,17 +273,21 @@ def _module_names(rubric: Rubric) -> tuple[ModuleNames, list[str]]:
                 tree = ast.parse(f.read(), path)
         except OSError:
             problems.append(f"[assignment] {key} = {module!r}: there is no {folder}/{module}.py")
-            return unreadable
         except SyntaxError as exc:
-            problems.append(f"{folder}/{module}.py: syntax error on line {exc.lineno}: {exc.msg}")
-            return unreadable
-        return frozenset(_top_level_names(tree))
+            line = f" on line {exc.lineno}" if exc.lineno else ""
+            problems.append(f"{folder}/{module}.py: syntax error{line}: {exc.msg}")
+        except ValueError as exc:  # not UTF-8, or null bytes (a ValueError from ast.parse on 3.11)
+            problems.append(f"{folder}/{module}.py: cannot be read as Python source ({exc})")
+        else:
+            return frozenset(_top_level_names(tree))
+        unreadable.add(key)
+        return frozenset()
 
-    return ModuleNames(  # an unreadable reference is reported once, not once per check
-        reference=names("reference", rubric.reference_module, "reference", None),
-        checks=names("rubrics", rubric.checks_module, "checks", frozenset()),
-        probes=names("rubrics", rubric.probes_module, "probes", frozenset()),
-    ), problems
+    # an unreadable module is reported once, not once per check that names one of its functions
+    reference = names("reference", rubric.reference_module, "reference") or frozenset()
+    checks = names("rubrics", rubric.checks_module, "checks")
+    probes = names("rubrics", rubric.probes_module, "probes")
+    return ModuleNames(reference, checks, probes, frozenset(unreadable)), problems
 
 
 def _top_level_names(tree: ast.Module) -> set[str]:
@@ -299,7 +315,7 @@ def describe_error(error: Any, data: dict[str, Any]) -> str:
         loc = loc[2:]
         if table == "check" and loc and isinstance(loc[0], str) and loc[0] in kinds.registry():
             loc = loc[1:]  # the union's tag: the kind, which the instructor did not write as a key
-    elif loc:
+    elif len(loc) > 1:  # inside a top-level table; a lone top-level key (missing, unknown) stays the key
         where = f"[{loc[0]}]" if isinstance(loc[0], str) and isinstance(data.get(loc[0]), dict) else f"`{loc[0]}`"
         loc = loc[1:]
     message = str(error["msg"]).removeprefix("Value error, ")

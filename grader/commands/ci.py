@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from .common import fail, load_course_or_fail, rubric_or_fail
@@ -26,7 +28,11 @@ def init_ci(platform: str, directory: str, assignment_id: str, notebook: str | N
         path = ci.write_github_workflow(directory, rubric, notebook, force)
     except (ci.CIError, OSError) as exc:
         fail(str(exc))
-    click.echo(f"wrote {path}; edit the lines marked EDIT (where the course publishes the grader and its rubrics)")
+    lock = os.path.join(directory, ci.LOCK_PATH)
+    click.echo(
+        f"wrote {path} and {lock} (the pinned environment it installs); "
+        "edit the lines marked EDIT (where the course publishes the grader and its rubrics)"
+    )
 
 
 @click.command("gradescope-bundle")

@@ -7,6 +7,7 @@ stderr, never a traceback.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -30,8 +31,21 @@ class SizeType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+class SecondsType(click.FloatRange):
+    """A positive, finite number of seconds (FloatRange alone lets 'nan' and 'inf' through)."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return seconds
+
+
 SIZE = SizeType()
-SECONDS = click.FloatRange(min=0, min_open=True)
+SECONDS = SecondsType()
 
 
 def limit_options(func: F) -> F:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from ..batch import BatchOutcome
+    from ..rubric import Rubric
 
 from .common import fail, limit_options, load_course_or_fail, make_limits, rubric_or_fail, warn_once
 
@@ -116,7 +121,7 @@ def grade(
     sys.exit(0)
 
 
-def _final_table(console: Console, rubric, outcome, out_dir: str) -> None:  # type: ignore[no-untyped-def]
+def _final_table(console: Console, rubric: Rubric, outcome: BatchOutcome, out_dir: str) -> None:
     from ..reporters.summary import pass_rates
 
     records = list(outcome.records.values())

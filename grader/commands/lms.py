@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from .common import fail, write_report
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group()
@@ -12,7 +17,13 @@ def export() -> None:
     """Turn a batch gradebook (grades.csv from `grader grade`) into an LMS grade-import CSV."""
 
 
-def _export(lms: str, gradebook: str, output: str | None, render_csv, extra_problems=None) -> None:  # type: ignore[no-untyped-def]
+def _export(
+    lms: str,
+    gradebook: str,
+    output: str | None,
+    render_csv: Callable[[Any], str],
+    extra_problems: Callable[[Any], list[str]] | None = None,
+) -> None:
     import os
 
     from ..export import ExportError, gradebook_path, problems, read_gradebook
@@ -49,7 +60,7 @@ _EXPORT_OPTIONS = [
 ]
 
 
-def export_options(func):  # type: ignore[no-untyped-def]
+def export_options(func: F) -> F:
     for option in reversed(_EXPORT_OPTIONS):
         func = option(func)
     return func

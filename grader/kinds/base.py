@@ -51,7 +51,8 @@ def _literal(value: Any) -> Any:
     return value
 
 
-InputSpec = Annotated[Any, BeforeValidator(_input), WithJsonSchema({"$ref": "#/$defs/Input"})]
+INPUT_PLACEHOLDER = "x-d2l-grader-input"  # replaced by a $ref to the input schema (grader.rubric.json_schema)
+InputSpec = Annotated[Any, BeforeValidator(_input), WithJsonSchema({INPUT_PLACEHOLDER: True})]
 LiteralSpec = Annotated[
     Any,
     BeforeValidator(_literal),
@@ -134,9 +135,10 @@ class CheckSpec(Strict):
 class ModuleNames:
     """Top-level names of the rubric's course modules, read without importing them."""
 
-    reference: frozenset[str] | None  # None: the module could not be read (reported once)
+    reference: frozenset[str]
     checks: frozenset[str] | None  # None: the rubric has no checks module
-    probes: frozenset[str] | None
+    probes: frozenset[str] | None  # None: the rubric has no probes module
+    unreadable: frozenset[str] = frozenset()  # "reference", "checks", "probes" that could not be read (reported once)
 
 
 @dataclass

@@ -3,7 +3,7 @@
 The expected value of each case is `reference(*args)` computed in the grader (a `call`
 check defaults to the reference function of the same name), or the case's literal
 `expected`. Comparison reports the shape that differs or the first differing element with
-both values and the tolerance.
+both values and the tolerance; nan and inf never match unless `allow_nonfinite = true`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ class ValueCheck(CheckSpec):
     compare: Literal["allclose", "equal"] = "allclose"
     rtol: float = Field(1e-5, ge=0)
     atol: float = Field(1e-6, ge=0)
+    allow_nonfinite: bool = Field(
+        False,
+        description="let nan match nan and inf match inf of the same sign, at the same positions "
+        "(otherwise a nan or inf never matches)",
+    )
 
     _reference: str | None = PrivateAttr(None)
 
@@ -46,14 +51,22 @@ class ValueKind(CheckKind):
     def validate(self, check: Any, modules: ModuleNames) -> list[str]:
         problems = super().validate(check, modules)
         function = check.reference_function
-        if function and modules.reference is not None and function not in modules.reference:
+        if function and "reference" not in modules.unreadable and function not in modules.reference:
             problems.append(f"reference function {function!r} is not defined in the reference module")
         return problems
 
     def judge(self, check: Any, case: Any, value: Any, ctx: JudgeContext) -> None:
         ensure_plain(value, ctx.what)
         assert ctx.expected is not None
-        compare(value, ctx.expected(case), mode=check.compare, rtol=check.rtol, atol=check.atol, what=ctx.what)
+        compare(
+            value,
+            ctx.expected(case),
+            mode=check.compare,
+            rtol=check.rtol,
+            atol=check.atol,
+            what=ctx.what,
+            allow_nonfinite=check.allow_nonfinite,
+        )
 
 
 KIND = ValueKind()

@@ -26,8 +26,9 @@ from typing import Any
 from ..results import ERROR, FAILED, PASSED, GradeResult
 
 _STATUS = {PASSED: "pass", FAILED: "fail", ERROR: "error"}
-# Terminal control characters (colour codes in student output) have no place in a log line.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Terminal control characters, C0 and C1 (colour codes in student output), have no place in a log line, and
+# lone surrogates cannot be written as UTF-8 (the summary file, the log).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def render(result: GradeResult, environ: Mapping[str, str] | None = None) -> str:
@@ -139,6 +140,7 @@ def summary_markdown(result: GradeResult) -> str:
 
 
 def _cell(text: str) -> str:
+    text = _CONTROL.sub("", text)
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", "<br>")
 
 

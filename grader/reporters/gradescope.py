@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..results import PASSED, GradeResult
+from ..results import PASSED, CheckResult, GradeResult
 
 
 def render(result: GradeResult) -> str:
@@ -56,7 +56,7 @@ def results_json(result: GradeResult) -> dict[str, Any]:
     }
 
 
-def _check_output(check) -> str:  # type: ignore[no-untyped-def]
+def _check_output(check: CheckResult) -> str:
     if check.status == PASSED:
         return f"passed: {check.description}" if check.description else "passed"
     prefix = "could not be evaluated: " if check.status == "error" else ""

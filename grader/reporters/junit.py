@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from junitparser import Error, Failure, JUnitXml, Properties, Property, Skipped, TestCase, TestSuite
 from junitparser.junitparser import SystemErr
 
-from ..results import ERROR, FAILED, GradeResult
+from ..results import ERROR, FAILED, GradeResult, NotebookError
 
 # Characters XML 1.0 cannot carry at all (student text may contain any of them).
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -74,6 +74,6 @@ def render(result: GradeResult) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _describe(error) -> str:  # type: ignore[no-untyped-def]
+def _describe(error: NotebookError) -> str:
     where = f" (cell {error.cell})" if error.cell is not None else ""
     return f"{error.kind}{where}: {error.message}"

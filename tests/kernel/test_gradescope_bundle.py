@@ -1,6 +1,9 @@
 """The Gradescope bundle at work: the zip is unpacked into a fake /autograder (AUTOGRADER_ROOT)
 and its run_autograder is run on real submissions with the grader of this environment, as
-Gradescope would run it after setup.sh."""
+Gradescope would run it after setup.sh — which stands for Gradescope because this environment
+is installed from the same lock as the bundle's requirements.txt (checked here). setup.sh
+itself is run on request (D2L_GRADER_TEST_SETUP_SH=1): it installs from PyPI and PyTorch's
+CPU index, minutes of downloads."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import jsonschema
@@ -17,8 +21,9 @@ import pytest
 from ci_schemas import GRADESCOPE_SCHEMA
 from click.testing import CliRunner
 from nbfactory import variant
+from packaging.version import Version
 
-from grader import cli
+from grader import cli, environment
 
 NB = "conv-layer.ipynb"
 
@@ -31,15 +36,20 @@ def bundle(tmp_path_factory):
     return out
 
 
-def _autograder(bundle, tmp_path, submission: dict[str, bytes]):
-    """Unpack the bundle as Gradescope does, add a submission, run run_autograder."""
-    root = tmp_path / "autograder"
-    (root / "source").mkdir(parents=True)
+def _unpack(bundle, root: Path) -> None:
+    """Unpack the bundle as Gradescope does."""
+    (root / "source").mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(bundle) as zf:
         zf.extractall(root / "source")
     for script in ("setup.sh", "run_autograder"):
         os.chmod(root / "source" / script, 0o755)
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+
+
+def _autograder(bundle, tmp_path, submission: dict[str, bytes]):
+    """Unpack the bundle as Gradescope does, add a submission, run run_autograder."""
+    root = tmp_path / "autograder"
+    _unpack(bundle, root)
     (root / "submission").mkdir()
     for name, data in submission.items():
         (root / "submission" / name).write_bytes(data)
@@ -103,3 +113,53 @@ def test_run_autograder_writes_results_even_if_the_grader_cannot_start(bundle, t
     notebook = variant(NB, tmp_path)
     _, data, _ = _autograder(bundle, tmp_path, {NB: Path(notebook).read_bytes()})
     assert data["score"] == 0 and "exit code 3" in data["tests"][0]["output"]
+
+
+def test_this_environment_is_the_bundles_lock(bundle):
+    """The tests above grade with this environment in place of the venv setup.sh builds from
+    the bundle's requirements.txt: they speak for Gradescope only if the two are the same."""
+    with zipfile.ZipFile(bundle) as zf:
+        locked = environment.pins(zf.read("requirements.txt").decode())
+    drift = {}
+    for name, version in locked.items():
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            installed = "not installed"
+        if installed == "not installed" or Version(installed) != Version(version):
+            drift[name] = f"{installed}, locked {version}"
+    assert not drift, (
+        f"this environment is not the grader's lock ({environment.LOCK_PATH}): {drift}; install with "
+        "`pip install -c requirements/dev.txt -e '.[test,dask,lint]'` (requirements/README.md)"
+    )
+
+
+@pytest.mark.skipif(
+    os.environ.get("D2L_GRADER_TEST_SETUP_SH") != "1",
+    reason="downloads the whole lock (PyPI, PyTorch's CPU index): set D2L_GRADER_TEST_SETUP_SH=1",
+)
+@pytest.mark.timeout(1500)
+def test_setup_sh_builds_a_venv_from_the_lock_that_grades(bundle, tmp_path):
+    """What Gradescope does with the zip, start to end: setup.sh, then run_autograder with the
+    venv setup.sh made (first on run_autograder's PATH)."""
+    root = tmp_path / "autograder"
+    _unpack(bundle, root)
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root)}
+    env.pop("D2L_GRADER_COURSE", None)
+    env.pop("VIRTUAL_ENV", None)
+    setup = subprocess.run(
+        ["bash", str(root / "source" / "setup.sh")], env=env, capture_output=True, text=True, timeout=1400
+    )
+    assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
+    freeze = subprocess.run(
+        [str(root / "venv" / "bin" / "python"), "-m", "pip", "freeze", "--all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    installed = {k: v for k, v in environment.pins(freeze).items() if k not in ("d2l-grader", "pip")}
+    with zipfile.ZipFile(bundle) as zf:
+        assert installed == environment.pins(zf.read("requirements.txt").decode())
+    notebook = variant(NB, tmp_path)
+    _, data, _ = _autograder(bundle, tmp_path, {NB: Path(notebook).read_bytes()})
+    assert (data["score"], sum(t["max_score"] for t in data["tests"])) == (20, 20)

@@ -16,9 +16,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from grader import cli
+from grader import cli, environment
 
 NB = "conv-layer.ipynb"
+LOCK = environment.lock_text()
 
 
 # ----------------------------------------------------------------------------- GitHub workflow
@@ -57,14 +58,29 @@ def test_workflow_installs_the_pinned_grader_and_cpu_torch(tmp_path):
     _, workflow = _workflow(tmp_path)
     (job,) = workflow["jobs"].values()
     install = next(s for s in job["steps"] if "pip install" in s.get("run", ""))["run"]
-    assert "--index-url https://download.pytorch.org/whl/cpu torch==2.13.0" in install
-    assert 'pip install "$GRADER_PACKAGE"' in install
+    # torch alone from the CPU index, as the CPU build the lock pins; then the grader, constrained by the lock
+    assert "pip install --no-deps --index-url https://download.pytorch.org/whl/cpu torch==2.13.0+cpu" in install
+    assert 'pip install -c .github/grader-requirements.txt "$GRADER_PACKAGE"' in install
+    assert install.index("torch==2.13.0+cpu") < install.index("$GRADER_PACKAGE")
     assert job["env"]["GRADER_PACKAGE"].startswith("d2l-grader @ git+https://")
     python = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@"))
     assert python["with"]["python-version"] == "3.11"
     # the rubric comes from a separate checkout that D2L_GRADER_COURSE points at
     course = next(s for s in job["steps"] if s.get("with", {}).get("path") == ".course")
     assert job["env"]["D2L_GRADER_COURSE"].endswith("/.course") and "rubrics" in course["with"]["sparse-checkout"]
+
+
+def test_workflow_installs_from_the_lock_written_next_to_it(tmp_path):
+    assert _init(tmp_path).exit_code == 0
+    _, workflow = _workflow(tmp_path)
+    (job,) = workflow["jobs"].values()
+    install = next(s for s in job["steps"] if "pip install" in s.get("run", ""))["run"]
+    (constraint,) = (line.split(" -c ")[1].split()[0] for line in install.splitlines() if " -c " in line)
+    # steps run in the checked-out repository: the path the workflow names is the file written
+    written = (tmp_path / constraint).read_text(encoding="utf-8")
+    assert written == LOCK
+    pins = environment.pins(written)
+    assert pins["torch"] == "2.13.0+cpu" and "numpy" in pins and "nbclient" in pins
 
 
 def test_workflow_names_the_notebook_given(tmp_path):
@@ -86,7 +102,18 @@ def test_workflow_is_never_overwritten_without_force(tmp_path):
     target.write_text("mine\n")
     result = _init(tmp_path)
     assert result.exit_code == 2 and "--force" in result.stderr and target.read_text() == "mine\n"
+    assert not (tmp_path / ".github" / "grader-requirements.txt").exists()  # nothing half-written
     assert _init(tmp_path, "--force").exit_code == 0 and target.read_text() != "mine\n"
+
+
+def test_the_lock_is_never_overwritten_without_force(tmp_path):
+    lock = tmp_path / ".github" / "grader-requirements.txt"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("numpy==1.0\n")
+    result = _init(tmp_path)
+    assert result.exit_code == 2 and "grader-requirements.txt" in result.stderr and "--force" in result.stderr
+    assert lock.read_text() == "numpy==1.0\n" and not (tmp_path / ".github" / "workflows").exists()
+    assert _init(tmp_path, "--force").exit_code == 0 and lock.read_text() == LOCK
 
 
 def test_init_ci_rejects_an_unknown_assignment(tmp_path):
@@ -122,7 +149,7 @@ def bundle(tmp_path_factory):
     return out
 
 
-def test_bundle_holds_scripts_pinned_requirements_engine_and_only_this_assignment(bundle):
+def test_bundle_holds_scripts_locked_requirements_engine_and_only_this_assignment(bundle):
     with zipfile.ZipFile(bundle) as zf:
         names = set(zf.namelist())
         modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zf.infolist()}
@@ -136,9 +163,9 @@ def test_bundle_holds_scripts_pinned_requirements_engine_and_only_this_assignmen
         "course/reference/conv_layer.py",
         "course/reference/conv-layer.ipynb",
     }
-    pins = [r for r in requirements if r and not r.startswith("#")]
+    pins = [r for r in requirements if r and not r.lstrip().startswith("#")]
     assert all("==" in r for r in pins)
-    assert "torch==2.13.0" in pins and any(r.startswith("junitparser==") for r in pins)
+    assert "torch==2.13.0+cpu" in pins and any(r.startswith("junitparser==") for r in pins)
     assert not any(r.lower().startswith("d2l-grader") for r in pins)
     assert '--format gradescope --output "$RESULTS" --exit-zero' in run
     assert not any("__pycache__" in n for n in names)
@@ -152,3 +179,16 @@ def test_bundle_scripts_are_valid_bash(bundle, tmp_path):
         assert check.returncode == 0, check.stderr
     setup = (tmp_path / "setup.sh").read_text()
     assert "--index-url https://download.pytorch.org/whl/cpu" in setup and "requirements.txt" in setup
+
+
+def test_bundle_requirements_are_the_packaged_lock(bundle):
+    with zipfile.ZipFile(bundle) as zf:
+        requirements = zf.read("requirements.txt").decode()
+        setup = zf.read("setup.sh").decode()
+    assert requirements == LOCK
+    pins = environment.pins(requirements)
+    assert pins["torch"] == "2.13.0+cpu" and "numpy" in pins
+    # setup.sh: the CPU build of torch alone first, then everything at the lock's versions
+    torch = "pip install --no-deps --index-url https://download.pytorch.org/whl/cpu torch==2.13.0+cpu\n"
+    locked = 'pip install -r "$SOURCE/requirements.txt"\n'
+    assert torch in setup and locked in setup and setup.index(torch) < setup.index(locked)
