@@ -31,7 +31,12 @@ ARRAY_DTYPES = (
     *("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"),
     *("float16", "float32", "float64", "complex64", "complex128"),
 )
-_budget = [MAX_TOTAL_BYTES]
+_budget = [MAX_TOTAL_BYTES]  # what is left to ship in this run (one harness cell)
+
+
+def _new_run():
+    """Start a run: the whole MAX_TOTAL_BYTES budget is available again."""
+    _budget[0] = MAX_TOTAL_BYTES
 
 
 class _HarnessTimeout(Exception):
@@ -333,6 +338,7 @@ def _run(request):
     from IPython import get_ipython
     from IPython.display import publish_display_data
 
+    _new_run()
     namespace = get_ipython().user_ns
     probes: dict = {}
     if request.get("probes"):
