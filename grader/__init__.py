@@ -1,3 +1,3 @@
-"""d2l-grader: grade the d2l.ai convolution chapter's exercises, safely and exactly."""
+"""d2l-grader: grade Jupyter notebooks of a d2l.ai course, safely and exactly."""
 
 __version__ = "0.1.0"

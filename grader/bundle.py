@@ -28,6 +28,7 @@ from importlib import metadata
 
 from . import environment
 from .course import package_dir
+from .files import write_atomic
 from .rubric import Rubric
 
 _EXECUTABLE = 0o100755 << 16
@@ -202,10 +203,7 @@ def build(rubric: Rubric) -> bytes:
 def write(rubric: Rubric, out: str) -> list[str]:
     """Write the zip to `out`; return the names it holds."""
     data = build(rubric)
-    folder = os.path.dirname(os.path.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    with open(out, "wb") as f:
-        f.write(data)
+    write_atomic(out, data)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         return zf.namelist()
 

@@ -16,6 +16,7 @@ import os
 import re
 
 from . import environment
+from .files import write_atomic
 from .rubric import Rubric
 
 WORKFLOW_PATH = os.path.join(".github", "workflows", "grade.yml")
@@ -147,7 +148,5 @@ def write_github_workflow(directory: str, rubric: Rubric, notebook: str | None =
             if os.path.exists(path):
                 raise CIError(f"{path} already exists (use --force to overwrite it)")
     for path, content in files.items():
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(content)
+        write_atomic(path, content)
     return os.path.join(directory, WORKFLOW_PATH)

@@ -74,7 +74,10 @@ def _judge_isolated(
         return _judge(planned, plan, fetched, reference, checks)
     except Exception as exc:  # a bug in a property function, the reference, or the engine
         detail = type(exc).__name__ if planned.spec.hidden else f"{type(exc).__name__}: {str(exc)[:300]}"
-        return ERROR, f"the grader could not judge this check ({detail}); your instructor has been told"
+        return (
+            ERROR,
+            f"the grader could not judge this check ({detail}): a problem of the grader or the rubric, not of your answer",
+        )
 
 
 def _judge(

@@ -11,6 +11,7 @@ import pytest
 from grader.course import load_course
 
 ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_PATH = str(ROOT / "examples" / "submission.ipynb")
 
 
 def test_example_submission_is_graded_with_its_two_mistakes():
@@ -42,3 +43,28 @@ def test_starter_notebooks_score_nothing_but_run(assignment, grader, course):
     assert result.score == 0 and result.max_score == rubric.max_score
     assert not [e for e in result.errors if e.kind in ("kernel-died", "internal-error", "harness-failed")]
     assert all(not m.answer for m in result.manual), "placeholders are not answers"
+
+
+def test_a_broken_rubric_costs_only_its_own_assignment(tmp_path, course):
+    """A typo in lenet.toml: `list` names it and exits 1, conv-layer still grades through `check`."""
+    import os
+    import shutil
+
+    for folder in ("rubrics", "reference", "exercises"):
+        shutil.copytree(Path(course.root, folder), tmp_path / folder)
+    lenet = tmp_path / "rubrics" / "lenet.toml"
+    lenet.write_text(lenet.read_text(encoding="utf-8").replace("points = 2\n", "pionts = 2\n", 1), encoding="utf-8")
+    env = {**os.environ, "D2L_GRADER_COURSE": str(tmp_path)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "grader", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    listed = run("list")
+    assert listed.returncode == 1 and "unknown key `pionts`" in listed.stderr and "lenet.toml" in listed.stderr
+    assert "conv-layer" in listed.stdout and "\nlenet " not in listed.stdout
+    checked = run("check", EXAMPLE_PATH, "--format", "json")
+    assert checked.returncode == 1, checked.stderr  # graded: two checks fail, as always
+    assert '"score": 16.0' in checked.stdout
+    assert "a rubric could not be loaded: lenet.toml" in checked.stderr

@@ -565,7 +565,8 @@ def test_a_property_function_that_raises_costs_only_its_check(mini, hidden):
     detail = "ZeroDivisionError" if hidden else "ZeroDivisionError: division by zero"
     assert results["x-buggy"].status == ERROR
     assert (
-        results["x-buggy"].message == f"the grader could not judge this check ({detail}); your instructor has been told"
+        results["x-buggy"].message
+        == f"the grader could not judge this check ({detail}): a problem of the grader or the rubric, not of your answer"
     )
     assert results["x-buggy"].score == 0
     assert all(r.status == PASSED for r in results.values() if r.id != "x-buggy")
@@ -607,7 +608,7 @@ def test_a_reference_that_fails_on_the_graders_inputs_is_a_grader_error(mini):
     results = grade(rubric)
     assert results["uses-broken"].status == ERROR
     assert results["uses-broken"].message == (
-        "the grader could not judge this check (RuntimeError: the reference is broken); your instructor has been told"
+        "the grader could not judge this check (RuntimeError: the reference is broken): a problem of the grader or the rubric, not of your answer"
     )
     assert all(r.status == PASSED for r in results.values() if r.id != "uses-broken")
 
