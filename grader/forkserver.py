@@ -25,6 +25,7 @@ import threading
 from dataclasses import asdict
 from typing import Any, NoReturn
 
+from . import harness
 from .sandbox import SandboxConfig
 
 SERVER_ENV = {
@@ -98,6 +99,7 @@ def _child_main(request: dict[str, Any], status_fd: int) -> None:
         report = sandbox.apply(cfg)
         os.write(status_fd, (json.dumps(report) + "\n").encode())
         os.close(status_fd)
+        harness.remember_originals()  # before any student code: what probes may rely on
         for name in [m for m in sys.modules if m == "grader" or m.startswith("grader.")]:
             del sys.modules[name]  # the engine is not importable from student code
         _seed(int(request.get("seed", 0)))
