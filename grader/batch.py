@@ -1,9 +1,22 @@
 """Grading a whole class: discover submissions, grade them concurrently, write as we go.
 
 Every finished submission is written at once, atomically (`results/<student>.json`, then
-the gradebook), so an interrupted batch loses nothing and a re-run skips what is done —
-unless the notebook (content hash) or the rubric changed. One broken submission never
-stops the batch: whatever happens becomes that student's result.
+the gradebook), so an interrupted batch loses nothing and a re-run skips what is done.
+
+A result is reused by a re-run only if it is *final* and its *resume key* still matches:
+
+* final: the notebook really ran (or was refused for a reason of its own). A failure on the
+  grader's side — a kernel that could not start, the kernel server dying under it, an
+  exception of ours — is written (the gradebook shows it) but marked `final: false`, and the
+  next run grades it again;
+* the resume key: the notebook's bytes and the student's other files, the rubric (its
+  checks, probes and reference: `rubric_fingerprint`), the engine (`engine_fingerprint`:
+  the version and a hash of the grader's own source and lock) and the limits.
+
+A batch that is stopped (Ctrl-C, SIGTERM: see `Stop`) starts nothing new and records
+nothing that was in flight: those notebooks are graded by the next run, never saved as a
+failure the stop itself caused. Submissions are read only through `grader.staging`, which
+never follows a link.
 """
 
 from __future__ import annotations
@@ -12,68 +25,54 @@ import asyncio
 import hashlib
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from . import __version__
 from .files import write_atomic
-from .grading import not_graded
 from .limits import Limits
-from .results import GradeResult
+from .results import GradeResult, NotebookError
 from .rubric import Rubric
+from .staging import (
+    StudentIdCollision,
+    Submission,
+    SubmissionRefused,
+    discover,
+    name_from_id,
+    notebook_sha256,
+    own_files_sha256,
+    student_id,
+)
 
+__all__ = [
+    "BatchOutcome",
+    "BatchRecord",
+    "BatchWriter",
+    "LocalGrading",
+    "ResumeKey",
+    "Stop",
+    "StudentIdCollision",
+    "Submission",
+    "dask_grader",
+    "discover",
+    "engine_fingerprint",
+    "name_from_id",
+    "rubric_fingerprint",
+    "run_batch",
+    "student_id",
+]
 
-@dataclass(frozen=True)
-class Submission:
-    student: str
-    notebook: str | None  # None: the student's folder has no notebook
-    own_files: str | None  # the student's folder, whose files the kernel may read
-    problem: str = ""
-
-
-def discover(folder: str, rubric: Rubric) -> list[Submission]:
-    """`*.ipynb` files (student = file name) or one folder per student (student = folder)."""
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{folder}: no such folder")
-    found = []
-    for entry in sorted(os.listdir(folder)):
-        path = os.path.join(folder, entry)
-        if entry.startswith("."):
-            continue
-        if os.path.isfile(path) and entry.endswith(".ipynb"):
-            found.append(Submission(_student_id(entry[: -len(".ipynb")]), path, None))
-        elif os.path.isdir(path):
-            notebook, problem = _pick_notebook(path, rubric)
-            found.append(Submission(_student_id(entry), notebook, path, problem))
-    return found
-
-
-def _student_id(text: str) -> str:
-    """A file-system-safe id, stable for the same name."""
-    return re.sub(r"[^A-Za-z0-9._@-]+", "_", text).strip("._") or "student"
-
-
-def _pick_notebook(folder: str, rubric: Rubric) -> tuple[str | None, str]:
-    notebooks = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]  # skip .ipynb_checkpoints
-        notebooks += [os.path.join(root, f) for f in files if f.endswith(".ipynb")]
-    if not notebooks:
-        return None, "no .ipynb notebook in the submission folder"
-    if len(notebooks) == 1:
-        return notebooks[0], ""
-    named = [n for n in notebooks if os.path.basename(n) == rubric.notebook]
-    if len(named) == 1:
-        return named[0], ""
-    return None, f"several notebooks in the submission folder and none is named {rubric.notebook}: " + ", ".join(
-        sorted(os.path.relpath(n, folder) for n in notebooks)
-    )
+# Errors that are the grader's, not the notebook's: such a result is not final.
+GRADER_SIDE_KINDS = ("internal-error",)
+REFUSED_FILE = "refused-file"  # a file of the student's folder that the kernel did not get
+STOP_GRACE = 5.0  # seconds a stopped batch waits for work in flight to end before leaving it
 
 
 def file_sha256(path: str | None) -> str:
+    """SHA-256 of a course or engine file (the grader's own files, not submissions)."""
     if path is None:
         return ""
     digest = hashlib.sha256()
@@ -92,17 +91,97 @@ def rubric_fingerprint(rubric: Rubric) -> str:
     return digest.hexdigest()
 
 
+_ENGINE: list[str] = []
+
+
+def engine_fingerprint() -> str:
+    """`<version>+<hash>`: the grader's version and a hash of its own source files and lock,
+    so that any change to the engine (even without a new version number) regrades."""
+    if not _ENGINE:
+        base = os.path.dirname(os.path.abspath(__file__))
+        digest = hashlib.sha256()
+        for folder, dirs, names in os.walk(base):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+            for name in sorted(names):
+                if name.endswith((".py", ".txt")):
+                    path = os.path.join(folder, name)
+                    rel = os.path.relpath(path, base).replace(os.sep, "/")
+                    digest.update(f"{rel}\0{file_sha256(path)}\0".encode())
+        _ENGINE.append(f"{__version__}+{digest.hexdigest()[:16]}")
+    return _ENGINE[0]
+
+
+@dataclass(frozen=True)
+class ResumeKey:
+    """What a result depends on besides the submission itself."""
+
+    engine: str
+    limits: dict[str, Any]
+    rubric: str
+
+    @classmethod
+    def of(cls, rubric: Rubric, limits: Limits) -> ResumeKey:
+        return cls(engine_fingerprint(), asdict(limits), rubric_fingerprint(rubric))
+
+
 @dataclass
 class BatchRecord:
+    """One student's result as the batch keeps it (results/<student>.json)."""
+
     student: str
     result: GradeResult
-    sha256: str
+    sha256: str  # the notebook's bytes (or, with no notebook, the reason it was not graded)
     rubric_sha256: str
+    name: str = ""  # the submission's file or folder name, as found
+    files_sha256: str = ""  # the student's other files
+    engine: str = ""
+    limits: dict[str, Any] | None = None
+    final: bool = True  # False: a failure of the grader's; the next run grades it again
 
     def to_json(self) -> str:
         data = self.result.to_dict()
-        data["submission"] = {"student": self.student, "sha256": self.sha256, "rubric_sha256": self.rubric_sha256}
+        data["submission"] = {
+            "student": self.student,
+            "name": self.name,
+            "sha256": self.sha256,
+            "files_sha256": self.files_sha256,
+            "rubric_sha256": self.rubric_sha256,
+            "engine": self.engine,
+            "limits": self.limits,
+            "final": self.final,
+        }
         return json.dumps(data, indent=2)
+
+    def current(self, sha256: str, files_sha256: str, key: ResumeKey) -> bool:
+        """True when a re-run may keep this result instead of grading again."""
+        return (
+            self.final
+            and self.sha256 == sha256
+            and self.files_sha256 == files_sha256
+            and self.rubric_sha256 == key.rubric
+            and self.engine == key.engine
+            and self.limits == key.limits
+        )
+
+
+def record_from_json(student: str, data: dict[str, Any]) -> BatchRecord:
+    meta = data.get("submission") or {}
+    return BatchRecord(
+        student,
+        GradeResult.from_dict(data),
+        str(meta.get("sha256", "")),
+        str(meta.get("rubric_sha256", "")),
+        name=str(meta.get("name", "")),
+        files_sha256=str(meta.get("files_sha256", "")),
+        engine=str(meta.get("engine", "")),
+        limits=meta.get("limits") if isinstance(meta.get("limits"), dict) else None,
+        final=meta.get("final") is True,  # a result from before `final` existed is graded again
+    )
+
+
+def is_final(result: GradeResult) -> bool:
+    """False when the grader, not the notebook, is why the result is what it is."""
+    return not any(e.kind in GRADER_SIDE_KINDS for e in result.errors)
 
 
 @dataclass
@@ -110,6 +189,41 @@ class BatchOutcome:
     records: dict[str, BatchRecord] = field(default_factory=dict)
     graded: int = 0
     skipped: int = 0
+    retry: int = 0  # results written as not final (graded again by the next run)
+    interrupted: int | None = None  # the signal that stopped the batch, if one did
+    in_flight: int = 0  # notebooks that were being graded when it stopped (not recorded)
+
+
+class Stop:
+    """A request to stop a batch (Ctrl-C, SIGTERM), shared by whoever must react to it.
+
+    Once requested, no new notebook starts and nothing in flight is recorded. `request` is
+    called on the batch's event loop (from a signal handler the loop installed); callbacks
+    run there, in the order they subscribed.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._callbacks: list[Callable[[], None]] = []
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` when a stop is requested; returns the unsubscribe function."""
+        self._callbacks.append(callback)
+        return lambda: self._callbacks.remove(callback) if callback in self._callbacks else None
+
+    def request(self, signum: int) -> None:
+        if self.signum is not None:
+            return
+        self.signum = signum
+        for callback in list(self._callbacks):
+            try:
+                callback()
+            except Exception:
+                pass  # stopping must not fail half-way
 
 
 class BatchWriter:
@@ -120,6 +234,12 @@ class BatchWriter:
         self.rubric = rubric
         self.results_dir = os.path.join(out_dir, "results")
         os.makedirs(self.results_dir, exist_ok=True)
+        for name in os.listdir(self.results_dir):  # a killed run's half-written files
+            if name.startswith(".grader-"):
+                try:
+                    os.unlink(os.path.join(self.results_dir, name))
+                except OSError:
+                    pass
         # The summary's plots need matplotlib (~0.5 s to import): load it while grading runs.
         threading.Thread(target=_import_pyplot, daemon=True).start()
 
@@ -131,7 +251,8 @@ class BatchWriter:
             try:
                 with open(os.path.join(self.results_dir, name), encoding="utf-8") as f:
                     data = json.load(f)
-                done[name[: -len(".json")]] = data
+                if isinstance(data, dict):
+                    done[name[: -len(".json")]] = data
             except (OSError, ValueError):
                 continue  # a damaged file is simply graded again
         return done
@@ -157,12 +278,39 @@ def _import_pyplot() -> None:
     import matplotlib.pyplot
 
 
-def record_from_json(student: str, data: dict[str, Any]) -> BatchRecord:
-    meta = data.get("submission", {})
-    return BatchRecord(student, GradeResult.from_dict(data), meta.get("sha256", ""), meta.get("rubric_sha256", ""))
-
-
 GRADEBOOK_INTERVAL = 2.0  # seconds between gradebook rewrites during a batch
+
+
+def _digests(sub: Submission) -> tuple[Submission, str, str]:
+    """The submission (refused now if its notebook can no longer be read safely) and the
+    hashes of its notebook and of its other files."""
+    if sub.notebook is not None:
+        try:
+            sha = notebook_sha256(sub.notebook, sub.own_files)
+        except SubmissionRefused as exc:
+            sub = replace(sub, notebook=None, problem=str(exc))
+        else:
+            return sub, sha, own_files_sha256(sub.own_files)
+    reason = hashlib.sha256(f"not graded: {sub.problem}".encode(errors="surrogateescape")).hexdigest()
+    return sub, reason, own_files_sha256(sub.own_files)
+
+
+def not_graded(rubric: Rubric, notebook_name: str, kind: str, message: str) -> GradeResult:
+    """A submission that could not be run at all: no checks, one error saying why, and the
+    assignment's total (as `grader.grading.not_graded`, without importing the engine)."""
+    return GradeResult(
+        assignment=rubric.id,
+        notebook=notebook_name,
+        max_score=rubric.max_score,
+        errors=[NotebookError(kind, message)],
+    )
+
+
+def _with_notes(result: GradeResult, sub: Submission) -> GradeResult:
+    """The result, plus a `refused-file` error for each file of the folder the kernel did not get."""
+    known = {e.message for e in result.errors}
+    result.errors.extend(NotebookError(REFUSED_FILE, note) for note in sub.notes if note not in known)
+    return result
 
 
 async def run_batch(
@@ -173,58 +321,126 @@ async def run_batch(
     *,
     jobs: int,
     resume: bool,
+    limits: Limits | None = None,
+    only: set[str] | None = None,
+    stop: Stop | None = None,
     on_start: Callable[[int, int], None] = lambda total, skipped: None,
     on_done: Callable[[BatchRecord], None] = lambda record: None,
 ) -> BatchOutcome:
     """Grade what is not done yet with `jobs` submissions in flight; write each at once.
 
     `grade` is an async callable returning a GradeResult for one submission (local
-    Grader or a Dask cluster); nothing here depends on which.
+    Grader or a Dask cluster); nothing here depends on which. `only`: grade just these
+    student ids (whatever `resume` says) and keep everyone else's results as they are.
+    `stop`: see `Stop`; when it is requested the outcome's `interrupted` says so.
     """
+    stop = stop or Stop()
     outcome = BatchOutcome()
-    fingerprint = rubric_fingerprint(rubric)
-    existing = writer.load_existing() if resume else {}
+    key = ResumeKey.of(rubric, limits or Limits())
+    existing = writer.load_existing() if resume or only is not None else {}
     todo = []
     for sub in submissions:
-        sha = file_sha256(sub.notebook)
-        previous = existing.get(sub.student)
-        meta = (previous or {}).get("submission", {})
-        if previous and meta.get("sha256") == sha and meta.get("rubric_sha256") == fingerprint:
-            outcome.records[sub.student] = record_from_json(sub.student, previous)
+        previous = _record(sub.student, existing.get(sub.student))
+        if only is not None and sub.student not in only:
+            if previous is not None:
+                outcome.records[sub.student] = previous
+                outcome.skipped += 1
+            continue
+        sub, sha, files_sha = _digests(sub)
+        if only is None and previous is not None and previous.current(sha, files_sha, key):
+            outcome.records[sub.student] = previous
             outcome.skipped += 1
         else:
-            todo.append((sub, sha))
-    on_start(len(submissions), outcome.skipped)
+            todo.append((sub, sha, files_sha))
+    on_start(len(todo) + outcome.skipped, outcome.skipped)
     semaphore = asyncio.Semaphore(max(1, jobs))
     last_gradebook = [0.0]
+    running = [0]
 
-    async def one(sub: Submission, sha: str) -> None:
+    async def one(sub: Submission, sha: str, files_sha: str) -> None:
         async with semaphore:
-            if sub.notebook is None:
-                result = not_graded(rubric, sub.student, "invalid-notebook", sub.problem)
-            else:
-                try:
-                    result = await grade(sub)
-                except Exception as exc:  # a failure of ours must not cost the batch
-                    message = f"grading failed: {type(exc).__name__}: {exc}"
-                    result = not_graded(rubric, os.path.basename(sub.notebook), "internal-error", message)
-            record = BatchRecord(sub.student, result, sha, fingerprint)
+            if stop.requested:
+                return
+            running[0] += 1
+            try:
+                final = True
+                if sub.notebook is None:
+                    result = not_graded(rubric, sub.name, "invalid-notebook", sub.problem)
+                else:
+                    try:
+                        result = await grade(sub)
+                    except Exception as exc:  # a failure of ours must not cost the batch
+                        message = f"grading failed: {type(exc).__name__}: {exc}"
+                        result = not_graded(rubric, os.path.basename(sub.notebook), "internal-error", message)
+                    final = is_final(result)
+            finally:
+                running[0] -= 1
+            if stop.requested:  # in flight when the batch was stopped: graded again next time
+                return
+            record = BatchRecord(
+                sub.student,
+                _with_notes(result, sub),
+                sha,
+                key.rubric,
+                name=sub.name,
+                files_sha256=files_sha,
+                engine=key.engine,
+                limits=key.limits,
+                final=final,
+            )
             writer.write_result(record)
             outcome.records[sub.student] = record
             outcome.graded += 1
+            outcome.retry += not final
             if time.monotonic() - last_gradebook[0] > GRADEBOOK_INTERVAL:  # O(n) each: not per result
                 writer.write_gradebook(_ordered(outcome.records))
                 last_gradebook[0] = time.monotonic()
             on_done(record)
 
+    tasks = [asyncio.ensure_future(one(*item)) for item in todo]
+    stopped = asyncio.Event()
+    unsubscribe = stop.subscribe(stopped.set)
+    if stop.requested:
+        stopped.set()
+    waiter = asyncio.ensure_future(stopped.wait())
     try:
-        await asyncio.gather(*(one(sub, sha) for sub, sha in todo))
+        pending: set[asyncio.Future[Any]] = set(tasks)
+        while pending and not stopped.is_set():
+            done, pending = await asyncio.wait(pending | {waiter}, return_when=asyncio.FIRST_COMPLETED)
+            done.discard(waiter)
+            pending.discard(waiter)
+        if stopped.is_set():
+            outcome.in_flight += running[0]
+            for task in pending:
+                task.cancel()
+            if pending:  # whatever ignores its cancellation is left behind, not waited for
+                await asyncio.wait(pending, timeout=STOP_GRACE)
     finally:
+        unsubscribe()
+        waiter.cancel()
         if hasattr(grade, "aclose"):
-            await grade.aclose()
+            closing = asyncio.ensure_future(grade.aclose())
+            await asyncio.wait({closing}, timeout=STOP_GRACE if stop.requested else None)
+    if stop.requested:
+        outcome.interrupted = stop.signum
+        writer.write_gradebook(_ordered(outcome.records))
+        return outcome
+    for task in tasks:
+        error = task.exception() if task.done() and not task.cancelled() else None
+        if error is not None:
+            raise error  # a bug of ours (say, the disk is full)
     writer.write_gradebook(_ordered(outcome.records))
     writer.write_summary(_ordered(outcome.records))
     return outcome
+
+
+def _record(student: str, data: dict[str, Any] | None) -> BatchRecord | None:
+    if data is None:
+        return None
+    try:
+        return record_from_json(student, data)
+    except (TypeError, ValueError, KeyError):
+        return None  # unreadable or from another schema version: graded again
 
 
 def _ordered(records: dict[str, BatchRecord]) -> list[BatchRecord]:
@@ -245,32 +461,50 @@ class LocalGrading:
 
         if self._pool is None:
             self._pool = KernelPool(self.grader, self.jobs)
-        return await self.grader.grade_async(sub.notebook, self.rubric, sub.own_files, pool=self._pool)
+        result: GradeResult = await self.grader.grade_async(sub.notebook, self.rubric, sub.own_files, pool=self._pool)
+        if not backend_alive(self.grader):
+            # Its kernels died with it: whatever this notebook's result says, it is ours.
+            return not_graded(
+                self.rubric,
+                result.notebook,
+                "internal-error",
+                "the grader's kernel server stopped while this notebook ran; it will be graded again",
+            )
+        return result
 
     async def aclose(self) -> None:
         if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+
+def backend_alive(grader: Any) -> bool:
+    """Whether a grader can still start kernels (its warm kernel server runs)."""
+    return bool(grader.alive())
 
 
 # ----------------------------------------------------------------------------- Dask
 _WORKER_GRADER: Any = None
 
 
-def _grade_on_worker(path: str, rubric_id: str, own_files: str | None, limits: Limits, course: str) -> dict[str, Any]:
-    """Runs on a Dask worker: one warm Grader per worker process, reused across tasks."""
+def _grade_on_worker(
+    path: str, rubric_id: str, own_files: str | None, limits: Limits, policy: Any, course: str
+) -> dict[str, Any]:
+    """Runs on a Dask worker: one warm Grader per worker process, reused across tasks. Its
+    kernels are confined by the driver's own SandboxPolicy, as on every other path."""
     global _WORKER_GRADER
     from .course import load_course
     from .grading import Grader
 
-    if _WORKER_GRADER is None or _WORKER_GRADER.limits != limits or _WORKER_GRADER.course.root != course:
-        if _WORKER_GRADER is not None:
-            _WORKER_GRADER.close()
-        _WORKER_GRADER = Grader(limits, course=load_course(course))
+    worker = _WORKER_GRADER
+    if worker is None or (worker.limits, worker.policy, worker.course.root) != (limits, policy, course):
+        if worker is not None:
+            worker.close()
+        _WORKER_GRADER = Grader(limits, course=load_course(course), policy=policy)
     return _WORKER_GRADER.grade(path, rubric_id, own_files).to_dict()
 
 
-def dask_grader(address: Any, rubric: Rubric, limits: Limits) -> tuple[Callable[[Submission], Any], Any]:
+def dask_grader(address: Any, rubric: Rubric, limits: Limits, policy: Any) -> tuple[Callable[[Submission], Any], Any]:
     """Grade on a Dask distributed cluster; `address` is a scheduler address or a cluster."""
     from distributed import Client
 
@@ -278,9 +512,13 @@ def dask_grader(address: Any, rubric: Rubric, limits: Limits) -> tuple[Callable[
 
     async def grade(sub: Submission) -> GradeResult:
         future = client.submit(
-            _grade_on_worker, sub.notebook, rubric.id, sub.own_files, limits, rubric.course_root, pure=False
+            _grade_on_worker, sub.notebook, rubric.id, sub.own_files, limits, policy, rubric.course_root, pure=False
         )
-        return GradeResult.from_dict(await asyncio.wrap_future(_as_concurrent(future)))
+        try:
+            return GradeResult.from_dict(await asyncio.wrap_future(_as_concurrent(future)))
+        except asyncio.CancelledError:  # the batch was stopped: so is this task on its worker
+            future.cancel()
+            raise
 
     return grade, client
 

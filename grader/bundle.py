@@ -4,7 +4,8 @@ The zip holds, at its root (Gradescope unpacks it into /autograder/source):
 
 * `setup.sh` — run once when Gradescope builds the image: Python 3.11, CPU-only torch and
   the locked requirements in a venv at /autograder/venv, then the engine;
-* `run_autograder` — run per submission: copies the submitted notebooks, runs
+* `run_autograder` — run per submission: copies the submitted notebooks (only regular files:
+  a link, FIFO, folder or hard-linked file is refused with a failing results.json), runs
   `grader check --format gradescope --output /autograder/results/results.json --exit-zero`
   and makes sure a results.json exists whatever happened;
 * `requirements.txt` — the grader's lock (grader/grading-requirements.txt, see
@@ -78,15 +79,45 @@ fail_with() {{  # $1: a message without quotes or backslashes
     printf '%s\\n' "{{\\"score\\": 0, \\"output\\": \\"$1\\", \\"tests\\": [{{\\"name\\": \\"notebook\\", \\"number\\": \\"0\\", \\"score\\": 0, \\"max_score\\": {max_score}, \\"status\\": \\"failed\\", \\"output\\": \\"$1\\", \\"visibility\\": \\"visible\\"}}]}}" > "$RESULTS"
 }}
 
+printable() {{  # a name a student chose, safe inside fail_with's message
+    printf '%s' "$1" | LC_ALL=C tr -cd 'A-Za-z0-9._ @()+,-'
+}}
+
+# Only the student's own regular files are graded: a link (to the course's reference, to
+# /etc/...), a FIFO, a folder or a file with several hard links is refused, never read.
 WORK="$(mktemp -d)"
 shopt -s nullglob
-cp -- "$ROOT"/submission/*.ipynb "$WORK"/ 2>/dev/null
-if [ -f "$WORK/$EXPECTED" ]; then
+declare -A REFUSED=()
+for f in "$ROOT"/submission/*.ipynb; do
+    name="$(basename -- "$f")"
+    if [ -L "$f" ]; then
+        REFUSED["$name"]="$(printable "$name") is a symbolic link: the autograder never follows links. Upload the notebook file itself."
+    elif [ ! -f "$f" ]; then
+        REFUSED["$name"]="$(printable "$name") is not a regular file. Upload the notebook file itself."
+    elif [ "$(stat -c %h -- "$f")" != 1 ]; then
+        REFUSED["$name"]="$(printable "$name") has several hard links. Upload a plain copy of the notebook."
+    else
+        cp -P -- "$f" "$WORK/$name" || REFUSED["$name"]="$(printable "$name") could not be copied."
+        continue
+    fi
+    echo "not graded: ${{REFUSED[$name]}}"
+done
+if [ -f "$WORK/$EXPECTED" ] && [ ! -L "$WORK/$EXPECTED" ]; then
     NOTEBOOK="$WORK/$EXPECTED"
+elif [ -n "${{REFUSED[$EXPECTED]:-}}" ]; then
+    fail_with "${{REFUSED[$EXPECTED]}}"
+    exit 0
 else
     candidates=("$WORK"/*.ipynb)
     if [ ${{#candidates[@]}} -eq 0 ]; then
-        fail_with "No notebook (.ipynb file) was found in your submission. Upload $EXPECTED."
+        if [ ${{#REFUSED[@]}} -gt 0 ]; then
+            for name in "${{!REFUSED[@]}}"; do
+                fail_with "${{REFUSED[$name]}}"
+                break
+            done
+        else
+            fail_with "No notebook (.ipynb file) was found in your submission. Upload $EXPECTED."
+        fi
         exit 0
     fi
     NOTEBOOK="${{candidates[0]}}"

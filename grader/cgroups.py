@@ -15,6 +15,7 @@ returns None with the reason, and the sandbox reports that protection as missing
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -110,10 +111,10 @@ class KernelGroup:
                 try:
                     os.rmdir(path)
                     break
-                except FileNotFoundError:
-                    break
-                except OSError:  # still busy: processes are being reaped
-                    time.sleep(0.01)
+                except OSError as exc:
+                    if exc.errno != errno.EBUSY:  # gone already, or not a control group
+                        break
+                    time.sleep(0.01)  # its last processes are still being reaped
         self.removed = True
 
 

@@ -3,7 +3,8 @@
 The workflow installs CPU-only torch and the grader at the versions of the grader's lock
 (written next to it as .github/grader-requirements.txt, see grader/environment.py), fetches
 the course's rubrics and reference from a repository students cannot see, grades the notebook
-with `--format github`, hands the points to GitHub Classroom through
+with `--format github` (after refusing a notebook that is a link, lies in a linked folder or
+is not a regular, singly-linked file), hands the points to GitHub Classroom through
 `classroom-resources/autograding-grading-reporter` (partial credit: one test per check) and
 keeps the JSON and JUnit reports as an artifact.
 Those reports carry what `grader check` shows a student: hidden checks' inputs never appear.
@@ -90,6 +91,28 @@ jobs:
           python -m pip install --upgrade pip
           python -m pip install {torch_pip_args}
           python -m pip install -c {lock_path} "$GRADER_PACKAGE"
+      - name: Refuse a notebook that is a link
+        # Graded are only the student's own files: a committed symbolic link (say, to the course
+        # checkout's reference notebook), a notebook inside a linked folder, or anything but a
+        # regular file with a single name is refused before anything reads it.
+        run: |
+          if [ ! -e "$NOTEBOOK" ] && [ ! -L "$NOTEBOOK" ]; then
+            exit 0  # missing: grader check reports it, with 0 points
+          fi
+          resolved="$(realpath -e -- "$NOTEBOOK" 2>/dev/null || true)"
+          expected="$(realpath -m -s -- "$(pwd -P)/$NOTEBOOK")"
+          if [ -L "$NOTEBOOK" ] || [ "$resolved" != "$expected" ]; then
+            echo "::error file=$NOTEBOOK::$NOTEBOOK is a symbolic link (or lies in a linked folder): the grader never follows links. Commit the notebook file itself."
+            exit 1
+          fi
+          if [ ! -f "$NOTEBOOK" ]; then
+            echo "::error file=$NOTEBOOK::$NOTEBOOK is not a regular file. Commit the notebook file itself."
+            exit 1
+          fi
+          if [ "$(stat -c %h -- "$NOTEBOOK")" != 1 ]; then
+            echo "::error file=$NOTEBOOK::$NOTEBOOK has several hard links. Commit a plain copy of the notebook."
+            exit 1
+          fi
       - name: Grade the notebook
         id: grader
         run: >-

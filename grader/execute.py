@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +24,9 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from .forkserver import coverage_running
 from .harness import MIME as RESULT_MIME
-from .kernel_manager import ForkKernelManager, WarmKernel
+from .kernel_manager import WarmKernel
 from .limits import Limits, format_size
 from .results import NotebookError
-from .sandbox import SandboxConfig
 
 HARNESS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
 with open(HARNESS_PATH, encoding="utf-8") as _harness:
@@ -43,15 +43,28 @@ class Execution:
     sandbox: dict[str, Any] = field(default_factory=dict)
 
 
-class _GraderClient(NotebookClient):
-    """nbclient with bounded output, escalation of ignored interrupts, and a deadline."""
+TICK = 1  # seconds between looks at a running cell's clocks
+WALL_BACKSTOP = 3  # a cell that waits instead of computing is stopped at this many times its limit
 
-    def __init__(self, nb: Any, limits: Limits, **kw: Any) -> None:
+
+class _GraderClient(NotebookClient):
+    """nbclient with bounded output, CPU-time cell limits, escalation of ignored interrupts,
+    and a deadline for the whole notebook.
+
+    A cell's limit counts the CPU time of the kernel's whole process tree where that can be
+    measured (a control group, psutil): a neighbour's busy notebook slows this one down but
+    cannot make it time out. Wall-clock time still stops a cell that only waits (sleep, a
+    blocked read) at WALL_BACKSTOP times its limit, and the notebook's own limit is wall-clock.
+    nbclient calls `_async_handle_timeout` every TICK seconds while a cell runs (its timeout
+    is the tick), and that decides.
+    """
+
+    def __init__(self, nb: Any, limits: Limits, cpu_seconds: Callable[[], float | None], **kw: Any) -> None:
         super().__init__(
             nb,
             allow_errors=True,
             interrupt_on_timeout=True,
-            timeout_func=self._cell_budget,
+            timeout_func=self._start_clocks,
             iopub_timeout=5,
             shutdown_kernel="immediate",
             record_timing=False,
@@ -60,30 +73,56 @@ class _GraderClient(NotebookClient):
             **kw,
         )
         self.limits = limits
+        self.cpu_seconds = cpu_seconds
         self.deadline = time.monotonic() + limits.timeout
-        self.timed_out: set[int] = set()
-        self.budget_was_notebook: set[int] = set()
+        self.timed_out: dict[int, str] = {}  # id(cell) -> "cell", "wall" or "notebook"
         self.in_harness = False
         self.harness_budget = limits.harness_timeout
         self._cell_bytes: dict[int, int] = {}
         self._total_bytes = 0
         self.truncated: set[int] = set()
+        self._clocks: tuple[float, float | None] = (time.monotonic(), None)
+        self._interrupted_at: float | None = None
 
-    def _cell_budget(self, cell: Any) -> int:
+    def _start_clocks(self, cell: Any) -> int:
+        """nbclient asks for a cell's timeout as it starts the cell: start its clocks, answer a tick."""
+        self._clocks = (time.monotonic(), self.cpu_seconds())
+        self._interrupted_at = None
+        return TICK
+
+    def _over(self) -> str | None:
+        """Why the running cell must stop now, or None."""
+        now = time.monotonic()
+        started, cpu_start = self._clocks
         if self.in_harness:
-            return max(1, int(self.harness_budget))
-        left = self.deadline - time.monotonic()
-        if left < self.limits.cell_timeout:
-            self.budget_was_notebook.add(id(cell))
-        return max(1, int(min(self.limits.cell_timeout, left) + 0.999))
+            return "harness" if now - started > self.harness_budget else None
+        limit = self.limits.cell_timeout
+        cpu_now = self.cpu_seconds() if cpu_start is not None else None
+        if now >= self.deadline:
+            return "notebook"
+        if cpu_start is not None and cpu_now is not None:
+            if cpu_now - cpu_start > limit:
+                return "cell"
+            return "wall" if now - started > WALL_BACKSTOP * limit else None
+        return "cell" if now - started > limit else None
 
     async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> dict[str, Any] | None:
-        # First time: interrupt and keep waiting for the KeyboardInterrupt reply.
-        # Second time: the code ignored the interrupt, so give up on this kernel.
-        if cell is not None and id(cell) not in self.timed_out:
-            self.timed_out.add(id(cell))
+        # A tick. Over its limit: interrupt once, and keep waiting for the KeyboardInterrupt
+        # reply; if the code ignores the interrupt for another limit's worth of time, give up
+        # on this kernel (nbclient's error, which the caller turns into "ignored the interrupt").
+        if cell is None:
+            raise CellTimeoutError("Cell execution timed out")
+        if self._interrupted_at is None:
+            reason = self._over()
+            if reason is None:
+                return None
+            self.timed_out[id(cell)] = reason
+            self._interrupted_at = time.monotonic()
             assert self.km is not None
             await ensure_async(self.km.interrupt_kernel())
+            return None
+        grace = self.harness_budget if self.in_harness else self.limits.cell_timeout
+        if time.monotonic() - self._interrupted_at <= grace:
             return None
         raise CellTimeoutError.error_from_timeout_and_cell("Cell execution timed out", timeout, cell)
 
@@ -144,31 +183,17 @@ def _describe_exit(code: int | None) -> str:
 
 
 async def execute_notebook(
-    nb: Any,
-    *,
-    kernel: WarmKernel | None = None,
-    fork_server: Any = None,
-    sandbox: SandboxConfig | None = None,
-    limits: Limits,
-    harness_request: dict[str, Any] | None,
+    nb: Any, *, kernel: WarmKernel, limits: Limits, harness_request: dict[str, Any] | None
 ) -> Execution:
-    """Run every code cell, then the harness; always return an Execution.
-
-    Either pass a `kernel` started ahead of time (batch grading keeps a few warm), or a
-    fork server and sandbox to start one now.
-    """
-    result = Execution()
-    if kernel is not None:
-        km = kernel.km
-        client = _GraderClient(nb, limits, km=km)
-        client.kc = kernel.kc  # nbclient's constructor drops a `kc` argument; it uses this one
-    else:
-        km = ForkKernelManager(fork_server=fork_server, sandbox=sandbox)
-        client = _GraderClient(nb, limits, km=km)
+    """Run every code cell in `kernel` (started and confined by a backend), then the harness;
+    always return an Execution, and leave the kernel dead."""
+    result = Execution(sandbox=dict(kernel.report))
+    km = kernel.km
+    client = _GraderClient(nb, limits, kernel.cpu_seconds, km=km)
+    client.kc = kernel.kc  # nbclient's constructor drops a `kc` argument; it uses this one
     try:
         async with client.async_setup_kernel(cleanup_kc=True):
-            result.sandbox = km.sandbox_report
-            alive = await _run_cells(client, nb, limits, result)
+            alive = await _run_cells(client, nb, limits, result, kernel.oom_kills)
             if not alive:
                 return result
             if harness_request is not None:
@@ -181,14 +206,16 @@ async def execute_notebook(
         result.errors.append(NotebookError("internal-error", f"could not run the notebook: {exc}"))
         result.unavailable = "the notebook could not be run"
     finally:
-        result.sandbox = result.sandbox or km.sandbox_report
         atexit.unregister(client._cleanup_kernel)  # nbclient registers one per notebook
         if km.provisioner is not None:  # whatever happened, the kernel does not outlive us
             await km.provisioner.kill()
+        kernel.release()
     return result
 
 
-async def _run_cells(client: _GraderClient, nb: Any, limits: Limits, result: Execution) -> bool:
+async def _run_cells(
+    client: _GraderClient, nb: Any, limits: Limits, result: Execution, oom_kills: Callable[[], int]
+) -> bool:
     """Execute the code cells in order; False when the kernel is gone afterwards."""
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or not cell.source.strip():
@@ -208,6 +235,12 @@ async def _run_cells(client: _GraderClient, nb: Any, limits: Limits, result: Exe
             await client.async_execute_cell(cell, index)
         except DeadKernelError:
             code = await client.km.provisioner.poll() if client.km and client.km.provisioner else None
+            if oom_kills():
+                result.unavailable = (
+                    f"cell {number} exceeded the memory limit ({format_size(limits.memory)}), so its kernel was stopped"
+                )
+                result.errors.append(NotebookError("memory-limit", result.unavailable, number))
+                return False
             result.unavailable = f"the kernel died in cell {number}{_describe_exit(code)}"
             result.errors.append(NotebookError("kernel-died", result.unavailable, number))
             return False
@@ -219,21 +252,16 @@ async def _run_cells(client: _GraderClient, nb: Any, limits: Limits, result: Exe
             )
             result.errors.append(NotebookError("cell-timeout", result.unavailable, number))
             return False
-        if id(cell) in client.timed_out:
-            if id(cell) in client.budget_was_notebook:
-                result.errors.append(
-                    NotebookError(
-                        "notebook-timeout",
-                        f"the notebook exceeded its {limits.timeout:g} s time limit in cell {number}",
-                        number,
-                    )
-                )
-            else:
-                result.errors.append(
-                    NotebookError(
-                        "cell-timeout", f"cell {number} exceeded the {limits.cell_timeout:g} s time limit", number
-                    )
-                )
+        reason = client.timed_out.get(id(cell))
+        if reason == "notebook":
+            message = f"the notebook exceeded its {limits.timeout:g} s time limit in cell {number}"
+            result.errors.append(NotebookError("notebook-timeout", message, number))
+            continue
+        if reason is not None:
+            message = f"cell {number} exceeded the {limits.cell_timeout:g} s time limit"
+            if reason == "wall":
+                message += f" (it waited {WALL_BACKSTOP * limits.cell_timeout:g} s of wall-clock time)"
+            result.errors.append(NotebookError("cell-timeout", message, number))
             continue
         if index in client.truncated:
             result.errors.append(
@@ -292,7 +320,7 @@ async def _run_harness(client: _GraderClient, request: dict[str, Any], result: E
         result.errors.append(NotebookError("kernel-died", result.unavailable))
         return
     except CellTimeoutError:  # ignored the interrupt as well
-        client.timed_out.add(id(cell))
+        client.timed_out[id(cell)] = "harness"
     finally:
         client.in_harness = False
     if id(cell) in client.timed_out:

@@ -1,15 +1,23 @@
-"""A warm parent that forks one fresh kernel per notebook.
+"""The warm parent: a server process that forks one fresh, confined kernel per notebook.
 
 Starting a Jupyter kernel and importing torch costs seconds; forking a process that has
-already paid for both costs milliseconds. The server imports torch, numpy and ipykernel
-once, then for every request forks a child that confines itself (see `sandbox`), seeds
-its random generators and becomes an ordinary ipykernel listening on the connection
-file it was given. Each child serves exactly one notebook and is then discarded, so no
-state can pass from one student to the next. The server itself never runs student code
-and stays single-threaded, which is what makes forking it safe.
+already paid for both costs milliseconds. This server imports torch, numpy and ipykernel
+once, then for every request forks a child. The server itself never runs student code,
+holds no secret (it is exec'd by the grader with a minimal environment, inside an
+allowlisted view of the machine: see `warm_parent`) and stays single-threaded, which is
+what makes forking it safe.
 
-Protocol: JSON lines on the server's stdin (requests) and stdout (replies and exit
-events). Run with `python -m grader.forkserver`.
+Each request forks a *keeper*, which joins the kernel's control groups and unshares its
+namespaces (see `sandbox.isolate`), then forks the *kernel*: PID 1 of a new PID namespace,
+which confines itself (`sandbox.confine`), seeds its generators and becomes an ordinary
+ipykernel. The keeper waits for it and forwards the signals the grader sends (interrupt,
+kill); when the keeper dies the kernel dies (parent-death signal), and when the kernel —
+its namespace's init — dies, the operating system kills everything the notebook started.
+So the grader only ever signals the keeper, the server's own child, whose pid cannot be
+reused before the server reaps it.
+
+Protocol: JSON lines on the server's stdin (requests: spawn, signal, stop) and stdout
+(replies and exit events). Run with `python -m grader.forkserver`.
 """
 
 from __future__ import annotations
@@ -19,22 +27,11 @@ import os
 import select
 import signal
 import stat
-import subprocess
 import sys
-import threading
-from dataclasses import asdict
 from typing import Any, NoReturn
 
-from . import harness
+from . import harness, sandbox
 from .sandbox import SandboxConfig
-
-SERVER_ENV = {
-    "PYTHONHASHSEED": "0",  # hash randomisation is fixed at interpreter start; children inherit it
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "MPLBACKEND": "Agg",
-    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-}
 
 
 # ----------------------------------------------------------------------------- server side
@@ -81,9 +78,15 @@ def _warm_up_extras() -> None:
 
 
 def _child_main(request: dict[str, Any], status_fd: int) -> None:
-    """Runs in the forked child: confine, seed, become a kernel. Never returns."""
+    """The keeper (forked by the server): isolate, fork the kernel, wait for it. Never returns.
+
+    Status lines on `status_fd`: {"kernel_pid": N} once the kernel exists, then the kernel's
+    own line (its sandbox report, or {"error": ...}).
+    """
     code = 0
     try:
+        signal.set_wakeup_fd(-1)  # the server's; its pipe is closed below
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
@@ -93,10 +96,54 @@ def _child_main(request: dict[str, Any], status_fd: int) -> None:
             os.dup2(os.open(debug_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 2)
         os.closerange(3, status_fd)
         os.closerange(status_fd + 1, 1024)
-        from . import sandbox
-
+        sandbox.die_with_parent()  # the server is gone: so are we (and so, the kernel)
         cfg = SandboxConfig(**request["sandbox"])
-        report = sandbox.apply(cfg)
+        report = sandbox.new_report(bool(request.get("allowlisted")))
+        pid_namespace = sandbox.isolate(cfg, report)
+        kernel = os.fork()
+        if kernel == 0:
+            _kernel_main(request, cfg, report, pid_namespace, status_fd)
+        os.write(status_fd, (json.dumps({"kernel_pid": kernel}) + "\n").encode())
+        os.close(status_fd)
+        code = _keep(kernel)
+    except BaseException as exc:  # report set-up failures through the status pipe
+        _report_failure(status_fd, exc)
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def _keep(kernel: int) -> int:
+    """Forward interrupts and terminations to the kernel; return its exit status as ours."""
+
+    def forward(signum: int, frame: Any) -> None:
+        try:
+            os.kill(kernel, signum)  # our own unreaped child: its pid cannot have been reused
+        except ProcessLookupError:
+            pass
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+    while True:
+        try:
+            _, status = os.waitpid(kernel, 0)
+        except ChildProcessError:
+            return 0
+        code = os.waitstatus_to_exitcode(status)
+        if code < 0:  # die the same death, so the server reports what happened to the kernel
+            signal.signal(-code, signal.SIG_DFL)
+            os.kill(os.getpid(), -code)
+        return code
+
+
+def _kernel_main(
+    request: dict[str, Any], cfg: SandboxConfig, report: dict[str, Any], pid_namespace: bool, status_fd: int
+) -> None:
+    """The kernel (PID 1 of its namespace): confine, seed, become an ipykernel. Never returns."""
+    code = 0
+    try:
+        sandbox.die_with_parent()  # the keeper is gone: so are we, and with us our namespace
+        sandbox.confine(cfg, report, pid_namespace)
         os.write(status_fd, (json.dumps(report) + "\n").encode())
         os.close(status_fd)
         harness.remember_originals()  # before any student code: what probes may rely on
@@ -106,18 +153,9 @@ def _child_main(request: dict[str, Any], status_fd: int) -> None:
         _start_kernel(request["connection_file"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException as exc:  # report set-up failures through the status pipe
-        try:
-            os.write(status_fd, (json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n").encode())
-        except OSError:
-            pass
+    except BaseException as exc:
+        _report_failure(status_fd, exc)
         code = 70
-        try:  # visible with D2L_GRADER_KERNEL_LOG
-            import traceback
-
-            os.write(2, traceback.format_exc().encode())
-        except Exception:
-            pass
     finally:
         if (measuring := coverage_running()) is not None:  # test runs only
             try:
@@ -125,6 +163,19 @@ def _child_main(request: dict[str, Any], status_fd: int) -> None:
             except Exception:
                 pass
         os._exit(code)
+
+
+def _report_failure(status_fd: int, exc: BaseException) -> None:
+    try:
+        os.write(status_fd, (json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n").encode())
+    except OSError:
+        pass
+    try:  # visible with D2L_GRADER_KERNEL_LOG
+        import traceback
+
+        os.write(2, traceback.format_exc().encode())
+    except Exception:
+        pass
 
 
 def _seed(seed: int) -> None:
@@ -170,21 +221,36 @@ def _spawn(request: dict[str, Any]) -> dict[str, Any]:
     if coverage_running() is not None:  # test runs only
         _MEASURED_KERNELS[pid] = request["sandbox"]["scratch"]
     with os.fdopen(read_fd, "rb") as status:
-        line = status.readline()
+        first = status.readline()
+        second = status.readline()
     try:
-        report = json.loads(line) if line else {"error": "the kernel process exited during set-up"}
+        started = json.loads(first) if first else {"error": "the kernel process exited during set-up"}
+        report = json.loads(second) if second else {"error": "the kernel exited during set-up"}
     except ValueError:
-        report = {"error": "unreadable set-up report"}
-    return {"id": request["id"], "pid": pid, "sandbox": report}
+        started, report = {}, {"error": "unreadable set-up report"}
+    if "error" in started:
+        report = started
+    return {"id": request["id"], "pid": pid, "kernel_pid": started.get("kernel_pid"), "sandbox": report}
+
+
+def _signal(request: dict[str, Any]) -> None:
+    """Signal a keeper (which forwards to its kernel); only pids of our own, unreaped children."""
+    pid = int(request["pid"])
+    if pid in _KERNELS:
+        try:
+            os.kill(pid, int(request["signal"]))
+        except ProcessLookupError:
+            pass
 
 
 def serve() -> None:
     """Server main loop: answer spawn requests, report every child's exit."""
     out = sys.stdout.buffer
     inp = sys.stdin.buffer
-    from . import sandbox
-
-    sandbox.isolate_server_network()
+    # The grader is gone (even killed): so are we, and with us every kernel. Its end closes our
+    # stdin (read below); bubblewrap's --die-with-parent, or this parent-death signal, cover
+    # the time we spend warming up without reading.
+    sandbox.die_with_parent()
     sandbox.become_subreaper()
     _warm_up()
     wake_r, wake_w = os.pipe()
@@ -227,6 +293,8 @@ def serve() -> None:
                 request = json.loads(line)
                 if request.get("op") == "spawn":
                     send(_spawn(request))
+                elif request.get("op") == "signal":
+                    _signal(request)
                 elif request.get("op") == "stop":
                     _leave(out)
 
@@ -353,119 +421,6 @@ def _collect_kernel_coverage(scratch: str) -> None:
                 copy.write(data)
         except OSError:
             pass
-
-
-# ----------------------------------------------------------------------------- grader side
-class ForkServerError(RuntimeError):
-    pass
-
-
-class ForkServer:
-    """Grader-side handle on one warm fork server process (thread-safe)."""
-
-    def __init__(self) -> None:
-        env = dict(os.environ)
-        env.update(SERVER_ENV)
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.forkserver"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        )
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._replies: dict[int, dict[str, Any]] = {}
-        self._exits: dict[int, int] = {}
-        self._next_id = 0
-        self._ready = False
-        self._closed = False
-        self._reader = threading.Thread(target=self._read, daemon=True, name="forkserver-reader")
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            try:
-                message = json.loads(line)
-            except ValueError:
-                continue
-            with self._cond:
-                if message.get("ready"):
-                    self._ready = True
-                elif message.get("event") == "exit":
-                    self._exits[int(message["pid"])] = int(message["code"])
-                elif "id" in message:
-                    self._replies[int(message["id"])] = message
-                self._cond.notify_all()
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        with self._cond:
-            if not self._cond.wait_for(lambda: self._ready or self._closed, timeout):
-                raise ForkServerError("the kernel fork server did not start in time")
-            if not self._ready:
-                raise ForkServerError("the kernel fork server failed to start")
-
-    def spawn(self, connection_file: str, sandbox: SandboxConfig, seed: int = 0) -> tuple[int, dict]:
-        """Fork a confined kernel; return its pid and the sandbox report."""
-        self.wait_ready()
-        with self._cond:
-            self._next_id += 1
-            rid = self._next_id
-            request = {
-                "op": "spawn",
-                "id": rid,
-                "connection_file": connection_file,
-                "sandbox": asdict(sandbox),
-                "seed": seed,
-                "debug_log": os.environ.get("D2L_GRADER_KERNEL_LOG"),
-            }
-            assert self._proc.stdin is not None
-            self._proc.stdin.write((json.dumps(request) + "\n").encode())
-            self._proc.stdin.flush()
-            if not self._cond.wait_for(lambda: rid in self._replies or self._closed, 60):
-                raise ForkServerError("the kernel fork server did not answer")
-            if rid not in self._replies:
-                raise ForkServerError("the kernel fork server stopped")
-            reply = self._replies.pop(rid)
-        if "error" in reply["sandbox"]:
-            raise ForkServerError(f"kernel set-up failed: {reply['sandbox']['error']}")
-        return int(reply["pid"]), reply["sandbox"]
-
-    def exit_code(self, pid: int) -> int | None:
-        """The kernel's exit code (negative: killed by that signal), or None if running."""
-        with self._lock:
-            if pid in self._exits:
-                return self._exits[pid]
-            if self._closed:
-                return -9
-            return None
-
-    def forget(self, pid: int) -> None:
-        with self._lock:
-            self._exits.pop(pid, None)
-
-    def close(self) -> None:
-        if self._proc.poll() is None:
-            try:
-                assert self._proc.stdin is not None
-                self._proc.stdin.close()
-            except OSError:
-                pass
-            try:  # a server still warming up does not read its input: do not wait long
-                self._proc.wait(5 if self._ready else 0.2)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-
-    def __enter__(self) -> ForkServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 if __name__ == "__main__":

@@ -20,21 +20,21 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
-from . import notebook
+from . import notebook, staging
+from .backends import make_backend, missing_protections
 from .course import Course, UnknownAssignment, load_course, package_dir
 from .execute import Execution, execute_notebook
-from .forkserver import ForkServer
 from .judging import evaluate
-from .kernel_manager import WarmKernel, discard, hold_context, release_context, start_kernel
+from .kernel_manager import WarmKernel, discard, hold_context, release_context
 from .limits import Limits
 from .planning import Plan, plan
+from .policy import SandboxPolicy
 from .results import GradeResult, NotebookError
 from .rubric import Rubric
-from .sandbox import SandboxConfig
+from .sandbox import PROTECTIONS
 
 # Never cover these with tmpfs, whatever the working directory is.
 _SYSTEM_DIRS = {"/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/proc", "/dev", "/sys", "/var", "/opt", "/run"}
-MAX_OWN_FILES_BYTES = 50 * 1024 * 1024
 
 T = TypeVar("T")
 
@@ -78,39 +78,50 @@ def not_graded(rubric: Rubric | None, notebook_name: str, kind: str, message: st
 
 
 class Grader:
-    """Grades notebooks one at a time or concurrently, sharing one warm fork server."""
+    """Grades notebooks one at a time or concurrently, sharing one kernel backend.
+
+    Every kernel, on every path (`grader check`, the batch pool, Dask workers), is confined
+    by the same `SandboxPolicy` (`policy`, default: made from `limits`).
+    """
 
     def __init__(
         self,
         limits: Limits | None = None,
         course: Course | None = None,
         hide: tuple[str, ...] = (),
-        server: ForkServer | None = None,
+        policy: SandboxPolicy | None = None,
     ) -> None:
         self.limits = limits or Limits()
+        self.policy = policy or SandboxPolicy.from_limits(self.limits)
         self._course = course
-        self._server: ForkServer | None = server  # one started early by the caller, if any
-        if server is not None:
-            hold_context()
         self._root = tempfile.mkdtemp(prefix="d2l-grader-")
         os.chmod(self._root, 0o711)  # kernels may enter their own folder, never list others
         self._plans: dict[tuple[str, str], Plan] = {}
-        self._uid_base = 100_000 + (os.getpid() % 50_000) * 128
-        self._kernels_started = 0
         self._extra_hide = [os.path.abspath(h) for h in hide]
+        self.backend = make_backend(self.policy, self._root, self._hidden_folders)
+        self._started = False
 
     # -- lifecycle
     def start(self) -> Grader:
-        """Start the warm fork server now (it imports torch: start it early)."""
-        if self._server is None:
-            self._server = ForkServer()
+        """Start the backend now (the warm parent imports torch: start it early)."""
+        if not self._started:
+            self._started = True
             hold_context()
+            self.backend.start()
         return self
 
+    def alive(self) -> bool:
+        """False once kernels can no longer be started (the warm parent died)."""
+        return self.backend.alive()
+
+    def kill(self) -> None:
+        """Stop every kernel of this grader now, without waiting (then `close()`)."""
+        self.backend.kill()
+
     def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        self.backend.close()
+        if self._started:
+            self._started = False
             release_context()
         shutil.rmtree(self._root, ignore_errors=True)
 
@@ -125,6 +136,10 @@ class Grader:
         if self._course is None:
             self._course = load_course()
         return self._course
+
+    @course.setter
+    def course(self, course: Course) -> None:
+        self._course = course
 
     def plan_for(self, rubric: Rubric) -> Plan:
         key = (rubric.path, rubric.id)
@@ -160,8 +175,9 @@ class Grader:
         except UnknownAssignment as exc:
             return not_graded(None, name, "unknown-assignment", str(exc))
         try:
+            staging.check_notebook(path, own_files)  # a link, a FIFO, a hard link: refused, never followed
             nb = notebook.load(path)
-        except notebook.UnusableNotebook as exc:
+        except (staging.SubmissionRefused, notebook.UnusableNotebook) as exc:
             return not_graded(rubric, name, "invalid-notebook", str(exc))
         if rubric is None:
             try:
@@ -187,14 +203,17 @@ class Grader:
             if pool is not None:  # booted ahead, already confined
                 kernel = await pool.acquire()
                 scratch = kernel.scratch
-                self._stage(path, scratch, own_files)
-                return await execute_notebook(nb, kernel=kernel, limits=self.limits, harness_request=request)
-            scratch = self.new_scratch()
-            self._stage(path, scratch, own_files)
-            config = self.sandbox_config(scratch, extra_hide=[os.path.dirname(os.path.abspath(path))])
-            return await execute_notebook(
-                nb, fork_server=self._ensure_server(), sandbox=config, limits=self.limits, harness_request=request
-            )
+                staging.stage(path, own_files, scratch)
+            else:
+                scratch = self.new_scratch()
+                staging.stage(path, own_files, scratch)
+                self.start()
+                kernel = await self.backend.start_kernel(scratch)
+            return await execute_notebook(nb, kernel=kernel, limits=self.limits, harness_request=request)
+        except staging.SubmissionRefused as exc:  # the submission's fault, not a retryable failure of ours
+            execution = Execution(unavailable=str(exc))
+            execution.errors.append(NotebookError("invalid-notebook", str(exc)))
+            return execution
         except Exception as exc:  # the kernel could not be started: still a result
             execution = Execution(unavailable="the notebook could not be run")
             execution.errors.append(NotebookError("internal-error", f"could not start a kernel: {exc}"))
@@ -206,25 +225,8 @@ class Grader:
     def new_scratch(self) -> str:
         return tempfile.mkdtemp(dir=self._root)
 
-    def _ensure_server(self) -> ForkServer:
-        self.start()
-        assert self._server is not None
-        return self._server
-
-    def _stage(self, path: str, scratch: str, own_files: str | None) -> None:
-        """Copy only this submission's files into the kernel's scratch directory."""
-        if own_files and os.path.isdir(own_files):
-            total = 0
-            for entry in sorted(os.listdir(own_files)):
-                source = os.path.join(own_files, entry)
-                if os.path.isfile(source) and not os.path.islink(source):
-                    total += os.path.getsize(source)
-                    if total > MAX_OWN_FILES_BYTES:
-                        break
-                    shutil.copyfile(source, os.path.join(scratch, entry))
-        shutil.copyfile(path, os.path.join(scratch, os.path.basename(path)))
-
-    def sandbox_config(self, scratch: str, extra_hide: list[str] | None = None) -> SandboxConfig:
+    def _hidden_folders(self) -> list[str]:
+        """Without an allowlisted view (no bubblewrap), the folders kernels must not see."""
         hide = {
             self.course.root,
             package_dir(),
@@ -233,20 +235,8 @@ class Grader:
             os.getcwd(),
             tempfile.gettempdir(),
             *self._extra_hide,
-            *(extra_hide or []),
         }
-        hide_list = sorted(h for h in (os.path.realpath(p) for p in hide) if h not in _SYSTEM_DIRS)
-        self._kernels_started += 1
-        # A uid per kernel (cycling through 128): kernels alive at the same time never share one.
-        uid = self._uid_base + self._kernels_started % 128 if os.geteuid() == 0 else None
-        return SandboxConfig(
-            scratch=scratch,
-            hide=hide_list,
-            uid=uid,
-            memory_bytes=self.limits.memory,
-            file_bytes=self.limits.file_size,
-            processes=self.limits.processes,
-        )
+        return sorted(h for h in (os.path.realpath(p) for p in hide) if h not in _SYSTEM_DIRS)
 
 
 class KernelPool:
@@ -262,9 +252,9 @@ class KernelPool:
         self._booting: deque[asyncio.Task] = deque()
 
     def _boot(self) -> None:
+        self.grader.start()
         scratch = self.grader.new_scratch()
-        config = self.grader.sandbox_config(scratch)
-        self._booting.append(asyncio.ensure_future(start_kernel(self.grader._ensure_server(), config)))
+        self._booting.append(asyncio.ensure_future(self.grader.backend.start_kernel(scratch)))
 
     async def acquire(self) -> WarmKernel:
         while len(self._booting) < self.size + 1:
@@ -287,30 +277,15 @@ class KernelPool:
             shutil.rmtree(kernel.scratch, ignore_errors=True)
 
 
-_PROTECTIONS = {
-    "network_isolated": "network isolation is unavailable here (no network namespace): notebooks can reach the network",
-    "filesystem_hidden": "grader files cannot be hidden here (no mount namespace): notebooks can read them",
-    "separate_user": "kernels run as your own user (not root, so no separate unprivileged user)",
-}
-
-
-def missing_protections(report: dict[str, Any]) -> list[str]:
-    """Warnings for the protections this machine could not give (empty when all were)."""
-    if not report:
-        return []
-    return [message for key, message in _PROTECTIONS.items() if not report.get(key)]
-
-
 def _public_sandbox(report: dict[str, Any]) -> dict[str, Any]:
     """The protections that were active, for the result's `sandbox` field."""
     keys = (
-        "network_isolated",
-        "filesystem_hidden",
-        "separate_user",
-        "process_limit_enforced",
+        "backend",
+        *PROTECTIONS,
         "memory_limit_bytes",
         "file_size_limit_bytes",
         "process_limit",
+        "tmpfs_limit_bytes",
         "notes",
     )
     return {k: report[k] for k in keys if k in report}

@@ -13,7 +13,8 @@ import asyncio
 import os
 import signal
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import zmq.asyncio
@@ -24,8 +25,8 @@ from jupyter_client.provisioning import KernelProvisionerBase
 from traitlets import Any as AnyTrait
 from traitlets import Type
 
-from .forkserver import ForkServer
 from .sandbox import SandboxConfig
+from .warm_parent import ForkServer
 
 _CONTEXT: zmq.asyncio.Context | None = None
 _CONTEXT_USERS = 0
@@ -80,18 +81,15 @@ class ForkProvisioner(KernelProvisionerBase):
         return code
 
     async def send_signal(self, signum: int) -> None:
+        # Through the fork server, to the kernel's keeper: never a pid that may have been reused.
         if self.pid is not None and await self.poll() is None:
-            try:
-                os.kill(self.pid, signum)
-            except ProcessLookupError:
-                pass
+            self.fork_server.signal(self.pid, signum)
 
     async def kill(self, restart: bool = False) -> None:
         if self.pid is not None:
-            try:  # the kernel leads its own process group: take its children too
-                os.killpg(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            # The keeper dies, so its kernel dies (parent-death signal), and with the kernel,
+            # the init of its PID namespace, everything the notebook started.
+            self.fork_server.signal(self.pid, signal.SIGKILL)
             # Wait for the fork server to reap it, so "is it alive?" is answered at once.
             deadline = time.monotonic() + 2
             while await self.poll() is None and time.monotonic() < deadline:
@@ -224,16 +222,29 @@ class ForkKernelManager(AsyncKernelManager):
 
 @dataclass
 class WarmKernel:
-    """A kernel forked, confined and ready before its notebook arrives (used once)."""
+    """A kernel started, confined and ready before its notebook arrives (used once).
 
-    km: ForkKernelManager
-    kc: FastKernelClient
+    `cpu_seconds` reads the CPU time the kernel's whole process tree has used (None where it
+    cannot be measured); `release` gives back what the backend holds for it (its control
+    group, its uid) once it is dead.
+    """
+
+    km: AsyncKernelManager
+    kc: AsyncKernelClient
     scratch: str
+    report: dict[str, Any] = field(default_factory=dict)
+    cpu_seconds: Callable[[], float | None] = lambda: None
+    oom_kills: Callable[[], int] = lambda: 0  # processes its memory limit killed
+    release: Callable[[], None] = lambda: None
 
 
 async def start_kernel(fork_server: ForkServer, sandbox: SandboxConfig, startup_timeout: float = 60) -> WarmKernel:
     """Fork a kernel and wait until it answers; the caller owns (and must kill) it."""
-    km = ForkKernelManager(fork_server=fork_server, sandbox=sandbox)
+    return await ready(ForkKernelManager(fork_server=fork_server, sandbox=sandbox), sandbox.scratch, startup_timeout)
+
+
+async def ready(km: AsyncKernelManager, scratch: str, startup_timeout: float = 60) -> WarmKernel:
+    """Start `km`'s kernel and wait until it answers (killing it on any failure)."""
     try:
         await km.start_kernel()
     except BaseException:
@@ -249,11 +260,14 @@ async def start_kernel(fork_server: ForkServer, sandbox: SandboxConfig, startup_
         if km.provisioner is not None:
             await km.provisioner.kill()
         raise
-    return WarmKernel(km, kc, sandbox.scratch)
+    report = dict(getattr(km.provisioner, "report", None) or {})
+    return WarmKernel(km, kc, scratch, report)
 
 
 async def discard(kernel: WarmKernel) -> None:
+    """Kill an unused (or finished) kernel and give back what it held."""
     kernel.kc.stop_channels()
     if kernel.km.provisioner is not None:
         await kernel.km.provisioner.kill()
         await kernel.km.provisioner.cleanup()
+    kernel.release()

@@ -13,12 +13,20 @@ import re
 from typing import Any
 
 import nbformat
+import numpy as np
 
 from .course import Course, UnknownAssignment
 from .results import ManualItem
 from .rubric import Rubric
 
-MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+# What a notebook may be, checked before anything expensive reads it. Each cap is far above
+# any real notebook (the chapter's have under 100 cells, 50 KiB of code and JSON nested about 8
+# deep) and low enough that refusing, or reading, a file at the cap takes well under a second.
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024  # the file
+MAX_CELLS = 5_000  # cells (nbformat validates every one: ~50 us each)
+MAX_JSON_DEPTH = 100  # levels of [ and { (json and nbformat recurse per level)
+MAX_JSON_CONTAINERS = 200_000  # [ and { outside strings, all told (each becomes a Python object)
+MAX_CODE_CHARS = 512 * 1024  # source of all code cells (parsed with `ast` to detect the assignment)
 METADATA_KEY = "d2l_grader"
 ANSWER_PLACEHOLDER = "*Your answer here.*"  # what starter answer cells hold until the student writes
 
@@ -28,7 +36,11 @@ class UnusableNotebook(ValueError):
 
 
 def load(path: str) -> Any:
-    """Read and validate a notebook (nbformat 4), or raise UnusableNotebook."""
+    """Read and validate a notebook (nbformat 4), or raise UnusableNotebook.
+
+    The file's shape is checked on its raw text first, without recursion (`json_shape`):
+    a file nested thousands of levels deep, or holding hundreds of thousands of cells, is
+    refused with one sentence before `json` or `nbformat` walk it."""
     if not os.path.isfile(path):
         raise UnusableNotebook(f"{path}: no such file")
     size = os.path.getsize(path)
@@ -38,12 +50,29 @@ def load(path: str) -> Any:
         )
     try:
         with open(path, encoding="utf-8") as f:
-            text = f.read()
-        raw = json.loads(text)
+            text = f.read(MAX_NOTEBOOK_BYTES + 1)
     except UnicodeDecodeError:
         raise UnusableNotebook(f"{path}: not a notebook (the file is not UTF-8 text)") from None
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_NOTEBOOK_BYTES:  # it grew since getsize
+        raise UnusableNotebook(f"{path}: the notebook is larger than the {MAX_NOTEBOOK_BYTES // 2**20} MiB limit")
+    # Every cell has a "cell_type" key: many more of them than cells allowed is refused at once.
+    if text.count('"cell_type"') > MAX_CELLS:
+        raise UnusableNotebook(f"{path}: the notebook has more than {MAX_CELLS:,} cells, more than the grader reads")
+    depth = containers = 0
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:  # fewer brackets cannot nest deeper
+        depth, containers = json_shape(text, MAX_JSON_DEPTH, MAX_JSON_CONTAINERS)
+    if depth > MAX_JSON_DEPTH:
+        raise UnusableNotebook(f"{path}: not a notebook (its JSON is nested more than {MAX_JSON_DEPTH} levels deep)")
+    if containers > MAX_JSON_CONTAINERS:
+        raise UnusableNotebook(
+            f"{path}: the notebook holds more than {MAX_JSON_CONTAINERS:,} JSON objects and lists, more than the grader reads"
+        )
+    try:
+        raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UnusableNotebook(f"{path}: not a notebook (invalid JSON at line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:  # invalid JSON can fool the shape scan; the parser still stops here
+        raise UnusableNotebook(f"{path}: not a notebook (its JSON is nested too deeply)") from None
     if not isinstance(raw, dict) or ("cells" not in raw and "worksheets" not in raw):
         raise UnusableNotebook(f"{path}: not a notebook (a JSON file without cells)")
     major = raw.get("nbformat")
@@ -51,6 +80,19 @@ def load(path: str) -> Any:
         raise UnusableNotebook(
             f"{path}: notebook format {major} is not supported; open and save it in a current Jupyter (format 4)"
         )
+    cells = raw.get("cells")
+    if isinstance(cells, list):
+        if len(cells) > MAX_CELLS:
+            raise UnusableNotebook(
+                f"{path}: the notebook has {len(cells):,} cells, more than the {MAX_CELLS:,} the grader reads"
+            )
+        code = sum(
+            _source_length(c.get("source")) for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"
+        )
+        if code > MAX_CODE_CHARS:
+            raise UnusableNotebook(
+                f"{path}: the notebook has {code // 1024:,} KiB of code, more than the {MAX_CODE_CHARS // 1024:,} KiB the grader runs"
+            )
     captured: dict[str, Any] = {}
     try:  # nbformat validates while reading; we only ask it to hand the error over
         nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT, capture_validation_error=captured)
@@ -63,6 +105,54 @@ def load(path: str) -> Any:
     if not any(c.cell_type == "code" and c.source.strip() for c in nb.cells):
         raise UnusableNotebook(f"{path}: the notebook has no code cells to grade")
     return nb
+
+
+def _source_length(source: Any) -> int:
+    """Characters of a cell's source (a string, or nbformat's list of lines); 0 for anything else,
+    which nbformat then refuses."""
+    if isinstance(source, str):
+        return len(source)
+    if isinstance(source, list):
+        return sum(len(line) for line in source if isinstance(line, str))
+    return 0
+
+
+_SCAN_CHUNK = 1 << 22  # bytes of text scanned at a time: bounded memory, early exit
+_QUOTE = ord('"')
+_DELTA = np.zeros(256, dtype=np.int8)  # what a byte does to the nesting level
+_DELTA[[ord("["), ord("{")]] = 1
+_DELTA[[ord("]"), ord("}")]] = -1
+
+
+def json_shape(text: str, max_depth: int, max_containers: int) -> tuple[int, int]:
+    """(deepest nesting, number of [ and {) of JSON text, both outside strings, found without
+    recursion and without parsing; the scan stops early once either exceeds its maximum.
+
+    Escaped backslashes, then escaped quotes, are dropped first (left to right, as JSON reads
+    them), so every quote left opens or closes a string; a byte is inside a string when an odd
+    number of quotes lead up to it (a running xor). Vectorised, a chunk at a time, on the UTF-8
+    bytes (multi-byte characters never contain ASCII bytes): about 0.3 s for 50 MiB of text,
+    whatever it holds. For invalid JSON the numbers are only indicative."""
+    data = text.replace("\\\\", "").replace('\\"', "").encode("utf-8", "surrogatepass")
+    in_string = False
+    depth = deepest = containers = 0
+    for start in range(0, len(data), _SCAN_CHUNK):
+        chunk = np.frombuffer(data, dtype=np.uint8, count=min(_SCAN_CHUNK, len(data) - start), offset=start)
+        inside = np.logical_xor.accumulate(chunk == _QUOTE)
+        if in_string:
+            np.logical_not(inside, out=inside)
+        in_string = bool(inside[-1])
+        step = _DELTA[chunk]
+        step = step[(step != 0) & ~inside]  # the brackets outside strings, in order
+        if step.size == 0:
+            continue
+        levels = np.cumsum(step, dtype=np.int32) + depth
+        deepest = max(deepest, int(levels.max()))
+        containers += int(np.count_nonzero(step == 1))
+        depth = int(levels[-1])
+        if deepest > max_depth or containers > max_containers:
+            break
+    return deepest, containers
 
 
 def _short(text: str) -> str:

@@ -36,10 +36,13 @@ class Lease:
             self.fd = -1
 
 
-def _reserved_ranges() -> list[tuple[int, int]]:
+SUBORDINATE_FILES = ("/etc/subuid", "/etc/subgid")
+
+
+def reserved_ranges(subordinate_files: tuple[str, ...] = SUBORDINATE_FILES) -> list[tuple[int, int]]:
     """[start, end) ranges that belong to someone: passwd entries and subordinate ids."""
     ranges = [(entry.pw_uid, entry.pw_uid + 1) for entry in pwd.getpwall()]
-    for path in ("/etc/subuid", "/etc/subgid"):
+    for path in subordinate_files:
         try:
             with open(path) as f:
                 for line in f:
@@ -51,9 +54,11 @@ def _reserved_ranges() -> list[tuple[int, int]]:
     return ranges
 
 
-def free_range(start: int = RANGE_START, size: int = RANGE_SIZE) -> tuple[int, int]:
+def free_range(
+    start: int = RANGE_START, size: int = RANGE_SIZE, reserved: list[tuple[int, int]] | None = None
+) -> tuple[int, int]:
     """The first [start, start + size) at or above `start` that overlaps nothing reserved."""
-    reserved = sorted(_reserved_ranges())
+    reserved = sorted(reserved_ranges() if reserved is None else reserved)
     moved = True
     while moved:
         moved = False

@@ -71,23 +71,80 @@ def distinct_shapes(layers):
 
 
 def is_activation(layer):
-    return layer["module"] == "torch.nn.modules.activation"
+    """A layer of one of torch.nn's own activation classes (not a class that says it is)."""
+    return bool(layer.get("torch")) and layer["module"] == "torch.nn.modules.activation"
+
+
+# ------------------------------------------------------------------ exercise 2: training a copy
+def synthetic_batch(prototypes, noise):
+    """The images and labels the probe `train_briefly` fits (the same construction, here in the
+    grader): image k shows prototype k % classes, upsampled 4x (nearest) from 7x7 to 28x28,
+    plus noise. `prototypes` is (classes, 1, 7, 7), `noise` (n, 1, 28, 28)."""
+    prototypes = torch.as_tensor(prototypes)
+    noise = torch.as_tensor(noise)
+    images = prototypes.repeat_interleave(4, dim=2).repeat_interleave(4, dim=3)
+    y = torch.arange(noise.shape[0]) % prototypes.shape[0]
+    return images[y] + noise, y
+
+
+def cross_entropy(logits, y):
+    """Mean cross-entropy of (n, classes) logits against labels, in float64."""
+    return F.cross_entropy(torch.as_tensor(logits, dtype=torch.float64), torch.as_tensor(y, dtype=torch.int64)).item()
 
 
 # ------------------------------------------------------------------ exercise 3: train()
+MAX_EPOCHS = 50  # the replay's work is bounded by the rubric's own inputs, never by a student
+MAX_BATCHES = 100
+
+
 def tiny_net():
     """The small network the probe `run_train` hands to the student's train() (same layout)."""
     return nn.Sequential(nn.Conv2d(1, 2, kernel_size=3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 2 * 2, 3))
 
 
+def tiny_state(initial):
+    """The tiny net's state_dict from the rubric's tensors (conv weight, conv bias, linear
+    weight, linear bias), in float64; ValueError when they do not fit the network."""
+    keys = list(tiny_net().state_dict())
+    state = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in zip(keys, initial, strict=True)}
+    for key, value in tiny_net().state_dict().items():
+        if tuple(state[key].shape) != tuple(value.shape):
+            raise ValueError(f"{key}: shape {tuple(state[key].shape)}, the tiny net has {tuple(value.shape)}")
+    return state
+
+
+def train_batches(X, y, batch_size=4):
+    """The probe's minibatches: X with the classes made separable (pixel (1, 1) raised by
+    2 * label), cut in order into batches of `batch_size`."""
+    X = torch.as_tensor(X, dtype=torch.float64).clone()
+    y = torch.as_tensor(y, dtype=torch.int64)
+    X[:, 0, 1, 1] += 2.0 * y
+    return [(X[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(y), batch_size)]
+
+
+def loss_on(state, batches):
+    """Mean cross-entropy of the tiny net with parameters `state` over all examples of `batches`."""
+    net = tiny_net().double()
+    net.load_state_dict({k: torch.as_tensor(v, dtype=torch.float64) for k, v in state.items()})
+    with torch.no_grad():
+        X = torch.cat([b[0] for b in batches])
+        y = torch.cat([b[1] for b in batches])
+        return F.cross_entropy(net(X), y).item()
+
+
 def train_sgd(initial_state, batches, num_epochs, lr):
-    """Minibatch SGD on mean cross-entropy, one step per batch; returns (state, epoch losses)."""
+    """Minibatch SGD on mean cross-entropy, one step per batch; returns (state, epoch losses).
+
+    Only ever called on the rubric's own batches and epochs: refuses more than MAX_EPOCHS
+    epochs or MAX_BATCHES batches rather than run for a time a caller did not plan."""
+    if not 0 <= int(num_epochs) <= MAX_EPOCHS or len(batches) > MAX_BATCHES:
+        raise ValueError(f"train_sgd replays at most {MAX_EPOCHS} epochs of {MAX_BATCHES} batches")
     net = tiny_net().double()
     net.load_state_dict({k: torch.as_tensor(v, dtype=torch.float64) for k, v in initial_state.items()})
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
     loss = nn.CrossEntropyLoss()
     epoch_losses = []
-    for _ in range(num_epochs):
+    for _ in range(int(num_epochs)):
         total, count = 0.0, 0
         for X, y in batches:
             X = torch.as_tensor(X, dtype=torch.float64)
@@ -103,6 +160,14 @@ def train_sgd(initial_state, batches, num_epochs, lr):
 
 
 # ------------------------------------------------------------------ exercise 4: activations
+CONV_SHAPES = {
+    "conv1.weight": (6, 1, 5, 5),
+    "conv1.bias": (6,),
+    "conv2.weight": (16, 6, 5, 5),
+    "conv2.bias": (16,),
+}
+
+
 def activations(X, params, activation, pool):
     """Outputs of the first and second activation (before pooling) of a book-layout LeNet."""
     act = {"Sigmoid": torch.sigmoid, "ReLU": torch.relu, "Tanh": torch.tanh}[activation]

@@ -11,14 +11,31 @@ import torch
 
 from grader.content import CheckFailed
 
+MAX_PIXEL = 1e6  # has_diagonal_edge: larger pixel values are a degenerate image, not an edge
+
+
+def _numbers(value, what):
+    """A tensor, array or (nested) list of real numbers as a float64 array, or CheckFailed.
+
+    Anything else a notebook may bind (strings, ragged lists, None) is the student's answer
+    being wrong, never a grader problem: it fails the check with a message."""
+    if isinstance(value, (list, tuple)):
+        try:
+            value = np.asarray(value)
+        except ValueError:
+            raise CheckFailed(f"{what} should be a tensor of numbers, not a ragged list") from None
+    if not isinstance(value, np.ndarray):
+        raise CheckFailed(f"{what} should be a tensor, not {type(value).__name__}")
+    if value.dtype.kind not in "biuf":
+        raise CheckFailed(f"{what} should hold real numbers, not values of dtype {value.dtype}")
+    return value.astype(np.float64)
+
 
 def _as_2d_kernel(value, what):
-    array = np.asarray(value, dtype=np.float64) if isinstance(value, (np.ndarray, list, tuple)) else None
-    if array is None:
-        raise CheckFailed(f"{what} should be a tensor, not {type(value).__name__}")
+    array = _numbers(value, what)
     if array.ndim == 1:
         array = array.reshape(1, -1)
-    if array.ndim != 2 or array.shape[0] != 1:
+    if array.ndim != 2 or array.shape[0] != 1 or array.shape[1] == 0:
         raise CheckFailed(f"{what} should be a 1 x k kernel along the width, got shape {tuple(array.shape)}")
     return array
 
@@ -30,21 +47,38 @@ def _apply_rows(kernel, samples, reference):
 
 
 def has_diagonal_edge(value, ctx):
+    """Both K = [[1, -1]] and K.T respond to the image: each gives at least one non-zero
+    entry, every response is finite, and the image's values are moderate.
+
+    Entries are tested one by one, never through a sum: the sum of the absolute responses
+    of an image of nans is nan and of an image of huge values inf, both "not 0". (The
+    engine refuses nan and inf in the image itself before this runs.) Values are kept within
+    MAX_PIXEL so that a difference of two pixels is exact in float32 and cannot overflow;
+    a diagonal edge between 0 and 1, or 0 and 255, is far inside it.
+    """
     if not isinstance(value, np.ndarray) or value.ndim != 2:
         raise CheckFailed(f"{ctx.what} should be a 2-D tensor, got {getattr(value, 'shape', type(value).__name__)}")
     if value.dtype.kind != "f":
         raise CheckFailed(f"{ctx.what} should hold floats (dtype {value.dtype})")
     if min(value.shape) < 2:
         raise CheckFailed(f"{ctx.what} is too small to contain a diagonal edge: shape {value.shape}")
-    X = torch.tensor(np.asarray(value, dtype=np.float64))
-    K = torch.tensor([[1.0, -1.0]], dtype=torch.float64)
-    vertical = ctx.reference.corr2d(X, K).abs().sum().item()
-    horizontal = ctx.reference.corr2d(X, K.T).abs().sum().item()
-    if vertical == 0 or horizontal == 0:
-        which = "K" if vertical == 0 else "K.T"
+    X = np.asarray(value, dtype=np.float64)
+    if not np.isfinite(X).all() or np.abs(X).max() > MAX_PIXEL:
         raise CheckFailed(
-            f"{ctx.what} has no diagonal edge: {which} gives all zeros on it (a diagonal edge changes value both along rows and along columns)"
+            f"{ctx.what} has values beyond +-{MAX_PIXEL:g} (or not finite); draw the edge between moderate "
+            "values such as 0 and 1"
         )
+    X = torch.tensor(X)
+    K = torch.tensor([[1.0, -1.0]], dtype=torch.float64)
+    for which, kernel in (("K", K), ("K.T", K.T)):
+        response = ctx.reference.corr2d(X, kernel).numpy()
+        if not np.isfinite(response).all():
+            raise CheckFailed(f"{ctx.what}: {which} gives non-finite values on it")
+        if np.count_nonzero(response) == 0:
+            raise CheckFailed(
+                f"{ctx.what} has no diagonal edge: {which} gives all zeros on it (a diagonal edge changes value "
+                "both along rows and along columns)"
+            )
 
 
 def second_derivative(value, ctx):
@@ -62,7 +96,7 @@ def second_derivative(value, ctx):
 
 def sums_its_input(value, ctx):
     n = int(ctx.args[0])
-    kernel = np.asarray(value, dtype=np.float64) if isinstance(value, np.ndarray) else None
+    kernel = _numbers(value, ctx.what) if isinstance(value, np.ndarray) else None
     if kernel is None or kernel.shape != (1, n):
         raise CheckFailed(
             f"{ctx.what} should return a kernel of shape (1, {n}), got {getattr(value, 'shape', type(value).__name__)}"
@@ -80,11 +114,8 @@ def differentiates(value, ctx):
     d = int(ctx.args[0])
     if not isinstance(value, np.ndarray):
         raise CheckFailed(f"{ctx.what} should return a tensor, not {type(value).__name__}")
-    kernel = (
-        np.asarray(value, dtype=np.float64).reshape(1, -1)
-        if value.ndim in (1, 2) and (value.ndim == 1 or value.shape[0] == 1)
-        else None
-    )
+    value = _numbers(value, ctx.what)
+    kernel = value.reshape(1, -1) if value.ndim in (1, 2) and (value.ndim == 1 or value.shape[0] == 1) else None
     if kernel is None or kernel.shape[1] != d + 1:
         raise CheckFailed(f"{ctx.what} should have length {d + 1}, got shape {tuple(value.shape)}")
     x = np.arange(0, 3 * d + 6, dtype=np.float64)
@@ -102,7 +133,7 @@ def conv_matrix_reproduces_corr2d(value, ctx):
     if not isinstance(value, np.ndarray) or value.shape != (oh * ow, nh * nw):
         got = getattr(value, "shape", type(value).__name__)
         raise CheckFailed(f"{ctx.what} returned shape {got}, expected ({oh * ow}, {nh * nw})")
-    W = np.asarray(value, dtype=np.float64)
+    W = _numbers(value, ctx.what)
     for _ in range(3):
         X = ctx.rng.standard_normal((nh, nw))
         want = ctx.reference.corr2d(torch.tensor(X), torch.tensor(K, dtype=torch.float64)).numpy()

@@ -13,9 +13,26 @@ from grader.content import CheckFailed, compare
 
 
 def _summary(value, what):
+    """The probe's description of a network, checked for internal consistency: the parameter
+    count is the sum of the parameter shapes it lists."""
     if not isinstance(value, dict) or not isinstance(value.get("layers"), list):
         raise CheckFailed(f"{what}: the network could not be described")
+    layers, shapes, count = value["layers"], value.get("param_shapes"), value.get("parameters")
+    if not all(isinstance(layer, dict) and isinstance(layer.get("type"), str) for layer in layers):
+        raise CheckFailed(f"{what}: the network could not be described")
+    if (
+        not isinstance(shapes, list)
+        or not all(isinstance(s, list) and all(isinstance(d, int) and d >= 0 for d in s) for s in shapes)
+        or not isinstance(count, int)
+        or count != sum(math.prod(s) for s in shapes)
+    ):
+        raise CheckFailed(f"{what}: the description of the network is inconsistent (parameter count and shapes)")
     return value
+
+
+def _is_torch(layer, name):
+    """The layer is torch.nn's own class `name` (a class of the notebook's that calls itself so is not)."""
+    return layer["type"] == name and layer.get("torch") is True
 
 
 def _shape_text(shape):
@@ -32,9 +49,9 @@ def two_max_pools(value, ctx):
     name = _net_name(ctx)
     layers = _summary(value, name)["layers"]
     pools = [layer for layer in layers if "Pool" in layer["type"]]
-    others = [layer["type"] for layer in pools if layer["type"] != "MaxPool2d"]
+    others = [layer["type"] for layer in pools if not _is_torch(layer, "MaxPool2d")]
     if others:
-        raise CheckFailed(f"{name} still uses {', '.join(others)}: every pooling layer should be a MaxPool2d")
+        raise CheckFailed(f"{name} still uses {', '.join(others)}: every pooling layer should be a torch.nn.MaxPool2d")
     if len(pools) != 2:
         raise CheckFailed(
             f"{name} runs {len(pools)} MaxPool2d layer(s), expected exactly 2 (one after each convolution block)"
@@ -98,22 +115,51 @@ def differs_from_book(value, ctx):
 
 def fits_synthetic_batch(value, ctx):
     """After the probe's fixed training budget the loss is low: below `max_final` and below
-    `ratio` times the loss before training."""
-    if not isinstance(value, dict) or not all(isinstance(value.get(k), (int, float)) for k in ("initial", "final")):
-        raise CheckFailed(f"{_net_name(ctx)}: training produced no loss values")
+    `ratio` times the loss before training.
+
+    The losses are computed here, from the network's outputs (logits) on the training images
+    and the labels the grader knows, with the grader's own cross-entropy: a notebook that
+    replaces the loss in its kernel changes nothing. The images the probe trained on must be
+    the grader's (rebuilt here from the same prototypes and noise)."""
     name = _net_name(ctx)
-    initial, final = float(value["initial"]), float(value["final"])
+    _, steps, _, prototypes, noise = ctx.args
+    images, labels = ctx.reference.synthetic_batch(torch.from_numpy(prototypes), torch.from_numpy(noise))
+    n, classes = len(labels), prototypes.shape[0]
+    if not isinstance(value, dict) or not {"images", "initial", "final"} <= set(value):
+        raise CheckFailed(f"{name}: training produced nothing usable")
+    got_images = value["images"]
+    if (
+        not isinstance(got_images, np.ndarray)
+        or got_images.shape != tuple(images.shape)
+        or not np.allclose(got_images, images.numpy(), rtol=0, atol=1e-6)
+    ):
+        raise CheckFailed(f"{name}: the network was not trained on the grader's images (the kernel changed them)")
+    losses = []
+    for key in ("initial", "final"):
+        logits = value[key]
+        # (n, k) with k >= classes: cross-entropy is defined (the output's width is another check's job)
+        if (
+            not isinstance(logits, np.ndarray)
+            or logits.ndim != 2
+            or logits.shape[0] != n
+            or logits.shape[1] < classes
+            or logits.dtype.kind not in "fiu"
+        ):
+            got = _shape_text(logits.shape) if isinstance(logits, np.ndarray) else type(logits).__name__
+            raise CheckFailed(f"{name}: on a batch of {n} images the output is {got}, expected ({n}, {classes})")
+        losses.append(ctx.reference.cross_entropy(logits, labels))
+    initial, final = losses
     ratio, max_final = float(ctx.options["ratio"]), float(ctx.options["max_final"])
     if not math.isfinite(final) or final > max_final or final > ratio * initial:
         raise CheckFailed(
-            f"{name}: after {value.get('steps')} Adam steps on a synthetic batch the loss went from {initial:.4g} to "
+            f"{name}: after {steps} Adam steps on a synthetic batch the loss went from {initial:.4g} to "
             f"{final:.4g}; expected below {max_final:g} and below {ratio:g} x the initial loss"
         )
 
 
 # ------------------------------------------------------------------ exercise 3
 def _train_result(value):
-    if not isinstance(value, dict) or "initial" not in value or "final" not in value:
+    if not isinstance(value, dict) or "returned" not in value or "final" not in value:
         raise CheckFailed("train: the probe returned nothing usable")
     return value
 
@@ -135,44 +181,69 @@ def _losses(returned, num_epochs):
     return out
 
 
-def _changed(value):
-    return any(
-        not np.array_equal(np.asarray(value["initial"][k]), np.asarray(value["final"][k])) for k in value["initial"]
-    )
+class _Run:
+    """One train() run as the grader sees it: its own inputs from the check's arguments
+    (loader kind, epochs, lr, X, y, the tiny net's initial tensors) and what came back."""
+
+    def __init__(self, value, ctx):
+        self.value = _train_result(value)
+        _, num_epochs, lr, X, y, *initial = ctx.args
+        self.num_epochs, self.lr = int(num_epochs), float(lr)
+        self.reference = ctx.reference
+        self.initial = ctx.reference.tiny_state(initial)
+        self.batches = ctx.reference.train_batches(X, y)
+        self.final = self._final_state(self.value["final"])
+
+    def _final_state(self, final):
+        """The parameters after train(), with exactly the tiny net's keys and shapes."""
+        if not isinstance(final, dict) or set(final) != set(self.initial):
+            raise CheckFailed("train: the network's parameters are missing or renamed after training")
+        state = {}
+        for key, want in self.initial.items():
+            got = final[key]
+            if not isinstance(got, np.ndarray) or got.shape != tuple(want.shape) or got.dtype.kind not in "fiu":
+                raise CheckFailed(f"train: parameter {key} no longer has shape {_shape_text(want.shape)}")
+            state[key] = torch.from_numpy(np.array(got, dtype=np.float64))
+        return state
+
+    def replay(self):
+        return self.reference.train_sgd(self.initial, self.batches, self.num_epochs, self.lr)
 
 
 def trains_on_given_data(value, ctx):
-    """train() runs on the loader it is given, changes the parameters and lowers the loss."""
-    value = _train_result(value)
-    num_epochs = int(ctx.args[1])
-    losses = _losses(value["returned"], num_epochs)
-    if not all(math.isfinite(v) for v in losses):
-        raise CheckFailed(f"train returned non-finite losses {losses}")
-    if not _changed(value):
-        raise CheckFailed("train did not change the parameters of the network it was given")
+    """train() fits the data it is given: the loss of the network after train(), computed here
+    on the grader's batches, is below `ratio` times the loss before; and train() reports
+    `num_epochs` decreasing losses.
+
+    The returned list alone proves nothing (any decreasing numbers would do), and neither does
+    a change of the parameters (noise would do): what counts is the grader's own loss of the
+    parameters train() left behind, on the data it was handed."""
+    run = _Run(value, ctx)
+    losses = _losses(run.value["returned"], run.num_epochs)
+    before = run.reference.loss_on(run.initial, run.batches)
+    after = run.reference.loss_on(run.final, run.batches)
+    ratio = float(ctx.options["ratio"])
+    if not math.isfinite(after) or after > ratio * before:
+        raise CheckFailed(
+            f"train did not fit the data it was given: the network's loss on it was {before:.4g} before train "
+            f"and is {after:.4g} after (expected below {ratio:g} x {before:.4g})"
+        )
     if not losses[-1] < losses[0]:
         raise CheckFailed(
             f"the epoch losses {[f'{v:.4g}' for v in losses]} do not decrease on a tiny learnable data set"
         )
 
 
-def _replay(value, ctx):
-    num_epochs, lr = int(ctx.args[1]), float(ctx.args[2])
-    batches = [(np.asarray(b[0]), np.asarray(b[1])) for b in value["batches"]]
-    return ctx.reference.train_sgd(value["initial"], batches, num_epochs, lr)
-
-
 def matches_minibatch_sgd(value, ctx):
-    """The parameters after train() are those of minibatch SGD on mean cross-entropy."""
-    value = _train_result(value)
-    want, _ = _replay(value, ctx)
+    """The parameters after train() are those of minibatch SGD on mean cross-entropy, replayed
+    here from the grader's initial parameters and batches."""
+    run = _Run(value, ctx)
+    want, _ = run.replay()
     rtol, atol = float(ctx.options["rtol"]), float(ctx.options["atol"])
     for key, expected in want.items():
-        if key not in value["final"]:
-            raise CheckFailed(f"train: parameter {key} is missing after training")
         try:
             compare(
-                value["final"][key],
+                run.value["final"][key],
                 expected,
                 mode="allclose",
                 rtol=rtol,
@@ -186,11 +257,11 @@ def matches_minibatch_sgd(value, ctx):
 
 
 def reports_epoch_losses(value, ctx):
-    """The returned losses are the average loss per example of each epoch (checked with lr = 0)."""
-    value = _train_result(value)
-    num_epochs = int(ctx.args[1])
-    losses = _losses(value["returned"], num_epochs)
-    _, want = _replay(value, ctx)
+    """The returned losses are the average loss per example of each epoch (checked with lr = 0),
+    recomputed here from the grader's initial parameters and batches."""
+    run = _Run(value, ctx)
+    losses = _losses(run.value["returned"], run.num_epochs)
+    _, want = run.replay()
     rtol, atol = float(ctx.options["rtol"]), float(ctx.options["atol"])
     if not np.allclose(losses, want, rtol=rtol, atol=atol):
         raise CheckFailed(
@@ -200,20 +271,21 @@ def reports_epoch_losses(value, ctx):
 
 
 # ------------------------------------------------------------------ exercise 4
-def _activation_pair(value):
-    if not isinstance(value, dict) or "A1" not in value or "A2" not in value:
-        raise CheckFailed("get_activations: the probe returned nothing usable")
-    pair = []
-    for key in ("A1", "A2"):
-        a = value[key]
+def _pair_of_arrays(pair, what):
+    if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+        raise CheckFailed(f"{what} should return a pair (A1, A2)")
+    for key, a in zip(("A1", "A2"), pair, strict=True):
         if not isinstance(a, np.ndarray):
-            raise CheckFailed(f"get_activations should return two tensors, {key} is a {type(a).__name__}")
-        pair.append(a)
-    return pair
+            raise CheckFailed(f"{what} should return two tensors, {key} is {type(a).__name__}")
+    return list(pair)
 
 
-def activation_shapes(value, ctx):
-    A1, A2 = _activation_pair(value)
+def _activation_run(value, ctx):
+    """What the probe saw, checked against the grader's inputs: A1, A2 of the right shapes for
+    X, the same for the images in reverse order, and the network unchanged by the calls."""
+    if not isinstance(value, dict) or not {"A1", "A2", "reversed", "before", "after"} <= set(value):
+        raise CheckFailed("get_activations: the probe returned nothing usable")
+    A1, A2 = _pair_of_arrays([value["A1"], value["A2"]], "get_activations")
     n = ctx.args[0].shape[0]
     for key, got, want in (("A1", A1, (n, 6, 28, 28)), ("A2", A2, (n, 16, 10, 10))):
         if tuple(got.shape) != want:
@@ -221,13 +293,48 @@ def activation_shapes(value, ctx):
                 f"get_activations: {key} has shape {_shape_text(got.shape)}, expected {_shape_text(want)} "
                 "(the output of the block's activation, before its pooling)"
             )
+    weights = dict(zip(ctx.reference.CONV_SHAPES, ctx.args[3:7], strict=True))
+    before, after = value["before"], value["after"]
+    if not isinstance(before, dict) or not isinstance(after, dict) or set(before) != set(after):
+        raise CheckFailed("get_activations: the probe returned nothing usable")
+    for key, want in weights.items():
+        name = key.replace("conv1", "0").replace("conv2", "3")
+        got = before.get(name)
+        if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.array_equal(got, want):
+            raise CheckFailed("get_activations: the network could not be given the grader's weights in your kernel")
+    for key in before:
+        b, a = before[key], after[key]
+        if not (isinstance(b, np.ndarray) and isinstance(a, np.ndarray) and b.shape == a.shape):
+            raise CheckFailed("get_activations: the probe returned nothing usable")
+        if not np.array_equal(a, b):
+            raise CheckFailed(
+                f"get_activations changed the network it was given (parameter {key}): it should only read it"
+            )
+    return A1, A2, weights
+
+
+def activation_shapes(value, ctx):
+    """A1 and A2 have the right shapes, and they are activations of the images: computed per
+    image (reversing the images reverses them) and not the same for every image.
+
+    Tensors of the right shape alone (zeros, noise, a cached result) earn nothing."""
+    A1, A2, _ = _activation_run(value, ctx)
+    rev1, rev2 = _pair_of_arrays(value["reversed"], "get_activations")
+    for key, got, rev in (("A1", A1, rev1), ("A2", A2, rev2)):
+        if rev.shape != got.shape or not np.allclose(rev, got[::-1], rtol=1e-5, atol=1e-6):
+            raise CheckFailed(
+                f"get_activations: {key} for the same images in reverse order is not {key} reversed "
+                "(each image's activations should depend on that image only)"
+            )
+        if len(got) > 1 and np.allclose(got, got[:1], rtol=1e-5, atol=1e-6):
+            raise CheckFailed(f"get_activations: {key} is the same for every image; it should depend on the image")
 
 
 def activation_values(value, ctx):
-    """Recompute both activations from the probe's input and the network's own weights."""
-    A1, A2 = _activation_pair(value)
-    X, activation, pool = ctx.args
-    params = {k: torch.from_numpy(np.array(v)) for k, v in value["params"].items()}
+    """Recompute both activations here from the grader's images and weights."""
+    A1, A2, weights = _activation_run(value, ctx)
+    X, activation, pool = ctx.args[:3]
+    params = {k: torch.from_numpy(np.array(v)) for k, v in weights.items()}
     want1, want2 = ctx.reference.activations(torch.from_numpy(np.array(X)), params, activation, pool)
     rtol, atol = float(ctx.options["rtol"]), float(ctx.options["atol"])
     compare(A1, want1, mode="allclose", rtol=rtol, atol=atol, what="get_activations: A1")

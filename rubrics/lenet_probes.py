@@ -1,32 +1,51 @@
 """Kernel-side probes for 6.6 (run INSIDE the student's kernel).
 
-They exercise the student's objects on small synthetic inputs and return plain data only
-(numbers, strings, lists, dicts, tensors). There are no expected values here: the grader
-judges what comes back (rubrics/lenet_checks.py, with reference/lenet.py). The harness
-seeds torch, numpy and random before each probe call, so everything below is repeatable.
-Keep every probe fast: each call has a time limit of a few seconds. Each probe gets the
-harness's ProbeContext first: `ctx.get(name)` reads the student's value (and reports
-"name `...` is not defined in your notebook" when it is missing).
+They exercise the student's objects and send back plain data only (numbers, strings, lists,
+dicts, tensors). There are no expected values here, and nothing these probes compute is
+used as one: the grader (rubrics/lenet_checks.py, with reference/lenet.py) recomputes every
+expected value from inputs it chose itself and checks what comes back for consistency.
+
+How the rules of the game shape them:
+
+* The data, and every weight a check's expected values depend on, come from the grader as
+  probe arguments (the rubric's seeded inputs). Probes build their own objects (the tiny net
+  handed to `train`, the LeNet handed to `get_activations`, the loss and optimiser of
+  `train_briefly`) from the library as it was before any student cell ran
+  (`ctx.original`), so a notebook that rebinds `nn.CrossEntropyLoss` or `torch.optim.Adam`
+  does not change them. That is defence in depth only: code in the kernel can reach anything
+  in its own process, which is why the grader verifies what comes back.
+* A probe hands the student's function its objects, then reports what it sees afterwards
+  (parameters after `train`, parameters before and after `get_activations`, the images it
+  trained on); the grader checks those against its own inputs.
+* Keep every probe fast: each call has a time limit of a few seconds. The harness seeds
+  torch, numpy and random before each probe call, so everything below is repeatable.
 """
 
 
-def _module(ctx, name):
-    import torch
+def _original(ctx, dotted):
+    """The library object as it was before any student cell ran (see the module docstring)."""
+    try:
+        return ctx.original(dotted)
+    except LookupError:  # a module the kernel does not remember: as it is now
+        import importlib
 
+        module, _, attr = dotted.rpartition(".")
+        return getattr(importlib.import_module(module), attr)
+
+
+def _module(ctx, name):
     value = ctx.get(name)
-    if not isinstance(value, torch.nn.Module):
+    if not isinstance(value, _original(ctx, "torch.nn.Module")):
         raise TypeError(
             f"`{name}` should be a torch.nn.Module (e.g. an nn.Sequential), not a value of type {type(value).__name__}"
         )
     return value
 
 
-def _copy(net):
+def _copy(ctx, net):
     """Work on a copy so that probing never changes the student's own network."""
-    import copy
-
     try:
-        return copy.deepcopy(net)
+        return _original(ctx, "copy.deepcopy")(net)
     except Exception:
         return net
 
@@ -35,164 +54,211 @@ def _pair(value):
     return list(value) if isinstance(value, (tuple, list)) else [value, value]
 
 
-def describe_net(ctx, name, shape):
-    """Leaf layers in the order they run on zeros(shape), with output shapes, and parameter counts."""
-    import torch
+def _snapshot(ctx, net):
+    """Every parameter and buffer of a network, as detached copies, by state_dict key."""
+    clone, detach = _original(ctx, "torch.clone"), _original(ctx, "torch.detach")
+    state = _original(ctx, "torch.nn.Module").state_dict(net)
+    return {key: clone(detach(value)) for key, value in state.items()}
 
-    net = _copy(_module(ctx, name))
+
+def describe_net(ctx, name, shape):
+    """Leaf layers in the order they run on zeros(shape), with output shapes, and parameter counts.
+
+    `torch` says whether a layer is exactly the torch.nn class of its name (a class of the
+    notebook's own that calls itself MaxPool2d is not one). Hooks, module listing and
+    parameters go through torch.nn.Module's own methods, not the network's."""
+    module_class = _original(ctx, "torch.nn.Module")
+    tensor_class = _original(ctx, "torch.Tensor")
+    net = _copy(ctx, _module(ctx, name))
     layers, hooks = [], []
 
     def record(module, inputs, output):
+        kind = type(module)
+        try:
+            torch_class = _original(ctx, "torch.nn." + kind.__name__)
+        except Exception:  # not a name of torch.nn
+            torch_class = None
         entry = {
-            "type": type(module).__name__,
-            "module": type(module).__module__,
-            "shape": list(output.shape) if isinstance(output, torch.Tensor) else None,
+            "type": kind.__name__,
+            "module": kind.__module__,
+            "torch": kind is torch_class,
+            "shape": list(output.shape) if isinstance(output, tensor_class) else None,
         }
-        if "Pool" in type(module).__name__:
+        if "Pool" in kind.__name__:
             entry["kernel_size"] = _pair(getattr(module, "kernel_size", None))
             entry["stride"] = _pair(getattr(module, "stride", None))
             entry["padding"] = _pair(getattr(module, "padding", 0))
         layers.append(entry)
 
-    for m in net.modules():
-        if not list(m.children()):
-            hooks.append(m.register_forward_hook(record))
+    for m in module_class.modules(net):
+        if not list(module_class.children(m)):
+            hooks.append(module_class.register_forward_hook(m, record))
     try:
-        with torch.no_grad():
-            net.eval()(torch.zeros(tuple(shape)))
+        with _original(ctx, "torch.no_grad")():
+            module_class.eval(net)
+            net(_original(ctx, "torch.zeros")(tuple(shape)))
     finally:
         for h in hooks:
             h.remove()
+    parameters = list(module_class.parameters(net))
     return {
         "layers": layers,
-        "parameters": int(sum(p.numel() for p in net.parameters())),
-        "param_shapes": [list(p.shape) for p in net.parameters()],
+        "parameters": int(sum(p.numel() for p in parameters)),
+        "param_shapes": [list(p.shape) for p in parameters],
     }
 
 
 def output_shape(ctx, name, n):
     """Shape of the output for a batch of n random 1x28x28 images (evaluation mode)."""
-    import torch
-
-    net = _copy(_module(ctx, name))
-    with torch.no_grad():
-        out = net.eval()(torch.randn(n, 1, 28, 28))
-    return list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-
-
-def _synthetic_batch(n, classes=10):
-    """n noisy 28x28 images of `classes` random blocky prototypes, labels 0..classes-1."""
-    import torch
-    import torch.nn.functional as F
-
-    prototypes = F.interpolate(torch.rand(classes, 1, 7, 7), size=28, mode="nearest")
-    y = torch.arange(n) % classes
-    return prototypes[y] + 0.3 * torch.randn(n, 1, 28, 28), y
+    net = _copy(ctx, _module(ctx, name))
+    with _original(ctx, "torch.no_grad")():
+        _original(ctx, "torch.nn.Module").eval(net)
+        out = net(_original(ctx, "torch.randn")(n, 1, 28, 28))
+    return list(out.shape) if isinstance(out, _original(ctx, "torch.Tensor")) else type(out).__name__
 
 
-def train_briefly(ctx, name, steps, lr, n):
-    """Re-initialise a copy of the net (PyTorch default init), then fit one synthetic batch with Adam.
+def synthetic_images(ctx, prototypes, noise):
+    """n images of blocky class prototypes plus noise, labels 0..classes-1 in turn:
+    prototypes (classes, 1, 7, 7) are upsampled 4x (nearest) to 28x28. The same
+    construction as reference/lenet.py's `synthetic_batch`, from the grader's tensors."""
+    repeat, arange = _original(ctx, "torch.repeat_interleave"), _original(ctx, "torch.arange")
+    index_select, add = _original(ctx, "torch.index_select"), _original(ctx, "torch.add")
+    remainder = _original(ctx, "torch.remainder")
+    images = repeat(repeat(prototypes, 4, dim=2), 4, dim=3)
+    y = remainder(arange(noise.shape[0]), prototypes.shape[0])
+    return add(index_select(images, 0, y), noise), y
 
-    Returns the loss on the batch before and after training (both in evaluation mode).
-    """
-    import torch
 
-    net = _copy(_module(ctx, name))
-    for m in net.modules():
+def train_briefly(ctx, name, steps, lr, prototypes, noise):
+    """Re-initialise a copy of the net (PyTorch default init), then fit one synthetic batch
+    with Adam on the mean cross-entropy.
+
+    Returns the images it trained on and the network's outputs (logits) on them before and
+    after training, both in evaluation mode: the grader computes the losses itself, with
+    labels it knows, and checks that the images are the ones it sent."""
+    net = _copy(ctx, _module(ctx, name))
+    module_class = _original(ctx, "torch.nn.Module")
+    for m in module_class.modules(net):
         if hasattr(m, "reset_parameters") and callable(m.reset_parameters):
             m.reset_parameters()
-    X, y = _synthetic_batch(n)
-    loss = torch.nn.CrossEntropyLoss()
-    with torch.no_grad():
-        initial = loss(net.eval()(X), y).item()
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    net.train()
+    X, y = synthetic_images(ctx, prototypes, noise)
+    cross_entropy = _original(ctx, "torch.nn.functional.cross_entropy")
+    no_grad = _original(ctx, "torch.no_grad")
+    with no_grad():
+        module_class.eval(net)
+        initial = net(X)
+    optimizer = _original(ctx, "torch.optim.Adam")(module_class.parameters(net), lr=lr)
+    module_class.train(net)
     for _ in range(steps):
         optimizer.zero_grad()
-        batch_loss = loss(net(X), y)
+        batch_loss = cross_entropy(net(X), y)
         batch_loss.backward()
         optimizer.step()
-    with torch.no_grad():
-        final = loss(net.eval()(X), y).item()
-    return {"initial": initial, "final": final, "steps": steps}
+    with no_grad():
+        module_class.eval(net)
+        final = net(X)
+    return {"images": X, "initial": initial, "final": final, "steps": steps}
+
+
+def tiny_net(ctx):
+    """The small network handed to the student's train() (reference/lenet.py: tiny_net)."""
+    nn = {k: _original(ctx, "torch.nn." + k) for k in ("Sequential", "Conv2d", "ReLU", "Flatten", "Linear")}
+    return nn["Sequential"](
+        nn["Conv2d"](1, 2, kernel_size=3), nn["ReLU"](), nn["Flatten"](), nn["Linear"](2 * 2 * 2, 3)
+    )
+
+
+def _load(ctx, net, tensors):
+    """Copy the grader's tensors into the network's parameters, in state_dict order."""
+    state = _original(ctx, "torch.nn.Module").state_dict(net)
+    if len(state) != len(tensors):
+        raise ValueError(f"the probe got {len(tensors)} tensors for {len(state)} parameters")
+    with _original(ctx, "torch.no_grad")():
+        for value, tensor in zip(state.values(), tensors, strict=True):
+            value.copy_(tensor)
 
 
 class _Batches:
     """A re-iterable loader without len(): all train() may rely on is `for X, y in loader`."""
 
     def __init__(self, batches):
-        self._batches = batches
+        self._batches = tuple(batches)
 
     def __iter__(self):
         return iter(self._batches)
 
 
-def run_train(ctx, loader_kind, num_epochs, lr):
-    """Call the student's train() on a tiny net and 3 batches of 4 tiny images (3 classes).
+def run_train(ctx, loader_kind, num_epochs, lr, X, y, *initial):
+    """Call the student's train(net, loader, num_epochs, lr) on the tiny net, its weights set
+    to the grader's `initial` tensors, and the grader's data (X, y) in minibatches of 4, the
+    same ones reference/lenet.py's `train_batches` makes (a list of batches, or a DataLoader).
 
-    Returns the initial and final parameters, the batches and train()'s return value, so that
-    the grader can replay minibatch SGD with the reference.
-    """
-    import torch
-    from torch import nn
-
+    Returns train()'s return value and the network's parameters afterwards. The grader
+    replays and recomputes everything else from its own inputs."""
     train = ctx.get("train")
-    net = nn.Sequential(nn.Conv2d(1, 2, kernel_size=3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 2 * 2, 3))
-    X = torch.randn(12, 1, 4, 4)
-    y = torch.arange(12) % 3
-    X[:, 0, 1, 1] += 2.0 * y  # make the classes separable
-    batches = [(X[i : i + 4], y[i : i + 4]) for i in range(0, 12, 4)]
+    net = tiny_net(ctx)
+    _load(ctx, net, initial)
+    X = _original(ctx, "torch.clone")(X)
+    X[:, 0, 1, 1] += 2.0 * y  # make the classes separable (reference: train_batches)
     if loader_kind == "dataloader":
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=4, shuffle=False)
+        dataset = _original(ctx, "torch.utils.data.TensorDataset")(X, y)
+        loader = _original(ctx, "torch.utils.data.DataLoader")(dataset, batch_size=4, shuffle=False)
     else:
-        loader = _Batches(batches)
-    initial = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        loader = _Batches([(X[i : i + 4], y[i : i + 4]) for i in range(0, len(y), 4)])
     returned = train(net, loader, num_epochs, lr)
+    tensor_class = _original(ctx, "torch.Tensor")
     if isinstance(returned, (list, tuple)):
-        returned = [float(v) if isinstance(v, torch.Tensor) and v.numel() == 1 else v for v in returned]
-    return {
-        "returned": returned,
-        "initial": initial,
-        "final": {k: v.detach().clone() for k, v in net.state_dict().items()},
-        "batches": [[bx, by] for bx, by in batches],
-    }
+        returned = [float(v) if isinstance(v, tensor_class) and v.numel() == 1 else v for v in returned]
+    return {"returned": returned, "final": _snapshot(ctx, net)}
 
 
-def activations(ctx, X, activation, pool):
-    """Call get_activations(net, X) on a freshly initialised book-layout LeNet; return its
-    outputs and the weights of the two convolutions, for the grader to recompute."""
-    import torch
-    from torch import nn
-
-    get_activations = ctx.get("get_activations")
-    act = getattr(nn, activation)
-    pooling = getattr(nn, pool)
-    net = nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2),
+def lenet_for_activations(ctx, activation, pool):
+    """A book-layout LeNet with the given activation and pooling, built from the originals."""
+    nn = {k: _original(ctx, "torch.nn." + k) for k in ("Sequential", "Conv2d", "Flatten", "Linear", activation, pool)}
+    act, pooling = nn[activation], nn[pool]
+    return nn["Sequential"](
+        nn["Conv2d"](1, 6, kernel_size=5, padding=2),
         act(),
         pooling(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5),
+        nn["Conv2d"](6, 16, kernel_size=5),
         act(),
         pooling(kernel_size=2, stride=2),
-        nn.Flatten(),
-        nn.Linear(400, 120),
+        nn["Flatten"](),
+        nn["Linear"](400, 120),
         act(),
-        nn.Linear(120, 84),
+        nn["Linear"](120, 84),
         act(),
-        nn.Linear(84, 10),
+        nn["Linear"](84, 10),
     )
-    with torch.no_grad():
-        out = get_activations(net, X)
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise TypeError(f"get_activations should return a pair (A1, A2), got {type(out).__name__}")
-    A1, A2 = out
+
+
+def activations(ctx, X, activation, pool, *conv_weights):
+    """Call get_activations(net, X), then get_activations(net, X with its images in reverse
+    order), on a book-layout LeNet whose two convolutions carry the grader's weights
+    (conv1.weight, conv1.bias, conv2.weight, conv2.bias).
+
+    Returns both pairs of outputs, and every parameter of the network before the first call
+    and after the second: the grader recomputes the activations from its own weights and
+    fails a get_activations that changes the network it is handed."""
+    get_activations = ctx.get("get_activations")
+    net = lenet_for_activations(ctx, activation, pool)
+    with _original(ctx, "torch.no_grad")():
+        for layer, weight, bias in ((net[0], *conv_weights[:2]), (net[3], *conv_weights[2:])):
+            layer.weight.copy_(weight)
+            layer.bias.copy_(bias)
+    before = _snapshot(ctx, net)
+    flipped = _original(ctx, "torch.flip")(X, [0])
+    outputs = []
+    for images in (X, flipped):
+        with _original(ctx, "torch.no_grad")():
+            out = get_activations(net, images)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise TypeError(f"get_activations should return a pair (A1, A2), got {type(out).__name__}")
+        outputs.append(list(out))
     return {
-        "A1": A1,
-        "A2": A2,
-        "params": {
-            "conv1.weight": net[0].weight.detach(),
-            "conv1.bias": net[0].bias.detach(),
-            "conv2.weight": net[3].weight.detach(),
-            "conv2.bias": net[3].bias.detach(),
-        },
+        "A1": outputs[0][0],
+        "A2": outputs[0][1],
+        "reversed": outputs[1],
+        "before": before,
+        "after": _snapshot(ctx, net),
     }

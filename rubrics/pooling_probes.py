@@ -1,77 +1,122 @@
 """Kernel-side probes for 6.5 (run INSIDE the student's kernel; no expected values here).
 
 `with_pooling_disabled` calls one of the student's functions while PyTorch's pooling
-functions and its max/mean reductions raise an error, and returns whatever the function
-returned. The grader then compares that value with the reference. It is how the rubric
-tells "average/max pooling built from convolutions" apart from "called the pooling layer".
+operations and its max/min/mean reductions are switched off, and returns what the function
+returned together with the operations it tried to use. The grader compares the value with
+the reference and fails the check when any ruled-out operation was used
+(rubrics/pooling_checks.py). It is how the rubric tells "average/max pooling built from
+convolutions" apart from "called the pooling layer".
+
+Why a dispatch mode and not patched attributes: replacing `F.avg_pool2d`, `torch.max`, ...
+only catches code that looks the name up while the probe runs. A reference saved earlier
+(`ap = F.avg_pool2d`), an `nn.AvgPool2d` layer, `getattr(torch, "max")`, a Tensor method or
+`torch._C._nn.avg_pool2d` all end in the same ATen operator, and a
+`torch.utils._python_dispatch.TorchDispatchMode` sees every ATen operator that runs on this
+thread, whatever Python name led to it. The mode is taken from the library as it was before
+any student cell ran (`ctx.original`), where the kernel remembers that module.
+
+What the probe cannot see, by design, and why that is acceptable: code that leaves PyTorch
+(numpy on `X.numpy()`, Python's `max` over `.tolist()`), that runs the pooling on another
+thread, or that disables the probe's mode on purpose. None of that is a saved reference or a
+slip: it is deliberate work around the exercise inside the student's own process, where
+nothing can be enforced (see the README's security model), and the value it returns is still
+judged in the grader against the reference.
 """
 
-_RULED_OUT = {
-    "torch.nn.functional": [
-        "avg_pool1d",
-        "avg_pool2d",
-        "avg_pool3d",
-        "max_pool1d",
-        "max_pool2d",
-        "max_pool3d",
-        "max_pool1d_with_indices",
-        "max_pool2d_with_indices",
-        "max_pool3d_with_indices",
-        "adaptive_avg_pool1d",
-        "adaptive_avg_pool2d",
-        "adaptive_avg_pool3d",
-        "adaptive_max_pool1d",
-        "adaptive_max_pool2d",
-        "adaptive_max_pool3d",
-        "lp_pool1d",
-        "lp_pool2d",
-        "fractional_max_pool2d",
-    ],
-    "torch": [
-        "avg_pool1d",
-        "max_pool1d",
-        "max_pool2d",
-        "max_pool3d",
-        "adaptive_avg_pool1d",
-        "adaptive_max_pool1d",
+# ATen operators (schema names without the "aten::" prefix) that compute a pooling, a max, a
+# min (max of the negation), a mean, or an order statistic (sorting gives the max). Every
+# operator whose name contains "pool" is ruled out as well (max_pool2d_with_indices,
+# _adaptive_avg_pool2d, mkldnn_max_pool2d, ...); "unpool" scatters and is not a pooling.
+_RULED_OUT_OPS = frozenset(
+    (
         "max",
         "amax",
         "maximum",
         "fmax",
+        "argmax",
+        "min",
+        "amin",
+        "minimum",
+        "fmin",
+        "argmin",
+        "aminmax",
+        "_aminmax",
+        "cummax",
+        "cummin",
+        "_cummax_helper",
+        "_cummin_helper",
         "mean",
         "nanmean",
-    ],
-    "torch.Tensor": ["max", "amax", "maximum", "fmax", "mean", "nanmean"],
-}
+        "var_mean",
+        "std_mean",
+        "sort",
+        "argsort",
+        "msort",
+        "topk",
+        "kthvalue",
+        "median",
+        "nanmedian",
+        "mode",
+    )
+)
+# clamp with a *tensor* bound is an elementwise maximum/minimum of two tensors (with a number
+# as the bound it is a ReLU-like threshold, which the exercise allows).
+_RULED_OUT_OVERLOADS = frozenset((("clamp", "Tensor"), ("clamp", "Tensor_out"), ("clamp_min", "Tensor")))
+_RULED_OUT_OVERLOADS |= frozenset((("clamp_max", "Tensor"), ("clamp_min", "Tensor_out"), ("clamp_max", "Tensor_out")))
 
 
-def _ruled_out(what):
-    def refuse(*args, **kwargs):
-        raise RuntimeError(f"{what} is ruled out in this exercise: build the pooling from convolutions (and ReLU)")
+def _is_ruled_out(name, overload):
+    if name.startswith("aten::"):
+        name = name[len("aten::") :]
+    else:
+        return False
+    base = name.rstrip("_")  # in-place variants (clamp_min_) share the rule
+    if "pool" in base and "unpool" not in base:
+        return True
+    return base in _RULED_OUT_OPS or (base, overload) in _RULED_OUT_OVERLOADS
 
-    return refuse
+
+def _original(ctx, dotted):
+    """The library object as it was before any student cell ran, where the kernel remembers
+    its module; otherwise imported now (the grader's own process, or a module the kernel does
+    not remember)."""
+    try:
+        return ctx.original(dotted)
+    except LookupError:
+        import importlib
+
+        module, _, attr = dotted.rpartition(".")
+        return getattr(importlib.import_module(module), attr)
 
 
 def with_pooling_disabled(ctx, name, *args):
-    import torch
-    import torch.nn.functional
+    """Call `name(*args)` with pooling, max/min and mean switched off.
 
+    Returns {"value": what the function returned (None if it raised), "ruled_out": the
+    ruled-out operators it tried, in order of first use, "raised": the error it raised when a
+    ruled-out operator stopped it, else ""}. An error the function raises for another reason
+    propagates (the check then reports it as raised)."""
     function = ctx.get(name)
-    owners = {"torch.nn.functional": torch.nn.functional, "torch": torch, "torch.Tensor": torch.Tensor}
-    saved = []
+    dispatch_mode = _original(ctx, "torch.utils._python_dispatch.TorchDispatchMode")
+    used = []
+
+    class SwitchedOff(dispatch_mode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            schema = func._schema
+            if _is_ruled_out(schema.name, schema.overload_name):
+                label = schema.name[len("aten::") :]
+                if label not in used:
+                    used.append(label)
+                raise RuntimeError(
+                    f"{label} is switched off in this check: build the pooling from convolutions (and ReLU)"
+                )
+            return func(*args, **(kwargs or {}))
+
     try:
-        for owner_name, attrs in _RULED_OUT.items():
-            owner = owners[owner_name]
-            for attr in attrs:
-                if not hasattr(owner, attr):
-                    continue
-                own = attr in vars(owner)
-                saved.append((owner, attr, own, vars(owner).get(attr)))
-                setattr(owner, attr, _ruled_out(owner_name + "." + attr))
-        return function(*args)
-    finally:
-        for owner, attr, own, value in reversed(saved):
-            if own:
-                setattr(owner, attr, value)
-            else:
-                delattr(owner, attr)
+        with SwitchedOff():
+            value = function(*args)
+    except Exception as exc:
+        if not used:
+            raise
+        return {"value": None, "ruled_out": used, "raised": type(exc).__name__}
+    return {"value": value, "ruled_out": used, "raised": ""}

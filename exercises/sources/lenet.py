@@ -254,8 +254,9 @@ pair `(A1, A2)`:
   pooled `A1`) — shape `(N, 16, 10, 10)`.
 
 Use the layers of the `net` you are given (its own weights, activation and pooling), so that
-it works for the section's `net` as well as for `lenet_maxpool`. The grader recomputes both
-from the network's weights with a tolerance of 1e-6.
+it works for the section's `net` as well as for `lenet_maxpool`, and only read the network:
+do not change its weights. The grader recomputes both from the network's weights with a
+tolerance of 1e-6.
 """),
     code(
         """

@@ -79,7 +79,8 @@ while you work; the grader does the same.
 Write `avg_pool_via_conv(X, pool_size)` that computes average pooling **with a convolution**
 (`F.conv2d` or an `nn.Conv2d` whose weights you set). It must give the same result as
 average pooling, for any number of channels and any window, including non-square ones.
-The grader also runs it with PyTorch's pooling functions, `mean` and `max` switched off.
+The grader also runs it with PyTorch's pooling, `mean`, `max` and `min` operations (and
+sorting) switched off, however your code reaches them (functions, layers, tensor methods).
 """),
     code(
         """
@@ -122,7 +123,8 @@ Max pooling can still be *built* from convolutions and a ReLU, thanks to the ide
 **2 x 2 windows with stride 2** on a `(C, H, W)` input, using only convolutions (to pick the
 entries of each window) and ReLU (and additions/subtractions). It must equal
 `F.max_pool2d(X, 2)`, negative values included. The grader also runs it with PyTorch's
-pooling and `max` functions switched off.
+pooling, `mean`, `max` and `min` operations (and sorting) switched off, however your code
+reaches them.
 """),
     code(
         """

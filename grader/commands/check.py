@@ -8,7 +8,17 @@ import sys
 import click
 
 from ..reporters import FORMATS
-from .common import fail, limit_options, load_course_or_fail, make_limits, rubric_or_fail, warn_once, write_report
+from .common import (
+    backend_option,
+    fail,
+    limit_options,
+    load_course_or_fail,
+    make_limits,
+    make_policy,
+    rubric_or_fail,
+    warn_once,
+    write_report,
+)
 
 
 def _parse_reports(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -48,6 +58,7 @@ def _parse_reports(ctx: click.Context, param: click.Parameter, values: tuple[str
     help="Exit 0 whenever the notebook was graded (platforms that read the score from a file).",
 )
 @limit_options
+@backend_option
 def check(
     notebook: str,
     assignment_id: str | None,
@@ -55,30 +66,29 @@ def check(
     output: str | None,
     reports: list[tuple[str, str]],
     exit_zero: bool,
+    backend: str,
     **limits: object,
 ) -> None:
     """Grade one NOTEBOOK and explain every check."""
     from .. import notebook as notebook_file
-    from ..forkserver import ForkServer
     from ..grading import Grader, not_graded
     from ..reporters import render
 
     lim = make_limits(**limits)  # type: ignore[arg-type]
-    server = None
+    grader = Grader(lim, policy=make_policy(lim, backend))
     try:
         notebook_file.load(notebook)
     except notebook_file.UnusableNotebook:
         pass  # graded below into a proper result; just do not warm up a kernel for it
     else:
-        server = ForkServer()  # the warm parent imports torch while we load the course
-    grader = None
+        grader.start()  # the warm parent imports torch while we load the course
     try:
         course = load_course_or_fail()
         for problem in course.problems.values():
             click.echo(f"grader: warning: a rubric could not be loaded: {problem}", err=True)
         if assignment_id is not None:
             rubric_or_fail(course, assignment_id)
-        grader = Grader(lim, course=course, server=server)
+        grader.course = course
         try:
             result = grader.grade(notebook, assignment_id)
         except Exception as exc:  # a bug of ours: still reported, still one line, still exit 2
@@ -86,10 +96,7 @@ def check(
             message = f"internal error: {type(exc).__name__}: {exc}"
             result = not_graded(rubric, os.path.basename(notebook), "internal-error", message)
     finally:
-        if grader is not None:
-            grader.close()
-        elif server is not None:
-            server.close()
+        grader.close()
     warn_once(result.warnings)
     for report_fmt, path in reports:
         write_report(path, render(report_fmt, result))

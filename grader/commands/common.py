@@ -84,6 +84,25 @@ def limit_options(func: F) -> F:
     return func
 
 
+def backend_option(func: F) -> F:
+    """`--backend`: where kernels come from (the same choice for every path of a run)."""
+    from ..policy import BACKENDS
+
+    return click.option(
+        "--backend",
+        type=click.Choice(BACKENDS),
+        default="auto",
+        show_default=True,
+        help="Kernels from the Linux fork server (namespaces, control groups) or a plain portable ipykernel.",
+    )(func)
+
+
+def make_policy(limits: Limits, backend: str) -> Any:
+    from ..policy import SandboxPolicy
+
+    return SandboxPolicy.from_limits(limits, backend)
+
+
 def make_limits(cell_timeout: float, timeout: float, memory_limit: int, output_limit: int) -> Limits:
     return Limits(
         cell_timeout=cell_timeout,

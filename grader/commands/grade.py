@@ -1,22 +1,213 @@
-"""`grader grade`: the instructor's batch command (progress bar, gradebook, summary)."""
+"""`grader grade`: the instructor's batch command (progress bar, gradebook, summary).
+
+Exit codes: 0 the batch ran (whatever the notebooks scored), 2 unusable input (no such
+folder, unknown assignment, two submissions that would be the same student) or an internal
+error, 128 + the signal when stopped: 130 for Ctrl-C, 143 for SIGTERM.
+
+Stopping: the first Ctrl-C (or SIGTERM) stops the batch cleanly — nothing new starts,
+the kernels are killed, the notebooks in flight are not recorded (the next run grades them),
+the results already written and the gradebook are kept — and ends with one line on stderr.
+A second one exits at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
 if TYPE_CHECKING:
-    from ..batch import BatchOutcome
+    from rich.console import Console
+
+    from ..batch import BatchOutcome, Stop
     from ..rubric import Rubric
 
-from .common import fail, limit_options, load_course_or_fail, make_limits, rubric_or_fail, warn_once
+from .common import (
+    backend_option,
+    fail,
+    limit_options,
+    load_course_or_fail,
+    make_limits,
+    make_policy,
+    rubric_or_fail,
+    warn_once,
+)
+
+T = TypeVar("T")
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Interrupted(BaseException):
+    """A stop signal arrived outside the event loop (start-up, discovery): unwind, exit 128+n."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Loop(asyncio.SelectorEventLoop):
+    """An event loop whose Ctrl-C and SIGTERM handlers stay ours.
+
+    nbclient adds its own handlers for both around every notebook (they shut that notebook's
+    kernel down, so the notebook would be recorded as a dead kernel) and removes them
+    afterwards, which hands Ctrl-C back to Python's default handler for the rest of the
+    batch. On this loop, nobody but `_Signals` installs or removes a handler for them.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._locked = False
+
+    def own_signals(self, handler: Any) -> None:
+        try:
+            for sig in _SIGNALS:
+                super().add_signal_handler(sig, handler, sig)
+        except (NotImplementedError, RuntimeError):  # no loop signal handlers (Windows)
+            return  # the Python-level handler stays: it unwinds the batch instead
+        self._locked = True
+
+    def release_signals(self) -> None:
+        if self._locked:
+            self._locked = False
+            for sig in _SIGNALS:
+                super().remove_signal_handler(sig)
+
+    def add_signal_handler(self, sig: int, callback: Any, *args: Any) -> None:  # type: ignore[override]
+        if self._locked and sig in _SIGNALS:
+            return  # ours stays
+        super().add_signal_handler(sig, callback, *args)
+
+    def remove_signal_handler(self, sig: int) -> bool:
+        if self._locked and sig in _SIGNALS:
+            return False
+        return super().remove_signal_handler(sig)
+
+
+class _Signals:
+    """Ctrl-C and SIGTERM for the whole command.
+
+    Outside the batch's event loop the first signal unwinds the command (`_Interrupted`,
+    so every `finally` closes what it opened); inside it, the loop's own handler asks the
+    batch to stop (`batch.Stop`). A second signal, anywhere, kills the kernel server (its
+    kernels die with it) and exits at once.
+    """
+
+    def __init__(self, stop: Stop) -> None:
+        self.stop = stop
+        self.graders: list[Any] = []  # their kernels and warm parent are killed outright by a second signal
+
+    def install(self) -> None:
+        for sig in _SIGNALS:
+            signal.signal(sig, self._outside_loop)
+
+    def _outside_loop(self, signum: int, frame: Any) -> None:
+        if self.stop.requested:
+            self._exit_now(signum)
+        self.stop.request(signum)
+        raise _Interrupted(signum)
+
+    def _in_loop(self, signum: int) -> None:
+        if self.stop.requested:
+            self._exit_now(signum)
+        self.stop.request(signum)
+
+    def _exit_now(self, signum: int) -> NoReturn:
+        tree = descendants()  # before the warm parent dies and its orphans move away
+        for grader in self.graders:
+            kill_backend(grader)
+        kill_processes(tree)
+        os.write(2, b"grader: interrupted again: stopped at once (the results already written are kept)\n")
+        os._exit(128 + signum)
+
+    def start_grader(self, grader: Any) -> None:
+        """Start the grader's kernel backend (the warm parent imports torch: start it early). It
+        runs in a process group of its own, so a terminal's Ctrl-C, sent to our group, never
+        reaches it: it is ours to stop, and it stops with us."""
+        grader.start()
+
+    def run(self, main: Coroutine[Any, Any, T]) -> T:
+        """`asyncio.run`, with our signal handlers, and without waiting forever at the end for
+        a task that ignores its cancellation."""
+        from ..batch import STOP_GRACE
+
+        loop = _Loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.own_signals(self._in_loop)
+            return loop.run_until_complete(main)
+        finally:
+            loop.release_signals()
+            for sig in _SIGNALS:
+                signal.signal(sig, self._outside_loop)
+            try:
+                leftovers = asyncio.all_tasks(loop)
+                for task in leftovers:
+                    task.cancel()
+                if leftovers:
+                    loop.run_until_complete(asyncio.wait(leftovers, timeout=STOP_GRACE))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                if not self.stop.requested:
+                    loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
+
+
+def descendants(root: int | None = None) -> dict[int, int]:
+    """Every process below `root` (default: us), by pid, with its start time (Linux; {} elsewhere).
+
+    The warm parent, its kernels and whatever they started: a kernel's orphans are
+    reparented to the warm parent (a child subreaper), so they are below us too.
+    """
+    root = os.getpid() if root is None else root
+    parents: dict[int, list[int]] = {}
+    starts: dict[int, int] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return {}
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                text = f.read()
+        except OSError:
+            continue
+        fields = text[text.rindex(b")") + 2 :].split()
+        parents.setdefault(int(fields[1]), []).append(int(entry))
+        starts[int(entry)] = int(fields[19])
+    found: dict[int, int] = {}
+    todo = [root]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            if child not in found:
+                found[child] = starts[child]
+                todo.append(child)
+    return found
+
+
+def kill_processes(processes: dict[int, int]) -> None:
+    """SIGKILL each process that is still the one seen (same pid, same start time)."""
+    for pid, start in processes.items():
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                text = f.read()
+            if int(text[text.rindex(b")") + 2 :].split()[19]) != start:
+                continue  # the pid was reused
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            continue
+
+
+def kill_backend(grader: Any) -> None:
+    """Kill a grader's warm parent outright (its kernels die with it), without waiting."""
+    grader.kill()
 
 
 @click.command()
@@ -30,7 +221,14 @@ from .common import fail, limit_options, load_course_or_fail, make_limits, rubri
     "--resume/--no-resume",
     default=True,
     show_default=True,
-    help="Skip submissions already graded (same notebook, same rubric).",
+    help="Skip submissions already graded (same notebook and files, rubric, engine and limits).",
+)
+@click.option(
+    "--student",
+    "students",
+    multiple=True,
+    metavar="ID",
+    help="Grade only this student again (repeatable; an id from results/, or the file or folder name).",
 )
 @click.option(
     "--dask",
@@ -39,37 +237,97 @@ from .common import fail, limit_options, load_course_or_fail, make_limits, rubri
     help="Grade on a Dask distributed scheduler (e.g. tcp://scheduler:8786).",
 )
 @limit_options
+@backend_option
 def grade(
     submissions: str,
     assignment_id: str,
     out_dir: str,
     jobs: int,
     resume: bool,
+    students: tuple[str, ...],
     dask_address: str | None,
+    backend: str,
     **limits: object,
 ) -> None:
     """Grade every submission in SUBMISSIONS (notebooks, or one folder per student)."""
-    from ..forkserver import ForkServer
+    from ..batch import Stop
 
-    # The warm parent takes ~2 s to import torch: start it before our own heavy imports.
-    server = None if dask_address or not os.path.isdir(submissions) else ForkServer()
-    from .. import batch
-    from ..grading import Grader
+    stop = Stop()
+    signals = _Signals(stop)
+    signals.install()
+    try:
+        outcome, console, rubric = _grade(
+            signals, submissions, assignment_id, out_dir, jobs, resume, students, dask_address, backend, limits
+        )
+    except (_Interrupted, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, _Interrupted) else int(signal.SIGINT)
+        click.echo(
+            "grader: interrupted; the results already written are kept: run the same command again to grade the rest",
+            err=True,
+        )
+        sys.exit(128 + signum)
+    except Exception as exc:  # a failure of ours or of the machine: one line, never a traceback
+        fail(f"internal error: {type(exc).__name__}: {exc}")
+    if outcome.interrupted is not None:
+        kept = len(outcome.records)
+        click.echo(
+            f"grader: interrupted: {kept} result{'s' if kept != 1 else ''} kept in "
+            f"{os.path.join(out_dir, 'results')} ({outcome.graded} graded now), "
+            f"{outcome.in_flight} in flight not recorded; run the same command again to grade the rest",
+            err=True,
+        )
+        sys.exit(128 + outcome.interrupted)
+    _final_table(console, rubric, outcome, out_dir)
+    sys.exit(0)
 
+
+def _grade(
+    signals: _Signals,
+    submissions: str,
+    assignment_id: str,
+    out_dir: str,
+    jobs: int,
+    resume: bool,
+    students: tuple[str, ...],
+    dask_address: str | None,
+    backend: str,
+    limits: dict[str, object],
+) -> tuple[BatchOutcome, Console, Rubric]:
     lim = make_limits(**limits)  # type: ignore[arg-type]
+    policy = make_policy(lim, backend)  # the same confinement here and on every Dask worker
     grader = None
     client = None
     try:
+        if not dask_address and os.path.isdir(submissions):
+            from ..grading import Grader
+
+            # The warm parent takes ~2 s to import torch: start it before the rest of our work.
+            grader = Grader(lim, hide=(submissions,), policy=policy)
+            signals.graders.append(grader)
+            signals.start_grader(grader)
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        from .. import batch
+
         course = load_course_or_fail()
         rubric = rubric_or_fail(course, assignment_id)
-        if server is not None:
-            grader = Grader(lim, course=course, hide=(submissions,), server=server)
         try:
-            found = batch.discover(submissions, rubric)
-        except FileNotFoundError as exc:
+            found = batch.discover(submissions, rubric.notebook)
+        except (FileNotFoundError, batch.StudentIdCollision) as exc:
             fail(str(exc))
         if not found:
             fail(f"{submissions}: no .ipynb files or student folders found")
+        only = _select(found, students) if students else None
+        if grader is not None:
+            grader.course = course
         writer = batch.BatchWriter(out_dir, rubric)
         console = Console(stderr=True)
         counts = {"errors": 0, "timeouts": 0}
@@ -86,7 +344,8 @@ def grade(
         task = progress.add_task("grading", total=len(found), status="")
 
         def on_start(total: int, skipped: int) -> None:
-            progress.update(task, completed=skipped, status=f"{skipped} already graded" if skipped else "")
+            status = f"{skipped} already graded" if skipped else ""
+            progress.update(task, total=total, completed=skipped, status=status)
 
         def on_done(record: batch.BatchRecord) -> None:
             warn_once(record.result.warnings)
@@ -99,29 +358,56 @@ def grade(
 
         if dask_address:
             try:
-                grade_one, client = batch.dask_grader(dask_address, rubric, lim)
+                grade_one, client = batch.dask_grader(dask_address, rubric, lim, policy)
             except ImportError:
                 fail("--dask needs the dask extra: pip install 'd2l-grader[dask]'")
         else:
             grade_one = batch.LocalGrading(grader, rubric, jobs)
         with progress:
-            outcome = asyncio.run(
+            outcome = signals.run(
                 batch.run_batch(
-                    found, rubric, writer, grade_one, jobs=jobs, resume=resume, on_start=on_start, on_done=on_done
+                    found,
+                    rubric,
+                    writer,
+                    grade_one,
+                    jobs=jobs,
+                    resume=resume,
+                    limits=lim,
+                    only=only,
+                    stop=signals.stop,
+                    on_start=on_start,
+                    on_done=on_done,
                 )
             )
     finally:
+        left = descendants()  # kernels, and what they started, go with the warm parent
         if grader is not None:
             grader.close()
-        elif server is not None:
-            server.close()
         if client is not None:
             client.close()
-    _final_table(console, rubric, outcome, out_dir)
-    sys.exit(0)
+        kill_processes(left)
+    return outcome, console, rubric
+
+
+def _select(found: list[Any], wanted: tuple[str, ...]) -> set[str]:
+    """The ids of the students `--student` names (an id, or the file or folder name)."""
+    by_key: dict[str, str] = {}
+    for sub in found:
+        by_key[sub.student] = sub.student
+        by_key.setdefault(sub.name, sub.student)
+        if sub.own_files is None and sub.name.endswith(".ipynb"):
+            by_key.setdefault(sub.name[: -len(".ipynb")], sub.student)
+    chosen = set()
+    for name in wanted:
+        if name not in by_key:
+            fail(f"--student {name}: no such student in the submissions (ids are listed in grades.csv)")
+        chosen.add(by_key[name])
+    return chosen
 
 
 def _final_table(console: Console, rubric: Rubric, outcome: BatchOutcome, out_dir: str) -> None:
+    from rich.table import Table
+
     from ..reporters.summary import pass_rates
 
     records = list(outcome.records.values())
@@ -138,3 +424,8 @@ def _final_table(console: Console, rubric: Rubric, outcome: BatchOutcome, out_di
     if records:
         mean = sum(r.result.score for r in records) / len(records)
         console.print(f"mean score {mean:.2f}/{rubric.max_score:g}; results in {os.path.join(out_dir, 'grades.csv')}")
+    if outcome.retry:
+        console.print(
+            f"{outcome.retry} notebook{'s' if outcome.retry != 1 else ''} could not be graded because of a problem "
+            "on the grader's side (see summary.md); run the same command again to grade them"
+        )

@@ -17,6 +17,28 @@ def pass_rates(rubric: Rubric, records: list[Any]) -> dict[str, float]:
     return rates
 
 
+def problem_lines(record: Any) -> list[str]:
+    """One Markdown bullet per problem of a student's notebook: every error (a cell that
+    raised included), a status other than ok, a result the next run grades again."""
+    result = record.result
+    messages = [_escape(e.message) for e in result.errors]
+    if not messages and result.status != "ok":
+        messages.append(f"status {result.status}")
+    if getattr(record, "final", True) is False:
+        messages = [m + " (not final: the next run grades it again)" for m in messages] or [
+            "not final: the next run grades it again"
+        ]
+    return [f"* `{record.student}`: {message}" for message in messages]
+
+
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#"})
+
+
+def _escape(text: str) -> str:
+    """A message (which may quote a student's exception) as inert Markdown on one line."""
+    return " ".join(text.split()).translate(_MARKDOWN)
+
+
 def write(out_dir: str, rubric: Rubric, records: list[Any]) -> None:
     from ..files import write_atomic
 
@@ -48,10 +70,10 @@ def write(out_dir: str, rubric: Rubric, records: list[Any]) -> None:
             f"| {check.exercise} | {check.id} | {check.points:g} | {'yes' if check.hidden else 'no'} | {100 * rates[check.id]:.0f}% |"
         )
     lines += ["", "![pass rate per check](pass_rates.png)", ""]
-    problems = [(r.student, e.message) for r in records for e in r.result.errors if e.kind not in ("cell-error",)]
+    problems = [line for r in records for line in problem_lines(r)]
     if problems:
         lines += ["## Notebook problems", ""]
-        lines += [f"* `{student}`: {message}" for student, message in problems]
+        lines += problems
         lines.append("")
     write_atomic(os.path.join(out_dir, "summary.md"), "\n".join(lines))
 

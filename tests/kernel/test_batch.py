@@ -37,7 +37,16 @@ def corpus(folder) -> dict[str, str]:
         "eve": variant(NB, folder, append=["import os\nos._exit(3)"], name="eve.ipynb"),
         "fay": variant(NB, folder, append=["while True:\n    pass"], name="fay.ipynb"),
         "gus": from_cells(folder, ["def corr2d(X, K):\n    return X"], name="gus.ipynb", assignment="conv-layer"),
+        "ivy": from_cells(folder, ["def corr2d(X, K)\n    return X"], name="ivy.ipynb", assignment="conv-layer"),
     }
+    # hostile: each scores its check only where the kernel is confined (so every path must confine alike)
+    alone = "import os\nalone = [p for p in os.listdir('/proc') if p.isdigit()] == ['1']"
+    made["jay"] = variant(
+        NB, folder, append=[alone + "\ndef min_kernel_size(d):\n    return d + 1 if alone else d"], name="jay.ipynb"
+    )
+    course = os.path.join(ROOT, "reference", "conv_layer.py")
+    peek = f"try:\n    open({course!r}).read()\n    seen = True\nexcept OSError:\n    seen = False"
+    made["kim"] = variant(NB, folder, append=[peek + "\nif seen:\n    del integral_kernel"], name="kim.ipynb")
     (folder / "hal.ipynb").write_text("{ definitely not json")
     made["hal"] = str(folder / "hal.ipynb")
     return made
@@ -146,7 +155,14 @@ def test_gradebook_and_summary(graded_corpus, rubrics):
     assert rows["fay"]["status"] == "timeout"
     assert rows["hal"]["status"] == "error" and rows["hal"]["percent"] == "0.0"
     summary = (out / "summary.md").read_text()
-    assert "| ex3 | conv-matrix-example |" in summary and "submissions: 8" in summary
+    assert "| ex3 | conv-matrix-example |" in summary and "submissions: 11" in summary
+    # the hostile ones gained nothing: each kernel alone in its PID namespace, the course unreadable
+    assert rows["jay"]["total"] == "20" and rows["kim"]["total"] == "20"
+    assert rows["ivy"]["total"] == "0"  # a SyntaxError: 0/20, and listed with the other problems
+    problems = summary.split("## Notebook problems", 1)[1]
+    for student in ("dee", "eve", "fay", "hal", "ivy"):
+        assert f"* `{student}`:" in problems, student
+    assert "* `ivy`: cell 1 raised SyntaxError" in problems
     for png in ("score_histogram.png", "pass_rates.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

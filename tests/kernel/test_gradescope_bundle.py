@@ -46,13 +46,16 @@ def _unpack(bundle, root: Path) -> None:
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
 
 
-def _autograder(bundle, tmp_path, submission: dict[str, bytes]):
-    """Unpack the bundle as Gradescope does, add a submission, run run_autograder."""
+def _autograder(bundle, tmp_path, submission: dict[str, bytes], prepare=None):
+    """Unpack the bundle as Gradescope does, add a submission, run run_autograder.
+    `prepare(submission_folder, root)` may add what bytes cannot say (links, FIFOs)."""
     root = tmp_path / "autograder"
     _unpack(bundle, root)
     (root / "submission").mkdir()
     for name, data in submission.items():
         (root / "submission" / name).write_bytes(data)
+    if prepare is not None:
+        prepare(root / "submission", root)
     env = {
         **os.environ,
         "AUTOGRADER_ROOT": str(root),
@@ -113,6 +116,42 @@ def test_run_autograder_writes_results_even_if_the_grader_cannot_start(bundle, t
     notebook = variant(NB, tmp_path)
     _, data, _ = _autograder(bundle, tmp_path, {NB: Path(notebook).read_bytes()})
     assert data["score"] == 0 and "exit code 3" in data["tests"][0]["output"]
+
+
+def _link_to_reference(folder, root, name=NB):
+    (folder / name).symlink_to(root / "source" / "course" / "reference" / NB)
+
+
+@pytest.mark.parametrize(
+    ("prepare", "refused"),
+    [
+        (_link_to_reference, f"{NB} is a symbolic link"),
+        (lambda folder, root: (folder / NB).symlink_to("/etc/shadow"), f"{NB} is a symbolic link"),
+        (lambda folder, root: os.mkfifo(folder / NB), f"{NB} is not a regular file"),
+        (lambda folder, root: (folder / NB).mkdir(), f"{NB} is not a regular file"),
+        (
+            lambda folder, root: os.link(root / "source" / "course" / "reference" / NB, folder / NB),
+            f"{NB} has several hard links",
+        ),
+        (lambda folder, root: _link_to_reference(folder, root, "other.ipynb"), "other.ipynb is a symbolic link"),
+    ],
+)
+def test_run_autograder_refuses_links_and_special_files(bundle, tmp_path, prepare, refused):
+    """A submission is read, never followed: the bundle's own reference notebook behind a link
+    would score 20/20."""
+    _, data, run = _autograder(bundle, tmp_path, {}, prepare)
+    (test,) = data["tests"]
+    assert (data["score"], test["status"], test["max_score"]) == (0, "failed", 20)
+    assert test["output"].startswith(refused), test["output"]
+    assert f"not graded: {refused}" in run.stdout
+
+
+def test_run_autograder_grades_the_real_notebook_beside_a_linked_one(bundle, tmp_path):
+    notebook = variant(NB, tmp_path, {"    return d + 1": "    return d"})
+    _, data, run = _autograder(
+        bundle, tmp_path, {NB: Path(notebook).read_bytes()}, lambda f, r: _link_to_reference(f, r, "copy.ipynb")
+    )
+    assert data["score"] == 19 and "not graded: copy.ipynb is a symbolic link" in run.stdout
 
 
 def test_this_environment_is_the_bundles_lock(bundle):

@@ -65,15 +65,12 @@ def fetch(hostile, cells, names, limits=HOSTILE_LIMITS):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     request = {"token": "t0k3n", "fetches": [{"key": n, "kind": "name", "name": n} for n in names], "probes": ""}
     scratch = hostile.new_scratch()
-    execution = asyncio.run(
-        execute_notebook(
-            nb,
-            fork_server=hostile._ensure_server(),
-            sandbox=hostile.sandbox_config(scratch),
-            limits=limits,
-            harness_request=request,
-        )
-    )
+
+    async def run():
+        kernel = await hostile.backend.start_kernel(scratch)
+        return await execute_notebook(nb, kernel=kernel, limits=limits, harness_request=request)
+
+    execution = asyncio.run(run())
     from grader import plaindata
 
     values = {}
@@ -128,7 +125,12 @@ def test_sleeping_in_every_cell_hits_the_notebook_limit(hostile, rubrics, tmp_pa
 
 # ---------------------------------------------------------------- death
 @pytest.mark.parametrize(
-    "killer", ["import os\nos._exit(0)", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"]
+    "killer",
+    [
+        "import os\nos._exit(0)",
+        "import ctypes\nctypes.string_at(0)",  # a real crash: SIGSEGV from the CPU
+        "import os, signal\nos.kill(os.getppid() or 1, signal.SIGKILL)\nos._exit(9)",
+    ],
 )
 def test_a_kernel_that_kills_itself_scores_zero_with_a_reason(hostile, rubrics, tmp_path, killer):
     path = variant(NB, tmp_path, replace={"class Conv2D(nn.Module):": killer + "\n\n\nclass Conv2D(nn.Module):"})
@@ -137,6 +139,21 @@ def test_a_kernel_that_kills_itself_scores_zero_with_a_reason(hostile, rubrics, 
     assert error_kinds(result) == [("kernel-died", n)]
     assert result.errors[0].message.startswith(f"the kernel died in cell {n}")
     assert result.score == 0 and all(c.message.startswith(f"the kernel died in cell {n}") for c in result.checks)
+
+
+def test_a_kernel_cannot_signal_itself_to_death_it_is_the_init_of_its_namespace(hostile, rubrics, tmp_path):
+    """The kernel is PID 1 of its own PID namespace: signals sent from inside the namespace to
+    its init are ignored (SIGKILL included), so the notebook goes on and is graded as usual."""
+    if not hostile.grade(variant(NB, tmp_path, name="probe.ipynb"), rubrics["conv-layer"]).sandbox.get(
+        "process_isolation"
+    ):
+        pytest.skip("no PID namespace on this machine")
+    killer = (
+        "import os, signal\nassert os.getpid() == 1\nos.kill(os.getpid(), signal.SIGKILL)\nos.kill(1, signal.SIGTERM)"
+    )
+    path = variant(NB, tmp_path, replace={"class Conv2D(nn.Module):": killer + "\n\n\nclass Conv2D(nn.Module):"})
+    result = grade(hostile, rubrics, path)
+    assert result.errors == [] and result.score == result.max_score
 
 
 @pytest.mark.parametrize("exit_call", ["import sys\nsys.exit()", "raise SystemExit(3)"])
@@ -498,8 +515,8 @@ def test_limits_are_flags_of_check_and_grade():
 
 
 def test_missing_protections_are_announced_once(capsys, monkeypatch):
+    from grader.backends import missing_protections
     from grader.commands import common
-    from grader.grading import missing_protections
 
     monkeypatch.setattr(common, "_WARNED", set())
     report = {"network_isolated": False, "filesystem_hidden": True, "separate_user": True}

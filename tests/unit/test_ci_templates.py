@@ -96,6 +96,69 @@ def test_workflow_refuses_notebook_names_that_would_break_it(tmp_path, bad):
     assert result.exit_code == 2 and not (tmp_path / ".github").exists()
 
 
+def _refusal_step(tmp_path) -> str:
+    assert _init(tmp_path).exit_code == 0
+    _, workflow = _workflow(tmp_path)
+    (job,) = workflow["jobs"].values()
+    names = [s.get("id") or s.get("name") for s in job["steps"]]
+    refuse = names.index("Refuse a notebook that is a link")
+    assert refuse < names.index("grader"), "the notebook is checked before anything grades it"
+    return job["steps"][refuse]["run"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "refused"),
+    [
+        ("file", ""),
+        ("missing", ""),  # grader check reports it, with 0 points
+        ("link to the course", "is a symbolic link"),
+        ("link to a missing file", "is a symbolic link"),
+        ("in a linked folder", "is a symbolic link (or lies in a linked folder)"),
+        ("fifo", "is not a regular file"),
+        ("folder", "is not a regular file"),
+        ("hard link", "has several hard links"),
+    ],
+)
+def test_workflow_refuses_a_notebook_that_is_a_link_before_grading(tmp_path, setup, refused):
+    """The step's own script, run in a fake checkout (bash, GNU coreutils), as the runner would."""
+    script = _refusal_step(tmp_path / "template")
+    checkout = tmp_path / "checkout"
+    (checkout / ".course" / "reference").mkdir(parents=True)
+    course_notebook = checkout / ".course" / "reference" / NB
+    course_notebook.write_text("{}")
+    notebook = checkout / NB
+    if setup == "file":
+        notebook.write_text("{}")
+    elif setup == "link to the course":
+        notebook.symlink_to(course_notebook)
+    elif setup == "link to a missing file":
+        notebook.symlink_to(checkout / "nothing.ipynb")
+    elif setup == "fifo":
+        os.mkfifo(notebook)
+    elif setup == "folder":
+        notebook.mkdir()
+    elif setup == "hard link":
+        os.link(course_notebook, notebook)
+    notebook_name = NB
+    if setup == "in a linked folder":
+        (checkout / "work").symlink_to(checkout / ".course" / "reference")
+        notebook_name = f"work/{NB}"
+    run = subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=checkout,
+        env={**os.environ, "NOTEBOOK": notebook_name},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if refused:
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert run.stdout.startswith(f"::error file={notebook_name}::{notebook_name} {refused}"), run.stdout
+    else:
+        assert run.returncode == 0 and run.stdout == "", run.stdout + run.stderr
+    assert course_notebook.read_text() == "{}"
+
+
 def test_workflow_is_never_overwritten_without_force(tmp_path):
     target = tmp_path / ".github" / "workflows" / "grade.yml"
     target.parent.mkdir(parents=True)

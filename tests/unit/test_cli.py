@@ -30,7 +30,7 @@ LIMIT_FLAGS = ["--cell-timeout", "--timeout", "--memory-limit", "--output-limit"
 @pytest.fixture(autouse=True)
 def no_kernel(monkeypatch):
     """Record any attempt to start the warm fork server (the thing that starts kernels)."""
-    import grader.forkserver
+    import grader.warm_parent
 
     started: list[tuple] = []
 
@@ -38,8 +38,8 @@ def no_kernel(monkeypatch):
         started.append(args)
         raise RuntimeError("a unit test tried to start the fork server")
 
-    monkeypatch.setattr(grader.forkserver.ForkServer, "__init__", refuse)
-    monkeypatch.setattr(grader.forkserver.ForkServer, "close", lambda self: None)
+    monkeypatch.setattr(grader.warm_parent.ForkServer, "__init__", refuse)
+    monkeypatch.setattr(grader.warm_parent.ForkServer, "close", lambda self: None)
     yield started
     assert started == [], "the command started a kernel server"
 

@@ -180,13 +180,31 @@ def test_summary_pass_rates_are_the_share_of_students_passing(rubric, records):
     assert summary.pass_rates(rubric, records) == _expected_rates(rubric)
 
 
-def test_summary_names_notebook_problems_but_not_ordinary_cell_errors(summary_dir):
+def test_summary_names_every_notebook_with_a_problem_cell_errors_included(summary_dir):
     markdown = (summary_dir / "summary.md").read_text(encoding="utf-8")
     problems = markdown.split("## Notebook problems\n", 1)[1].strip().splitlines()
     assert problems == [
+        "* `bob`: cell 3 raised ZeroDivisionError",
         "* `carol`: carol.ipynb: not a notebook (invalid JSON at line 1)",
         "* `dan`: cell 5 exceeded the 60 s time limit",
     ]
+
+
+def test_summary_problem_lines_are_inert_markdown_and_say_what_is_not_final(rubric):
+    result = GradeResult(
+        rubric.id,
+        "eve.ipynb",
+        rubric.max_score,
+        errors=[NotebookError("cell-error", "cell 1 raised X: <img src=x>\n| a |")],
+    )
+    assert summary.problem_lines(BatchRecord("eve", result, "", "")) == [
+        "* `eve`: cell 1 raised X: \\<img src=x\\> \\| a \\|"
+    ]
+    retry = GradeResult(rubric.id, "fay.ipynb", rubric.max_score, errors=[NotebookError("internal-error", "boom")])
+    assert summary.problem_lines(BatchRecord("fay", retry, "", "", final=False)) == [
+        "* `fay`: boom (not final: the next run grades it again)"
+    ]
+    assert summary.problem_lines(BatchRecord("gus", GradeResult(rubric.id, "g.ipynb", rubric.max_score), "", "")) == []
 
 
 def test_summary_of_an_empty_batch_still_writes_every_file(rubric, tmp_path):

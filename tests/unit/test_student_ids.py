@@ -1,0 +1,159 @@
+"""Student ids: readable when safe, otherwise percent-encoded; unique, stable, reversible, and
+valid file names everywhere (`results/<id>.json`). Collisions are errors naming both entries."""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader.staging import (
+    MAX_ID_LENGTH,
+    StudentIdCollision,
+    discover,
+    name_from_id,
+    student_id,
+)
+
+ID_CHARS = re.compile(r"^[A-Za-z0-9._@%~-]+$")
+WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+
+
+def valid_everywhere(student: str) -> bool:
+    """A file name Linux, macOS and Windows all accept, and not hidden."""
+    return (
+        bool(ID_CHARS.match(student))
+        and not student.startswith(".")
+        and not student.endswith((".", " "))
+        and student.split(".", 1)[0].lower() not in WINDOWS_DEVICES
+        and len(student + ".json") <= 255
+    )
+
+
+@pytest.mark.parametrize("name", ["alice", "a.lee@uni.edu", "s-01_x", "B0b", "x.y.z"])
+def test_safe_names_are_their_own_id(name):
+    assert student_id(name) == name and name_from_id(name) == name
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Zoë", "Zo%C3%AB"),
+        ("Zoé", "Zo%C3%A9"),
+        ("carol x", "carol%20x"),
+        ("carol_x", "carol_x"),
+        ("bob!", "bob%21"),
+        ("50%", "50%25"),
+        ("Zo%C3%AB", "Zo%25C3%25AB"),  # a name that looks like an id is not confused with one
+        ("con", "%63on"),
+        ("CON.backup", "%43ON.backup"),
+        ("lpt1", "%6Cpt1"),
+        ("trailing.", "trailing%2E"),
+        (".hidden", "%2Ehidden"),
+        ("a/b", "a%2Fb"),
+    ],
+)
+def test_unsafe_names_are_percent_encoded(name, expected):
+    assert student_id(name) == expected
+    assert valid_everywhere(expected)
+    assert name_from_id(expected) == name
+
+
+def test_the_issue_collisions_are_now_different_students():
+    pairs = [("Zoë", "Zoé"), ("bob", "bob!"), ("carol x", "carol_x")]
+    for a, b in pairs:
+        assert student_id(a) != student_id(b)
+        assert student_id(a).lower() != student_id(b).lower()
+
+
+def test_unicode_normalisation_forms_stay_distinct_and_reversible():
+    nfc, nfd = unicodedata.normalize("NFC", "Zoë"), unicodedata.normalize("NFD", "Zoë")
+    assert nfc != nfd and student_id(nfc) != student_id(nfd)
+    assert (name_from_id(student_id(nfc)), name_from_id(student_id(nfd))) == (nfc, nfd)
+
+
+def test_names_that_are_not_utf8_round_trip():
+    name = os.fsdecode(b"caf\xe9")  # Latin-1 bytes, as an old archive may hold
+    assert student_id(name) == "caf%E9" and name_from_id("caf%E9") == name
+
+
+def test_long_names_are_shortened_with_a_hash_and_stay_unique():
+    a, b = "é" * 200, "é" * 199 + "è"
+    ids = student_id(a), student_id(b)
+    assert ids[0] != ids[1]
+    for student in ids:
+        assert len(student) <= MAX_ID_LENGTH and valid_everywhere(student) and "~" in student
+        assert not re.search(r"%.?~", student)  # never an escape cut in half
+        with pytest.raises(ValueError, match="shortened"):
+            name_from_id(student)
+
+
+def test_ids_are_stable():
+    assert [student_id("Zoë") for _ in range(3)] == ["Zo%C3%AB"] * 3
+
+
+names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"), min_size=1, max_size=40
+)
+
+
+@given(names)
+def test_every_name_gets_a_valid_reversible_id(name):
+    student = student_id(name)
+    assert valid_everywhere(student) and len(student) <= MAX_ID_LENGTH
+    if "~" not in student:  # not shortened: the name is in the id
+        assert name_from_id(student) == name
+
+
+@given(names, names)
+def test_different_names_get_different_ids(a, b):
+    if a != b:
+        assert student_id(a) != student_id(b)
+
+
+# ----------------------------------------------------------------------------- collisions in a folder
+def _notebook(path) -> None:
+    path.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+
+
+def test_a_file_and_a_folder_of_the_same_name_collide_naming_both(tmp_path):
+    _notebook(tmp_path / "bob.ipynb")
+    (tmp_path / "bob").mkdir()
+    _notebook(tmp_path / "bob" / "conv-layer.ipynb")
+    with pytest.raises(StudentIdCollision) as info:
+        discover(str(tmp_path), "conv-layer.ipynb")
+    assert "'bob.ipynb'" in str(info.value) and "'bob/'" in str(info.value)
+
+
+def test_names_differing_only_in_case_collide(tmp_path):
+    _notebook(tmp_path / "Bob.ipynb")
+    try:
+        _notebook(tmp_path / "bob.ipynb")
+    except FileExistsError:  # pragma: no cover - a case-insensitive file system
+        pytest.skip("this file system ignores case")
+    if len(os.listdir(tmp_path)) == 1:  # pragma: no cover
+        pytest.skip("this file system ignores case")
+    with pytest.raises(StudentIdCollision, match=r"'Bob.ipynb' and 'bob.ipynb'"):
+        discover(str(tmp_path), "conv-layer.ipynb")
+
+
+def test_names_the_old_scheme_merged_are_separate_students(tmp_path):
+    for name in ("Zoë.ipynb", "Zoé.ipynb", "bob!.ipynb"):
+        _notebook(tmp_path / name)
+    for folder in ("bob", "carol x", "carol_x"):
+        (tmp_path / folder).mkdir()
+        _notebook(tmp_path / folder / "conv-layer.ipynb")
+    found = discover(str(tmp_path), "conv-layer.ipynb")
+    assert {s.student: s.name for s in found} == {
+        "Zo%C3%A9": "Zoé.ipynb",
+        "Zo%C3%AB": "Zoë.ipynb",
+        "bob%21": "bob!.ipynb",
+        "bob": "bob",
+        "carol%20x": "carol x",
+        "carol_x": "carol_x",
+    }
+    assert [s.student for s in found] == sorted(s.student for s in found)
