@@ -14,6 +14,7 @@ memory of the whole `grader grade` process tree for half and all of the submissi
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import secrets
@@ -92,7 +93,7 @@ def naive_grade(paths: list[str]) -> float:
             continue  # the unusable files cost nothing on either path
         token = secrets.token_hex(8)
         request = plan.request(token, 20)
-        nb.cells.append(nbformat.v4.new_code_cell(harness_cell_source(request)))
+        harness = nbformat.v4.new_code_cell(harness_cell_source(request))
         client = NotebookClient(
             nb,
             kernel_name="python3",
@@ -100,8 +101,16 @@ def naive_grade(paths: list[str]) -> float:
             timeout=60,
             resources={"metadata": {"path": tempfile.mkdtemp()}},
         )
-        client.execute()
-        fetched, _ = read_harness_output(nb.cells[-1].get("outputs", []), request)
+        replies: list = []
+        client.on_cell_executed = lambda cell, cell_index, execute_reply, replies=replies: replies.append(execute_reply)
+        with client.setup_kernel():
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type == "code":
+                    client.execute_cell(cell, index)
+            execute = client.kc.execute  # the harness's results travel in the execute reply too
+            client.kc.execute = functools.partial(execute, user_expressions={request["slot"]: request["slot"]})
+            client.execute_cell(harness, len(nb.cells))
+        fetched, _ = read_harness_output(harness.get("outputs", []), request, replies[-1] if replies else None)
         evaluate(plan, fetched, "no results")
     return (time.perf_counter() - started) / len(paths)
 

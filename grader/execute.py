@@ -8,7 +8,7 @@ vocabulary (`CellTimeoutError`, `DeadKernelError`) is reused rather than re-inve
 
 from __future__ import annotations
 
-import atexit
+import functools
 import json
 import os
 import signal
@@ -24,7 +24,8 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from .forkserver import coverage_running
 from .harness import MIME as RESULT_MIME
-from .kernel_manager import WarmKernel
+from .harness import digest as harness_digest
+from .kernel_manager import WarmKernel, discard
 from .limits import Limits, format_size
 from .results import NotebookError
 
@@ -128,7 +129,13 @@ class _GraderClient(NotebookClient):
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
         if self.in_harness:
-            return super().output(outs, msg, display_id, cell_index)
+            # Only result messages matter here (a few are kept, to notice a second one); what
+            # the notebook prints or displays while the checks run is dropped on arrival.
+            content = msg.get("content", {})
+            is_result = msg.get("msg_type") == "display_data" and RESULT_MIME in content.get("data", {})
+            if msg.get("msg_type") == "error" or (is_result and len(outs) < 3):
+                return super().output(outs, msg, display_id, cell_index)
+            return None
         size = len(json.dumps(msg.get("content", {}), default=str))
         used = self._cell_bytes.get(cell_index, 0)
         if used + size > self.limits.output or self._total_bytes + size > self.limits.total_output:
@@ -186,18 +193,22 @@ async def execute_notebook(
     nb: Any, *, kernel: WarmKernel, limits: Limits, harness_request: dict[str, Any] | None
 ) -> Execution:
     """Run every code cell in `kernel` (started and confined by a backend), then the harness;
-    always return an Execution, and leave the kernel dead."""
+    always return an Execution, and leave the kernel dead.
+
+    The kernel and its client are ready, so nbclient's `async_setup_kernel` is not used: it
+    would only add SIGINT/SIGTERM handlers that shut the kernel down (turning a grader's
+    Ctrl-C into "the kernel died" for whatever notebook was running) and an atexit hook.
+    """
     result = Execution(sandbox=dict(kernel.report))
     km = kernel.km
     client = _GraderClient(nb, limits, kernel.cpu_seconds, km=km)
     client.kc = kernel.kc  # nbclient's constructor drops a `kc` argument; it uses this one
     try:
-        async with client.async_setup_kernel(cleanup_kc=True):
-            alive = await _run_cells(client, nb, limits, result, kernel.oom_kills)
-            if not alive:
-                return result
-            if harness_request is not None:
-                await _run_harness(client, harness_request, result)
+        alive = await _run_cells(client, nb, limits, result, kernel.oom_kills)
+        if not alive:
+            return result
+        if harness_request is not None:
+            await _run_harness(client, harness_request, result)
     except DeadKernelError:
         if result.unavailable is None:
             result.unavailable = "the kernel died while the checks ran"
@@ -206,10 +217,7 @@ async def execute_notebook(
         result.errors.append(NotebookError("internal-error", f"could not run the notebook: {exc}"))
         result.unavailable = "the notebook could not be run"
     finally:
-        atexit.unregister(client._cleanup_kernel)  # nbclient registers one per notebook
-        if km.provisioner is not None:  # whatever happened, the kernel does not outlive us
-            await km.provisioner.kill()
-        kernel.release()
+        await discard(kernel)  # whatever happened, the kernel does not outlive us
     return result
 
 
@@ -311,7 +319,15 @@ HARNESS_TIMEOUT = "the checks did not finish in time (a function of yours may no
 
 
 async def _run_harness(client: _GraderClient, request: dict[str, Any], result: Execution) -> None:
+    """Run the harness as a *silent* execution (IPython runs no pre/post-cell hooks for it, so
+    a hook the notebook registered never sees its source), asking the execute reply for the
+    results (a user_expression) while IOPub carries their digest: two channels that must agree."""
     cell = nbformat.v4.new_code_cell(harness_cell_source(request))
+    replies: list[dict[str, Any]] = []
+    kc: Any = client.kc
+    execute = kc.execute
+    kc.execute = functools.partial(execute, silent=True, user_expressions={request["slot"]: request["slot"]})
+    client.on_cell_executed = lambda cell, cell_index, execute_reply: replies.append(execute_reply)
     client.in_harness = True
     try:
         await client.async_execute_cell(cell, -1, store_history=False)
@@ -323,18 +339,27 @@ async def _run_harness(client: _GraderClient, request: dict[str, Any], result: E
         client.timed_out[id(cell)] = "harness"
     finally:
         client.in_harness = False
+        kc.execute = execute
+        client.on_cell_executed = None  # type: ignore[assignment]
     if id(cell) in client.timed_out:
         result.unavailable = HARNESS_TIMEOUT
         result.errors.append(NotebookError("harness-timeout", result.unavailable))
         return
-    result.fetched, problem = read_harness_output(cell.get("outputs", []), request)
+    result.fetched, problem = read_harness_output(cell.get("outputs", []), request, replies[-1] if replies else None)
     if result.fetched is None:
         result.unavailable = problem
         result.errors.append(NotebookError("harness-failed", problem))
 
 
-def read_harness_output(outputs: list, request: dict[str, Any]) -> tuple[dict | None, str]:
-    """Accept exactly one result message with the request's token and the expected keys."""
+TAMPERED = "the checks' results were tampered with"
+
+
+def read_harness_output(
+    outputs: list, request: dict[str, Any], reply: dict[str, Any] | None
+) -> tuple[dict | None, str]:
+    """Accept the results only when both channels agree: exactly one IOPub message with the
+    request's token and a digest, and the execute reply's user_expression whose results have
+    that digest and the expected keys."""
     token = request["token"]
     keys = {f["key"] for f in request["fetches"]}
     stamped = []
@@ -344,15 +369,29 @@ def read_harness_output(outputs: list, request: dict[str, Any]) -> tuple[dict | 
         if isinstance(payload, dict) and payload.get("token") == token:
             stamped.append(payload)
     if len(stamped) > 1:  # someone else published with our token: trust neither
-        return None, "the checks' results were tampered with (more than one result message)"
-    for payload in stamped:
-        results = payload.get("results")
-        if not isinstance(results, dict) or set(results) != keys:
-            return None, "the checks' results came back incomplete"
-        if not all(isinstance(v, dict) and isinstance(v.get("status"), str) for v in results.values()):
-            return None, "the checks' results came back malformed"
-        return results, ""
-    for out in outputs:
-        if out.get("output_type") == "error":
-            return None, f"the checks could not run in your kernel ({out.get('ename')}: {out.get('evalue', '')[:200]})"
-    return None, "the checks produced no results (was the grader's harness tampered with?)"
+        return None, f"{TAMPERED} (more than one result message)"
+    expression = ((reply or {}).get("content") or {}).get("user_expressions", {}).get(request["slot"])
+    if not stamped:
+        for out in outputs:
+            if out.get("output_type") == "error":
+                reason = f"{out.get('ename')}: {out.get('evalue', '')[:200]}"
+                return None, f"the checks could not run in your kernel ({reason})"
+        if expression is None:
+            return None, "the checks produced no results (was the grader's harness tampered with?)"
+        return None, f"{TAMPERED} (no result message beside the results)"
+    data = expression.get("data", {}) if isinstance(expression, dict) and expression.get("status") == "ok" else {}
+    payload = data.get("application/json")
+    if not isinstance(payload, dict) or payload.get("token") != token:
+        return None, f"{TAMPERED} (the execute reply holds no results)"
+    results = payload.get("results")
+    if not isinstance(results, dict) or set(results) != keys:
+        return None, "the checks' results came back incomplete"
+    if not all(isinstance(v, dict) and isinstance(v.get("status"), str) for v in results.values()):
+        return None, "the checks' results came back malformed"
+    try:
+        agreed = harness_digest(results) == stamped[0].get("sha256")
+    except (TypeError, ValueError):
+        agreed = False
+    if not agreed:
+        return None, f"{TAMPERED} (the two channels disagree)"
+    return results, ""

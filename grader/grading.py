@@ -13,6 +13,7 @@ import asyncio
 import os
 import secrets
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -27,7 +28,7 @@ from .execute import Execution, execute_notebook
 from .judging import evaluate
 from .kernel_manager import WarmKernel, discard, hold_context, release_context
 from .limits import Limits
-from .planning import Plan, plan
+from .planning import Plan, plan, salted
 from .policy import SandboxPolicy
 from .results import GradeResult, NotebookError
 from .rubric import Rubric
@@ -49,7 +50,7 @@ def run_sync(make: Callable[[], Awaitable[T]]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(make())  # type: ignore[arg-type]
+        return _run_interruptibly(make)
     outcome: dict[str, Any] = {}
 
     def target() -> None:
@@ -64,6 +65,24 @@ def run_sync(make: Callable[[], Awaitable[T]]) -> T:
     if "error" in outcome:
         raise outcome["error"]
     return cast(T, outcome["value"])
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _run_interruptibly(make: Callable[[], Awaitable[T]]) -> T:
+    """`asyncio.run`, where Ctrl-C raises KeyboardInterrupt to the caller (after every task's
+    cleanup, so its kernel is killed) instead of cancelling the grading task, which nbclient
+    may swallow and report as "the kernel died"."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return asyncio.run(make())  # type: ignore[arg-type]
+    previous = signal.signal(signal.SIGINT, _interrupt)
+    try:
+        return asyncio.run(make())  # type: ignore[arg-type]
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def not_graded(rubric: Rubric | None, notebook_name: str, kind: str, message: str) -> GradeResult:
@@ -141,11 +160,13 @@ class Grader:
     def course(self, course: Course) -> None:
         self._course = course
 
-    def plan_for(self, rubric: Rubric) -> Plan:
+    def plan_for(self, rubric: Rubric, salt: str = "") -> Plan:
+        """The rubric's plan (made once); with `salt`, that submission's own hidden inputs."""
         key = (rubric.path, rubric.id)
         if key not in self._plans:
             self._plans[key] = plan(rubric)
-        return self._plans[key]
+        base = self._plans[key]
+        return plan(rubric, salt, base) if salt and salted(rubric) else base
 
     # -- grading
     def grade(self, path: str, assignment: str | Rubric | None = None, own_files: str | None = None) -> GradeResult:
@@ -184,14 +205,22 @@ class Grader:
                 rubric = notebook.detect_assignment(nb, path, self.course)
             except UnknownAssignment as exc:
                 return not_graded(None, name, "unknown-assignment", str(exc))
-        the_plan = self.plan_for(rubric)
+        the_plan = self.plan_for(rubric, staging.notebook_sha256(path, own_files))
         result = GradeResult(assignment=rubric.id, notebook=name, max_score=rubric.max_score)
+        named = notebook.named_assignment(nb)
+        if named is not None and named != rubric.id:
+            result.errors.append(
+                NotebookError(
+                    "wrong-assignment",
+                    f"this is the {named} notebook; this assignment is {rubric.id} (graded as {rubric.id} all the same)",
+                )
+            )
         result.manual = notebook.collect_manual(nb, rubric)
         execution = await self._execute(nb, path, own_files, pool, the_plan)
         result.errors.extend(execution.errors)
         result.sandbox = _public_sandbox(execution.sandbox)
         result.warnings = missing_protections(result.sandbox)
-        result.checks = evaluate(the_plan, execution.fetched, execution.unavailable)
+        result.checks = evaluate(the_plan, execution.fetched, execution.unavailable, self.limits.judge_timeout)
         return result
 
     async def _execute(

@@ -9,6 +9,11 @@ rest of the notebook is still graded.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -28,8 +33,53 @@ class Unavailable(Exception):
     """The check cannot be judged (name missing, function raised, kernel gone)."""
 
 
-def evaluate(plan: Plan, fetched: dict[str, dict[str, Any]] | None, unavailable: str | None) -> list[CheckResult]:
-    """One verdict per check of the plan's rubric, in rubric order."""
+class JudgeTimeout(BaseException):
+    """Judging one check took longer than its limit (not an Exception: property code can't catch it)."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Interrupt the block after `seconds` of wall-clock time, in the main thread only (where
+    Python delivers signals); elsewhere (a Dask worker's thread, Jupyter) the block runs unbounded,
+    and what crosses from the kernel is bounded in size instead.
+
+    An alarm someone else set (pytest-timeout, an embedding application) is nested, not
+    disabled: if it is due first it is left alone; otherwise it is re-armed afterwards with
+    what remains of it."""
+    usable = (
+        seconds is not None
+        and seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    outer = signal.getitimer(signal.ITIMER_REAL)[0] if usable else 0.0
+    if not usable or (outer and outer <= seconds):  # type: ignore[operator]
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise JudgeTimeout()
+
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 1e-3))
+
+
+def evaluate(
+    plan: Plan,
+    fetched: dict[str, dict[str, Any]] | None,
+    unavailable: str | None,
+    time_limit: float | None = None,
+) -> list[CheckResult]:
+    """One verdict per check of the plan's rubric, in rubric order; judging one check may take
+    at most `time_limit` seconds (where the process can enforce it: the main thread)."""
     modules: tuple[ModuleType, ModuleType | None] | None = None
     problem = ""
     if fetched is not None:
@@ -45,7 +95,7 @@ def evaluate(plan: Plan, fetched: dict[str, dict[str, Any]] | None, unavailable:
         elif modules is None:
             status, message = ERROR, problem
         else:
-            status, message = _judge_isolated(planned, plan, fetched, *modules)
+            status, message = _judge_isolated(planned, plan, fetched, *modules, time_limit=time_limit)
         if spec.hidden and status == FAILED:
             message = HIDDEN_FAILED
         results.append(
@@ -69,10 +119,14 @@ def _judge_isolated(
     fetched: dict[str, dict[str, Any]],
     reference: ModuleType,
     checks: ModuleType | None,
+    time_limit: float | None = None,
 ) -> tuple[str, str]:
     try:
-        return _judge(planned, plan, fetched, reference, checks)
-    except Exception as exc:  # a bug in a property function, the reference, or the engine
+        with _deadline(time_limit):
+            return _judge(planned, plan, fetched, reference, checks)
+    except JudgeTimeout:
+        return ERROR, f"the grader gave up judging this check after {time_limit:g} s (the answer is too large to judge)"
+    except (Exception, SystemExit) as exc:  # a bug in a property function, the reference, or the engine
         detail = type(exc).__name__ if planned.spec.hidden else f"{type(exc).__name__}: {str(exc)[:300]}"
         return (
             ERROR,

@@ -32,10 +32,17 @@ _CONTEXT: zmq.asyncio.Context | None = None
 _CONTEXT_USERS = 0
 
 
+# No message from a kernel may be larger than this: the results of a run are at most 96 MiB of
+# arrays (base64 and JSON around them), and a notebook printing a gigabyte at once must not
+# make the grader parse a gigabyte. A larger message drops the connection instead.
+MAX_MESSAGE_BYTES = 256 * 1024**2
+
+
 def _shared_context() -> zmq.asyncio.Context:
     global _CONTEXT
     if _CONTEXT is None:
         _CONTEXT = zmq.asyncio.Context()
+        _CONTEXT.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)  # the default of every socket it makes
     return _CONTEXT
 
 

@@ -53,7 +53,8 @@ class Limits:
     cell_timeout: float = 60.0  # seconds for one cell
     timeout: float = 600.0  # seconds for the whole notebook
     harness_timeout: float = 120.0  # seconds for all checks' calls together
-    call_timeout: int = 20  # seconds for one call of a student function by a check
+    call_timeout: int = 20  # seconds (CPU) for one call of a student function by a check
+    judge_timeout: float = 30.0  # seconds the grader may spend judging one check
     memory: int = 4 * 1024**3  # bytes the kernel may allocate
     output: int = 1024**2  # bytes of output kept per cell
     total_output: int = 4 * 1024**2  # bytes of output kept per notebook
@@ -61,7 +62,7 @@ class Limits:
     processes: int = 64  # processes/threads the kernel may have
 
     def __post_init__(self) -> None:
-        for name in ("cell_timeout", "timeout", "harness_timeout", "call_timeout"):
+        for name in ("cell_timeout", "timeout", "harness_timeout", "call_timeout", "judge_timeout"):
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):  # NaN and infinity are no time limit
                 raise ValueError(f"{name.replace('_', ' ')} must be a positive, finite number of seconds")

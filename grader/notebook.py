@@ -182,12 +182,19 @@ def defined_names(nb: Any) -> set[str]:
     return names
 
 
+def named_assignment(nb: Any) -> str | None:
+    """The assignment the notebook's own metadata names (our starter notebooks carry it)."""
+    meta = nb.metadata.get(METADATA_KEY, {})
+    if isinstance(meta, dict) and meta.get("assignment"):
+        return str(meta["assignment"])
+    return None
+
+
 def detect_assignment(nb: Any, path: str, course: Course) -> Rubric:
     """Metadata first, then the file name, then the names the notebook defines."""
     rubrics = course.assignments
-    meta = nb.metadata.get(METADATA_KEY, {})
-    if isinstance(meta, dict) and meta.get("assignment"):
-        wanted = str(meta["assignment"])
+    wanted = named_assignment(nb)
+    if wanted is not None:
         try:
             return course.get(wanted)
         except UnknownAssignment as exc:

@@ -66,43 +66,88 @@ class Plan:
     probes: str = ""
 
     def request(self, token: str, call_timeout: int) -> dict[str, Any]:
-        return {"token": token, "fetches": [f.to_request(call_timeout) for f in self.fetches], "probes": self.probes}
+        """What the harness cell carries: inputs and fetches only (never an expected value)."""
+        return {
+            "token": token,
+            "slot": f"_d2l_grader_results_{token[:12]}",  # where the harness leaves its results
+            "fetches": [f.to_request(call_timeout) for f in self.fetches],
+            "probes": self.probes,
+        }
 
 
-def plan(rubric: Rubric) -> Plan:
-    """Inputs for every case, and the fetches that ask the kernel for the student's values."""
+def plan(rubric: Rubric, salt: str = "", base: Plan | None = None) -> Plan:
+    """Inputs for every case, and the fetches that ask the kernel for the student's values.
+
+    `salt` (the submission's hash) gives each submission hidden inputs of its own: a hidden
+    check's random inputs are drawn from (rubric seed, check, case, salt), so an input that
+    leaks from one kernel is worth nothing to anyone else, and regrading the same notebook
+    draws the same ones. Public checks never depend on the salt; with `base` (the unsalted
+    plan of the same rubric) their planned cases are shared, expected values cached included.
+    Fetch keys are fixed by position, so shared and new fetches never collide.
+    """
     fetches: list[Fetch] = []
     by_name: dict[str, Fetch] = {}
+    reused = {p.spec.id: p for p in base.checks} if base is not None else {}
 
-    def new_fetch(kind: str, target: str, args: list[Any] | None, seed: int) -> Fetch:
-        fetch = Fetch(f"f{len(fetches)}", kind, target, args, seed)
+    def new_fetch(key: str, kind: str, target: str, args: list[Any] | None, seed: int) -> Fetch:
+        fetch = Fetch(key, kind, target, args, seed)
         fetches.append(fetch)
         return fetch
 
     planned = []
-    for check in rubric.checks:
+    for index, check in enumerate(rubric.checks):
+        own_salt = salt if check.hidden else ""
+        previous = reused.get(check.id)
+        if previous is not None and not own_salt:
+            planned.append(previous)
+            fetches += list(dict.fromkeys(c.fetch for c in previous.cases))
+            for name, fetch in previous.students.items():
+                if name not in by_name:
+                    by_name[name] = fetch
+                    fetches.append(fetch)
+            continue
         seed = kernel_seed(rubric.seed, check.id)
         cases: list[PlannedCase] = []
         refs: set[str] = set()
         read_once: Fetch | None = None
         for number, case in enumerate(check.all_cases):
-            rng = rng_for(rubric.seed, check.id, number)
+            rng = rng_for(rubric.seed, check.id, number, own_salt)
             args = [materialize(a, rng) for a in case.args]
             reference_args = args if case.reference_args is None else [materialize(a, rng) for a in case.reference_args]
             refs.update(student_refs(args) + student_refs(reference_args))
             if check.fetch_kind == "name":  # a name is read once, however many cases judge it
-                read_once = read_once or new_fetch("name", check.target, None, seed)
+                read_once = read_once or new_fetch(f"c{index}", "name", check.target, None, seed)
                 fetch = read_once
             else:
-                fetch = new_fetch(check.fetch_kind, check.target, args, seed)
+                fetch = new_fetch(f"c{index}.{number}", check.fetch_kind, check.target, args, seed)
             cases.append(PlannedCase(number, args, reference_args, case.expected, case.has_expected, fetch))
         students = {}
         for name in sorted(refs):
             if name not in by_name:
-                by_name[name] = new_fetch("name", name, None, 0)
+                by_name[name] = new_fetch(f"n.{name}", "name", name, None, 0)
             students[name] = by_name[name]
         planned.append(PlannedCheck(check, kinds.get(check.kind), cases, students))
-    return Plan(rubric, planned, fetches, probes=rubric.probes_source())
+    return Plan(rubric, planned, list(dict.fromkeys(fetches)), probes=rubric.probes_source())
+
+
+def salted(rubric: Rubric) -> bool:
+    """Whether any hidden check draws random inputs (and so needs a plan per submission)."""
+    return any(c.hidden and _random(c) for c in rubric.checks)
+
+
+def _random(check: Any) -> bool:
+    from .inputs import Generated, Sequence
+
+    def walk(value: Any) -> bool:
+        if isinstance(value, Generated):
+            return value.generator in ("randn", "rand", "randint")
+        if isinstance(value, Sequence):
+            return any(walk(v) for v in value.items)
+        if isinstance(value, list):
+            return any(walk(v) for v in value)
+        return False
+
+    return any(walk(a) for case in check.all_cases for a in [*case.args, *(case.reference_args or [])])
 
 
 def cached(case: PlannedCase) -> Any:

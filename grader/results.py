@@ -102,7 +102,7 @@ class GradeResult:
     @property
     def status(self) -> str:
         """Gradebook status: ok | timeout | error."""
-        if not self.usable or any(e.kind in ("kernel-died", "internal-error") for e in self.errors):
+        if not self.usable or any(e.kind in ("kernel-died", "internal-error", "wrong-assignment") for e in self.errors):
             return "error"
         if any(e.kind in ("cell-timeout", "notebook-timeout") for e in self.errors):
             return "timeout"

@@ -21,7 +21,12 @@ from grader.limits import Limits
 
 async def _run(grader: Grader, cells: list[str], names: list[str], limits: Limits | None) -> tuple[Execution, dict]:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    request = {"token": "t0k3n", "fetches": [{"key": n, "kind": "name", "name": n} for n in names], "probes": ""}
+    request = {
+        "token": "t0k3n",
+        "slot": "_d2l_grader_results_t0k3n",
+        "fetches": [{"key": n, "kind": "name", "name": n} for n in names],
+        "probes": "",
+    }
     grader.start()
     kernel = await grader.backend.start_kernel(grader.new_scratch())
     execution = await execute_notebook(nb, kernel=kernel, limits=limits or grader.limits, harness_request=request)

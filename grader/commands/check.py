@@ -95,6 +95,10 @@ def check(
             rubric = course.assignments.get(assignment_id or "")
             message = f"internal error: {type(exc).__name__}: {exc}"
             result = not_graded(rubric, os.path.basename(notebook), "internal-error", message)
+    except KeyboardInterrupt:  # Ctrl-C: the kernel is killed with the grader, nothing is reported
+        grader.close()
+        click.echo("grader: interrupted; nothing was graded", err=True)
+        sys.exit(130)
     finally:
         grader.close()
     warn_once(result.warnings)

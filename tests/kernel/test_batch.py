@@ -15,6 +15,9 @@ from nbfactory import from_cells, variant
 
 from grader.grading import Grader
 
+# its module fixtures grade many notebooks: computed once, on one xdist worker (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_batch")
+
 NB = "conv-layer.ipynb"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -26,6 +26,9 @@ from grader import cli
 from grader.reporters import FORMATS, github, render
 from grader.results import GradeResult
 
+# its module fixtures grade many notebooks: computed once, on one xdist worker (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_ci_formats")
+
 NB = "conv-layer.ipynb"
 HIDDEN_MESSAGE = "hidden check failed (its inputs and expected values are not shown)"
 XSD = xmlschema.XMLSchema(os.path.join(os.path.dirname(os.path.dirname(__file__)), "junit.xsd"))

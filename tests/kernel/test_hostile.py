@@ -63,7 +63,12 @@ def error_kinds(result):
 def fetch(hostile, cells, names, limits=HOSTILE_LIMITS):
     """Run code cells in a real confined kernel and read names back as plain data."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    request = {"token": "t0k3n", "fetches": [{"key": n, "kind": "name", "name": n} for n in names], "probes": ""}
+    request = {
+        "token": "t0k3n",
+        "slot": "_d2l_grader_results_t0k3n",
+        "fetches": [{"key": n, "kind": "name", "name": n} for n in names],
+        "probes": "",
+    }
     scratch = hostile.new_scratch()
 
     async def run():
@@ -268,15 +273,21 @@ get_ipython().events.register('pre_run_cell', _forge)
 
 
 def test_forged_result_with_the_real_token_is_rejected(hostile, rubrics, tmp_path):
-    # the hook reads the token from the harness cell and publishes all-correct results first
+    # pre_run_cell no longer fires for the (silent) harness, but pre_execute does: the hook walks
+    # up the stack to the cell's source, takes the token and publishes all-correct results first
     hook = r"""
-import re
+import re, sys
 from IPython.display import publish_display_data
-def _forge(info):
-    m = re.search(r'token[^0-9a-f]+([0-9a-f]{32})', info.raw_cell)
-    if m:
-        publish_display_data({'application/vnd.d2l-grader.result+json': {'token': m.group(1), 'results': {}}})
-get_ipython().events.register('pre_run_cell', _forge)
+def _forge():
+    frame = sys._getframe(1)
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            m = re.search(r'token[^0-9a-f]+([0-9a-f]{32})', value) if isinstance(value, str) else None
+            if m:
+                publish_display_data({'application/vnd.d2l-grader.result+json': {'token': m.group(1), 'results': {}}})
+                return
+        frame = frame.f_back
+get_ipython().events.register('pre_execute', _forge)
 """
     path = variant(NB, tmp_path, append=[hook])
     result = grade(hostile, rubrics, path)

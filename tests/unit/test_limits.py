@@ -102,7 +102,7 @@ def test_default_limits_are_the_documented_ones():
     assert (limits.memory, limits.output, limits.total_output) == (4 * 1024**3, 1024**2, 4 * 1024**2)
 
 
-TIMEOUTS = ["cell_timeout", "timeout", "harness_timeout", "call_timeout"]
+TIMEOUTS = ["cell_timeout", "timeout", "harness_timeout", "call_timeout", "judge_timeout"]
 SIZES = ["memory", "output", "total_output", "file_size", "processes"]
 
 
