@@ -94,6 +94,8 @@ def naive_grade(paths: list[str]) -> float:
         token = secrets.token_hex(8)
         request = plan.request(token, 20)
         harness = nbformat.v4.new_code_cell(harness_cell_source(request))
+        student_cells = list(nb.cells)
+        nb.cells.append(harness)  # nbclient stores each executed cell back into the notebook
         client = NotebookClient(
             nb,
             kernel_name="python3",
@@ -104,12 +106,12 @@ def naive_grade(paths: list[str]) -> float:
         replies: list = []
         client.on_cell_executed = lambda cell, cell_index, execute_reply, replies=replies: replies.append(execute_reply)
         with client.setup_kernel():
-            for index, cell in enumerate(nb.cells):
+            for index, cell in enumerate(student_cells):
                 if cell.cell_type == "code":
                     client.execute_cell(cell, index)
             execute = client.kc.execute  # the harness's results travel in the execute reply too
             client.kc.execute = functools.partial(execute, user_expressions={request["slot"]: request["slot"]})
-            client.execute_cell(harness, len(nb.cells))
+            client.execute_cell(harness, len(nb.cells) - 1)
         fetched, _ = read_harness_output(harness.get("outputs", []), request, replies[-1] if replies else None)
         evaluate(plan, fetched, "no results")
     return (time.perf_counter() - started) / len(paths)

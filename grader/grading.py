@@ -248,8 +248,8 @@ class Grader:
             execution.errors.append(NotebookError("internal-error", f"could not start a kernel: {exc}"))
             return execution
         finally:
-            if scratch is not None:
-                shutil.rmtree(scratch, ignore_errors=True)
+            if scratch is not None:  # off the event loop: the other notebooks keep running meanwhile
+                await asyncio.to_thread(shutil.rmtree, scratch, True)
 
     def new_scratch(self) -> str:
         return tempfile.mkdtemp(dir=self._root)

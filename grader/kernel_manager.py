@@ -277,4 +277,6 @@ async def discard(kernel: WarmKernel) -> None:
     if kernel.km.provisioner is not None:
         await kernel.km.provisioner.kill()
         await kernel.km.provisioner.cleanup()
-    kernel.release()
+    # Emptying and deleting control groups waits for the kernel's processes to be reaped:
+    # in a thread, so the event loop keeps serving the other notebooks meanwhile.
+    await asyncio.to_thread(kernel.release)
