@@ -13,6 +13,13 @@ A result is reused by a re-run only if it is *final* and its *resume key* still 
   checks, probes and reference: `rubric_fingerprint`), the engine (`engine_fingerprint`:
   the version and a hash of the grader's own source and lock) and the limits.
 
+Each result also records the notebook's modification time (`submission.mtime`, from an
+`lstat`), the last resort of the late policy (`grader.lateness`), so that a gradebook written
+again later (`grader.manual`) has it too. It is not part of the resume key: a copy or a
+download that only touches the file regrades nothing. A kept result keeps the earliest time
+seen for its notebook (those bytes existed then), so re-downloading the submissions does not
+make everyone late.
+
 A batch that is stopped (Ctrl-C, SIGTERM: see `Stop`) starts nothing new and records
 nothing that was in flight: those notebooks are graded by the next run, never saved as a
 failure the stop itself caused. Submissions are read only through `grader.staging`, which
@@ -24,7 +31,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -137,6 +146,7 @@ class BatchRecord:
     engine: str = ""
     limits: dict[str, Any] | None = None
     final: bool = True  # False: a failure of the grader's; the next run grades it again
+    mtime: float | None = None  # the notebook's st_mtime when found (not part of the resume key)
 
     def to_json(self) -> str:
         data = self.result.to_dict()
@@ -149,6 +159,7 @@ class BatchRecord:
             "engine": self.engine,
             "limits": self.limits,
             "final": self.final,
+            "mtime": self.mtime,
         }
         return json.dumps(data, indent=2)
 
@@ -176,7 +187,26 @@ def record_from_json(student: str, data: dict[str, Any]) -> BatchRecord:
         engine=str(meta.get("engine", "")),
         limits=meta.get("limits") if isinstance(meta.get("limits"), dict) else None,
         final=meta.get("final") is True,  # a result from before `final` existed is graded again
+        mtime=_seconds(meta.get("mtime")),
     )
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def notebook_mtime(sub: Submission) -> float | None:
+    """The modification time of the submission's notebook itself (`lstat`: a link is never
+    followed), or None when there is no notebook or it is no longer a regular file."""
+    if sub.notebook is None:
+        return None
+    try:
+        st = os.lstat(sub.notebook)
+    except OSError:
+        return None
+    return st.st_mtime if stat.S_ISREG(st.st_mode) else None
 
 
 def is_final(result: GradeResult) -> bool:
@@ -241,7 +271,8 @@ class BatchWriter:
                 except OSError:
                     pass
         # The summary's plots need matplotlib (~0.5 s to import): load it while grading runs.
-        threading.Thread(target=_import_pyplot, daemon=True).start()
+        self._pyplot = threading.Thread(target=_import_pyplot, daemon=True)
+        self._pyplot.start()
 
     def load_existing(self) -> dict[str, dict[str, Any]]:
         done = {}
@@ -260,12 +291,32 @@ class BatchWriter:
     def write_result(self, record: BatchRecord) -> None:
         write_atomic(os.path.join(self.results_dir, record.student + ".json"), record.to_json())
 
+    def keep(self, record: BatchRecord, data: dict[str, Any], mtime: float | None) -> BatchRecord:
+        """A result kept from an earlier run, with the earliest notebook time seen. Only its
+        `submission.mtime` is rewritten (in the JSON as it was read), and only if it changed."""
+        if mtime is None or (record.mtime is not None and record.mtime <= mtime):
+            return record
+        meta = data.get("submission")
+        if isinstance(meta, dict):
+            write_atomic(
+                os.path.join(self.results_dir, record.student + ".json"),
+                json.dumps({**data, "submission": {**meta, "mtime": mtime}}, indent=2),
+            )
+        return replace(record, mtime=mtime)
+
     def write_gradebook(self, records: Iterable[BatchRecord]) -> None:
+        from .manual import marks_for
         from .reporters import gradebook
 
-        write_atomic(os.path.join(self.out_dir, "grades.csv"), gradebook.render_csv(self.rubric, records))
+        marks = marks_for(self.out_dir, self.rubric.id)  # a person's marks (manual.json), never rewritten here
+        late = gradebook.read_late_rules(self.out_dir)  # late-policy.json, as `grader grade` left it
+        text = gradebook.render_csv(self.rubric, records, marks, late)
+        write_atomic(os.path.join(self.out_dir, "grades.csv"), text)
 
     def write_summary(self, records: Iterable[BatchRecord]) -> None:
+        # Not while that import runs: matplotlib imported from two threads at once can fail
+        # half-way (a batch whose results are all kept gets here at once).
+        self._pyplot.join()
         from .reporters import summary
 
         summary.write(self.out_dir, self.rubric, list(records))
@@ -340,24 +391,26 @@ async def run_batch(
     existing = writer.load_existing() if resume or only is not None else {}
     todo = []
     for sub in submissions:
-        previous = _record(sub.student, existing.get(sub.student))
+        mtime = notebook_mtime(sub)
+        data = existing.get(sub.student)
+        previous = _record(sub.student, data)
         if only is not None and sub.student not in only:
-            if previous is not None:
-                outcome.records[sub.student] = previous
+            if previous is not None and data is not None:
+                outcome.records[sub.student] = writer.keep(previous, data, mtime)
                 outcome.skipped += 1
             continue
         sub, sha, files_sha = _digests(sub)
-        if only is None and previous is not None and previous.current(sha, files_sha, key):
-            outcome.records[sub.student] = previous
+        if only is None and previous is not None and data is not None and previous.current(sha, files_sha, key):
+            outcome.records[sub.student] = writer.keep(previous, data, mtime)
             outcome.skipped += 1
         else:
-            todo.append((sub, sha, files_sha))
+            todo.append((sub, sha, files_sha, mtime))
     on_start(len(todo) + outcome.skipped, outcome.skipped)
     semaphore = asyncio.Semaphore(max(1, jobs))
     last_gradebook = [0.0]
     running = [0]
 
-    async def one(sub: Submission, sha: str, files_sha: str) -> None:
+    async def one(sub: Submission, sha: str, files_sha: str, mtime: float | None) -> None:
         async with semaphore:
             if stop.requested:
                 return
@@ -387,6 +440,7 @@ async def run_batch(
                 engine=key.engine,
                 limits=key.limits,
                 final=final,
+                mtime=mtime,
             )
             writer.write_result(record)
             outcome.records[sub.student] = record

@@ -7,15 +7,19 @@ The zip holds, at its root (Gradescope unpacks it into /autograder/source):
 * `run_autograder` — run per submission: copies the submitted notebooks (only regular files:
   a link, FIFO, folder or hard-linked file is refused with a failing results.json), runs
   `grader check --format gradescope --output /autograder/results/results.json --exit-zero`
-  and makes sure a results.json exists whatever happened;
+  with the bundle's own engine (`engine/`, imported from there, never from the current
+  folder) and makes sure a results.json exists whatever happened;
 * `requirements.txt` — the grader's lock (grader/grading-requirements.txt, see
   grader/environment.py): every package the engine needs at the version the grader is tested
   and graded with everywhere, so the numerics cannot drift between instructor and Gradescope;
 * `engine/` — the grader's source; `course/` — this assignment's rubric, checks, probes and
   reference, found by the engine through `D2L_GRADER_COURSE`.
 
-`AUTOGRADER_ROOT` (default /autograder) relocates everything, so the bundle can be tried
-in a fake layout on any machine.
+`AUTOGRADER_ROOT` (default /autograder) relocates everything, and `AUTOGRADER_PYTHON`
+(default the venv's python) names an interpreter that already has the lock installed (say,
+a checkout's `.venv/bin/python`), so the bundle can be tried in a fake layout on any machine
+without setup.sh. Either way the engine that grades is the bundle's: what is tried is what
+Gradescope will run, whatever grader that interpreter has installed.
 """
 
 from __future__ import annotations
@@ -59,7 +63,8 @@ python3.11 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/python" -m pip install {torch_pip_args}
 "$ROOT/venv/bin/python" -m pip install -r "$SOURCE/requirements.txt"
 "$ROOT/venv/bin/python" -m pip install --no-deps "$SOURCE/engine"
-D2L_GRADER_COURSE="$SOURCE/course" "$ROOT/venv/bin/grader" list  # the rubric loads
+# The rubric loads, with the engine as run_autograder runs it.
+D2L_GRADER_COURSE="$SOURCE/course" PYTHONPATH="$SOURCE/engine" "$ROOT/venv/bin/python" -P -m grader list
 """
 
 RUN_AUTOGRADER = """\
@@ -71,8 +76,10 @@ SOURCE="$ROOT/source"
 RESULTS="$ROOT/results/results.json"
 ASSIGNMENT={assignment}
 EXPECTED={notebook}
+# The interpreter setup.sh made, or one named for a dry run; the engine is always the bundle's
+# (PYTHONPATH, and -P so that the current folder, say a grader checkout, is not searched first).
+PYTHON="${{AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}}"
 export D2L_GRADER_COURSE="$SOURCE/course"
-export PATH="$ROOT/venv/bin:$PATH"
 mkdir -p "$ROOT/results"
 
 fail_with() {{  # $1: a message without quotes or backslashes
@@ -125,8 +132,14 @@ else
 fi
 
 rm -f "$RESULTS"
-grader check "$NOTEBOOK" --assignment "$ASSIGNMENT" --format gradescope --output "$RESULTS" --exit-zero
-status=$?
+if [ -x "$PYTHON" ]; then
+    PYTHONPATH="$SOURCE/engine" "$PYTHON" -P -m grader check "$NOTEBOOK" --assignment "$ASSIGNMENT" \
+        --format gradescope --output "$RESULTS" --exit-zero
+    status=$?
+else
+    echo "no Python at $PYTHON: run setup.sh first, or set AUTOGRADER_PYTHON for a dry run"
+    status=127
+fi
 echo "grader check exited with $status"
 if [ ! -s "$RESULTS" ]; then
     fail_with "The autograder could not grade your notebook (exit code $status). Please tell your instructor."

@@ -28,6 +28,9 @@ COMMANDS = {
     "init-ci": "grader.commands.ci:init_ci",
     "gradescope-bundle": "grader.commands.ci:gradescope_bundle",
     "export": "grader.commands.lms:export",
+    "review": "grader.commands.instructor:review",
+    "manual": "grader.commands.instructor:manual",
+    "feedback": "grader.commands.instructor:feedback",
 }
 
 

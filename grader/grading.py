@@ -216,7 +216,11 @@ class Grader:
                 )
             )
         result.manual = notebook.collect_manual(nb, rubric)
+        # The course's modules (and torch, which they import) load while the kernel runs: on a
+        # cold `grader check` that import would otherwise come after the notebook, not beside it.
+        preload = asyncio.ensure_future(asyncio.to_thread(_preload, rubric))
         execution = await self._execute(nb, path, own_files, pool, the_plan)
+        await asyncio.wait([preload])  # its failure, if any, is evaluate's to report
         result.errors.extend(execution.errors)
         result.sandbox = _public_sandbox(execution.sandbox)
         result.warnings = missing_protections(result.sandbox)
@@ -266,6 +270,14 @@ class Grader:
             *self._extra_hide,
         }
         return sorted(h for h in (os.path.realpath(p) for p in hide) if h not in _SYSTEM_DIRS)
+
+
+def _preload(rubric: Rubric) -> None:
+    try:
+        rubric.load_reference()
+        rubric.load_checks()
+    except Exception:
+        pass  # evaluate() loads them again and turns the failure into each check's error
 
 
 class KernelPool:

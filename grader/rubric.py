@@ -18,6 +18,7 @@ import ast
 import importlib.util
 import os
 import sys
+import threading
 from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
@@ -171,11 +172,17 @@ class Rubric:
 
 
 _MODULES: dict[str, ModuleType] = {}
+_LOADING = threading.RLock()
 
 
 def load_course_module(path: str) -> ModuleType:
     """Import a course file by path (reference/ and rubrics/ are not packages)."""
     path = os.path.realpath(path)
+    with _LOADING:  # one import per file, also when the grader preloads it in a thread
+        return _load_locked(path)
+
+
+def _load_locked(path: str) -> ModuleType:
     if path not in _MODULES:
         name = "d2l_course_" + os.path.splitext(os.path.basename(path))[0].replace("-", "_")
         spec = importlib.util.spec_from_file_location(name, path)

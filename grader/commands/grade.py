@@ -8,6 +8,12 @@ Stopping: the first Ctrl-C (or SIGTERM) stops the batch cleanly — nothing new 
 the kernels are killed, the notebooks in flight are not recorded (the next run grades them),
 the results already written and the gradebook are kept — and ends with one line on stderr.
 A second one exits at once.
+
+Late work: `--deadline` and `--late-penalty` (with `--late-cap`, `--grace`, `--submitted-at`)
+are checked before anything starts, then kept in OUT_DIR/late-policy.json, so that every
+later rewrite of the gradebook (`grader manual import`, `grader review`, a run without the
+options) applies the same policy until `--no-late-policy` removes it. The penalties are the
+gradebook's (`grader.reporters.gradebook`): nothing is graded again when the policy changes.
 """
 
 from __future__ import annotations
@@ -15,8 +21,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import stat
 import sys
 from collections.abc import Coroutine
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -25,6 +34,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..batch import BatchOutcome, Stop
+    from ..reporters.gradebook import LateRules
     from ..rubric import Rubric
 
 from .common import (
@@ -236,6 +246,23 @@ def kill_backend(grader: Any) -> None:
     metavar="ADDRESS",
     help="Grade on a Dask distributed scheduler (e.g. tcp://scheduler:8786).",
 )
+@click.option(
+    "--deadline",
+    metavar="ISO",
+    help="Deadline, ISO 8601 with a time (2024-03-01T23:59+01:00; without an offset: this machine's time).",
+)
+@click.option("--late-penalty", metavar="PERCENT/day", help="Share of the score taken off per day late (10%/day).")
+@click.option("--late-cap", metavar="PERCENT", help="At most this share is taken off (default 100%).")
+@click.option(
+    "--grace", metavar="DURATION", help="Lateness forgiven (15m, 2h, 1d); days still count from the deadline."
+)
+@click.option(
+    "--submitted-at",
+    "submitted_at",
+    metavar="CSV",
+    help="Submission times (columns student, submitted_at): they win over the LMS's and the files' times.",
+)
+@click.option("--no-late-policy", is_flag=True, help="Remove the late policy an earlier run kept in the output folder.")
 @limit_options
 @backend_option
 def grade(
@@ -246,18 +273,25 @@ def grade(
     resume: bool,
     students: tuple[str, ...],
     dask_address: str | None,
+    deadline: str | None,
+    late_penalty: str | None,
+    late_cap: str | None,
+    grace: str | None,
+    submitted_at: str | None,
+    no_late_policy: bool,
     backend: str,
     **limits: object,
 ) -> None:
     """Grade every submission in SUBMISSIONS (notebooks, or one folder per student)."""
     from ..batch import Stop
 
+    late = _late_request(out_dir, deadline, late_penalty, late_cap, grace, submitted_at, no_late_policy)
     stop = Stop()
     signals = _Signals(stop)
     signals.install()
     try:
         outcome, console, rubric = _grade(
-            signals, submissions, assignment_id, out_dir, jobs, resume, students, dask_address, backend, limits
+            signals, submissions, assignment_id, out_dir, jobs, resume, students, dask_address, backend, limits, late
         )
     except (_Interrupted, KeyboardInterrupt) as exc:
         signum = exc.signum if isinstance(exc, _Interrupted) else int(signal.SIGINT)
@@ -278,7 +312,106 @@ def grade(
         )
         sys.exit(128 + outcome.interrupted)
     _final_table(console, rubric, outcome, out_dir)
+    if late.rules is not None:
+        _warn_unreliable_times(outcome, late.rules)
     sys.exit(0)
+
+
+@dataclass
+class _LateRequest:
+    """What this run does with the late policy: `rules` is what the gradebook applies."""
+
+    rules: LateRules | None = None
+    new: bool = False  # given now: written to OUT_DIR/late-policy.json once the submissions are found
+    remove: bool = False  # --no-late-policy
+
+
+def _late_request(
+    out_dir: str,
+    deadline: str | None,
+    penalty: str | None,
+    cap: str | None,
+    grace: str | None,
+    times: str | None,
+    remove: bool,
+) -> _LateRequest:
+    """The late options, checked before anything starts (exit 2 with one line if unusable)."""
+    from ..lateness import LatenessError
+    from ..reporters.gradebook import LateRules, late_policy_path, read_late_rules
+
+    given = {"--late-penalty": penalty, "--late-cap": cap, "--grace": grace, "--submitted-at": times}
+    if remove:
+        if deadline is not None or any(v is not None for v in given.values()):
+            fail("--no-late-policy cannot be combined with --deadline or the late-penalty options")
+        return _LateRequest(remove=True)
+    try:
+        if deadline is None:
+            stray = [option for option, value in given.items() if value is not None]
+            if stray:
+                fail(f"{stray[0]} needs --deadline")
+            kept = read_late_rules(out_dir)
+            if kept is not None:
+                click.echo(
+                    f"grader: applying the late policy kept in {late_policy_path(out_dir)} ({kept.describe()}); "
+                    "--no-late-policy removes it",
+                    err=True,
+                )
+            return _LateRequest(kept)
+        if penalty is None:
+            fail("--deadline needs --late-penalty (e.g. 10%/day)")
+        return _LateRequest(LateRules.from_options(deadline, penalty, cap, grace, times), new=True)
+    except LatenessError as exc:
+        fail(str(exc))
+
+
+def _settle_late_policy(out_dir: str, submissions: str, late: _LateRequest) -> _LateRequest:
+    """Once the submissions are found: keep the policy given in OUT_DIR (with Gradescope's
+    submission times, if SUBMISSIONS is a Gradescope export), or remove it."""
+    from ..reporters.gradebook import late_policy_path, remove_late_rules, write_late_rules
+
+    if late.remove:
+        if remove_late_rules(out_dir):
+            click.echo(f"grader: removed the late policy {late_policy_path(out_dir)}", err=True)
+        return late
+    if late.rules is None or not late.new:
+        return late
+    late.rules = replace(late.rules, gradescope=_gradescope_times(submissions))
+    write_late_rules(out_dir, late.rules)
+    return late
+
+
+def _gradescope_times(submissions: str) -> dict[str, datetime]:
+    """Gradescope's submission times, by folder, from the export's metadata ({} without one)."""
+    from ..roster import GRADESCOPE_METADATA, RosterError, read_gradescope_metadata
+
+    path = os.path.join(submissions, GRADESCOPE_METADATA)
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):  # never through a link, as the submissions
+            return {}
+    except OSError:
+        return {}
+    try:
+        metadata = read_gradescope_metadata(path)
+    except RosterError as exc:
+        fail(f"{path}: {exc}")
+    return {folder: who.submitted_at for folder, who in metadata.items() if who.submitted_at is not None}
+
+
+def _warn_unreliable_times(outcome: BatchOutcome, rules: LateRules) -> None:
+    """One line when some penalties rest on file times or on nothing at all."""
+    from ..reporters.gradebook import unreliable_times
+
+    counts = unreliable_times(outcome.records.values(), rules)
+    mtime, unknown = counts["mtime"], counts["unknown"]
+    if not mtime and not unknown:
+        return
+    parts = []
+    if mtime:
+        are = "time is" if mtime == 1 else "times are"
+        parts.append(f"{mtime} submission {are} only the notebook file's time (a copy or download may change it)")
+    if unknown:
+        parts.append(f"{unknown} {'is' if unknown == 1 else 'are'} unknown (no penalty)")
+    click.echo(f"grader: warning: late work: {' and '.join(parts)}; --submitted-at CSV gives exact times", err=True)
 
 
 def _grade(
@@ -292,6 +425,7 @@ def _grade(
     dask_address: str | None,
     backend: str,
     limits: dict[str, object],
+    late: _LateRequest,
 ) -> tuple[BatchOutcome, Console, Rubric]:
     lim = make_limits(**limits)  # type: ignore[arg-type]
     policy = make_policy(lim, backend)  # the same confinement here and on every Dask worker
@@ -326,6 +460,7 @@ def _grade(
         if not found:
             fail(f"{submissions}: no .ipynb files or student folders found")
         only = _select(found, students) if students else None
+        late = _settle_late_policy(out_dir, submissions, late)
         if grader is not None:
             grader.course = course
         writer = batch.BatchWriter(out_dir, rubric)

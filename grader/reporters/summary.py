@@ -1,4 +1,9 @@
-"""The class at a glance: `summary.md`, a score histogram and pass rates per check (PNG)."""
+"""The class at a glance: `summary.md`, a score histogram and pass rates per check (PNG).
+
+The summary answers an instructor's two questions after a batch: what did the class get wrong
+(checks from the least passed, in the table and the plot alike), and whose notebook needs a
+human (one line per student with every reason, then the details of each problem).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,26 @@ from typing import Any
 
 from ..rubric import Rubric
 
+# Why a student is worth a look, by the kind of their notebook's problem, most serious first.
+# The order is the order of the reasons on a student's line.
+_REASONS = {
+    "invalid-notebook": "unusable notebook",
+    "unknown-assignment": "unusable notebook",
+    "wrong-assignment": "wrong assignment",
+    "internal-error": "grader error",
+    "harness-failed": "checks could not be run",
+    "kernel-died": "kernel died",
+    "cell-timeout": "timeout",
+    "notebook-timeout": "timeout",
+    "harness-timeout": "timeout",
+    "memory-limit": "memory limit hit",
+    "process-limit": "process limit hit",
+    "file-size-limit": "file size limit hit",
+    "output-limit": "output limit hit",
+    "cell-error": "error",
+    "refused-file": "refused files",
+}
+
 
 def pass_rates(rubric: Rubric, records: list[Any]) -> dict[str, float]:
     rates = {}
@@ -15,6 +40,12 @@ def pass_rates(rubric: Rubric, records: list[Any]) -> dict[str, float]:
         passed = sum(1 for r in records for c in r.result.checks if c.id == check.id and c.status == "passed")
         rates[check.id] = passed / len(records) if records else 0.0
     return rates
+
+
+def by_pass_rate(rubric: Rubric, rates: dict[str, float]) -> list[Any]:
+    """The checks from the least passed to the most (ties in rubric order): the table and the
+    plot both put what the class failed first."""
+    return sorted(rubric.checks, key=lambda c: rates[c.id])
 
 
 def problem_lines(record: Any) -> list[str]:
@@ -31,6 +62,43 @@ def problem_lines(record: Any) -> list[str]:
     return [f"* `{record.student}`: {message}" for message in messages]
 
 
+def look_at_reasons(record: Any) -> list[str]:
+    """Why a human should open this student's notebook, most serious first; [] if nothing.
+
+    A score alone hides these: a cell that timed out after the graded names were defined, or
+    a free-text answer left empty, can sit beside full marks.
+    """
+    result = record.result
+    cells: dict[str, list[int]] = {}
+    for error in result.errors:
+        label = _REASONS.get(error.kind, _escape(error.kind))
+        found = cells.setdefault(label, [])
+        if error.cell is not None and error.cell not in found:
+            found.append(error.cell)
+    order = list(dict.fromkeys(_REASONS.values()))
+    reasons = []
+    for label in sorted(cells, key=lambda r: order.index(r) if r in order else len(order)):
+        numbers = sorted(cells[label])
+        where = f" (cell{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers))})" if numbers else ""
+        reasons.append(label + where)
+    missing = [item.id for item in result.manual if not item.answer.strip()]
+    if missing:
+        reasons.append("missing free-text answers: " + ", ".join(_escape(m) for m in missing))
+    if getattr(record, "final", True) is False:
+        reasons.append("not final (the next run grades it again)")
+    return reasons
+
+
+def look_at_lines(records: list[Any]) -> list[str]:
+    """One Markdown bullet per student worth a look, by student id as the gradebook shows it."""
+    lines = []
+    for record in sorted(records, key=lambda r: r.student):
+        reasons = look_at_reasons(record)
+        if reasons:
+            lines.append(f"* `{record.student}`: " + "; ".join(reasons))
+    return lines
+
+
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#"})
 
 
@@ -45,7 +113,8 @@ def write(out_dir: str, rubric: Rubric, records: list[Any]) -> None:
     scores = [r.result.score for r in records]
     statuses = Counter(r.result.status for r in records)
     rates = pass_rates(rubric, records)
-    _plots(out_dir, rubric, scores, rates)
+    ordered_checks = by_pass_rate(rubric, rates)
+    _plots(out_dir, rubric, scores, ordered_checks, rates)
     lines = [
         f"# {rubric.section} {rubric.title} — class summary",
         "",
@@ -65,11 +134,16 @@ def write(out_dir: str, rubric: Rubric, records: list[Any]) -> None:
         )
     lines += ["", "![score histogram](score_histogram.png)", "", "## Pass rate per check", ""]
     lines += ["| exercise | check | points | hidden | pass rate |", "|---|---|---|---|---|"]
-    for check in sorted(rubric.checks, key=lambda c: rates[c.id]):
+    for check in ordered_checks:
         lines.append(
             f"| {check.exercise} | {check.id} | {check.points:g} | {'yes' if check.hidden else 'no'} | {100 * rates[check.id]:.0f}% |"
         )
     lines += ["", "![pass rate per check](pass_rates.png)", ""]
+    look_at = look_at_lines(records)
+    if look_at:
+        lines += ["## Students to look at", ""]
+        lines += look_at
+        lines.append("")
     problems = [line for r in records for line in problem_lines(r)]
     if problems:
         lines += ["## Notebook problems", ""]
@@ -78,33 +152,53 @@ def write(out_dir: str, rubric: Rubric, records: list[Any]) -> None:
     write_atomic(os.path.join(out_dir, "summary.md"), "\n".join(lines))
 
 
-def _plots(out_dir: str, rubric: Rubric, scores: list[float], rates: dict[str, float]) -> None:
+def _pyplot() -> Any:
+    """pyplot drawing to files only (a batch may run where there is no display)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    return plt
+
+
+def histogram_figure(rubric: Rubric, scores: list[float]) -> Any:
+    """Scores in one-point bins; the count axis has whole-number ticks (students are not split)."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = _pyplot().subplots(figsize=(6, 3.5))
     bins = max(1, int(rubric.max_score))
     ax.hist(scores, bins=bins, range=(0, rubric.max_score), color="#4477aa", edgecolor="white")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(f"score (out of {rubric.max_score:g})")
     ax.set_ylabel("students")
     ax.set_title(f"{rubric.section} {rubric.title}: scores")
     fig.tight_layout()
-    _save(fig, os.path.join(out_dir, "score_histogram.png"))
-    plt.close(fig)
+    return fig
 
-    ids = [c.id for c in rubric.checks]
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(ids) + 1.2))
+
+def pass_rate_figure(checks: list[Any], rates: dict[str, float]) -> Any:
+    """One bar per check in the order given (`by_pass_rate`), the first at the top."""
+    ids = [c.id for c in checks]
+    fig, ax = _pyplot().subplots(figsize=(7, 0.3 * len(ids) + 1.2))
     values = [100 * rates[i] for i in ids]
     colors = ["#cc3311" if v < 50 else "#ee7733" if v < 80 else "#009988" for v in values]
-    ax.barh(ids[::-1], values[::-1], color=colors[::-1])
+    ax.barh(ids, values, color=colors)
+    ax.invert_yaxis()  # barh draws the first bar at the bottom
     ax.set_xlim(0, 100)
     ax.set_xlabel("students passing (%)")
     ax.set_title("pass rate per check")
     fig.tight_layout()
-    _save(fig, os.path.join(out_dir, "pass_rates.png"))
-    plt.close(fig)
+    return fig
+
+
+def _plots(out_dir: str, rubric: Rubric, scores: list[float], checks: list[Any], rates: dict[str, float]) -> None:
+    for name, fig in (
+        ("score_histogram.png", histogram_figure(rubric, scores)),
+        ("pass_rates.png", pass_rate_figure(checks, rates)),
+    ):
+        _save(fig, os.path.join(out_dir, name))
+        _pyplot().close(fig)
 
 
 def _save(fig: Any, path: str) -> None:

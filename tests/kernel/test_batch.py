@@ -147,6 +147,7 @@ def test_gradebook_and_summary(graded_corpus, rubrics):
     assert list(read_csv(out / "grades.csv")[0]) == [
         "student",
         *(c.id for c in rubric.checks),
+        *(f"manual:{m.id}" for m in rubric.manual),
         "total",
         "max",
         "percent",
@@ -166,6 +167,9 @@ def test_gradebook_and_summary(graded_corpus, rubrics):
     for student in ("dee", "eve", "fay", "hal", "ivy"):
         assert f"* `{student}`:" in problems, student
     assert "* `ivy`: cell 1 raised SyntaxError" in problems
+    look_at = summary.split("## Students to look at", 1)[1].split("## Notebook problems", 1)[0]
+    assert rows["fay"]["total"] == "20" and "* `fay`: timeout (cell " in look_at  # full marks, still a look
+    assert "* `ivy`: error (cell 1); missing free-text answers: " in look_at and "* `ada`:" not in look_at
     for png in ("score_histogram.png", "pass_rates.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -200,7 +200,7 @@ def test_gradescope_unreadable_file_is_one_failing_test_out_of_the_full_total(gr
 def test_gradescope_dead_kernel_fails_every_check_and_says_why(graded):
     data = _gradescope(graded["dies"])
     assert data["score"] == 0 and sum(t["max_score"] for t in data["tests"]) == 20
-    assert {t["status"] for t in data["tests"]} == {"failed"}
+    assert {t["status"] for t in data["tests"] if t["max_score"]} == {"failed"}  # free-text items keep their own status
     assert "the kernel died in cell 1" in data["output"]
 
 

@@ -1,7 +1,8 @@
 """The Gradescope bundle at work: the zip is unpacked into a fake /autograder (AUTOGRADER_ROOT)
-and its run_autograder is run on real submissions with the grader of this environment, as
-Gradescope would run it after setup.sh — which stands for Gradescope because this environment
-is installed from the same lock as the bundle's requirements.txt (checked here). setup.sh
+and its run_autograder is run on real submissions with the bundle's engine on this
+environment's interpreter (AUTOGRADER_PYTHON), as Gradescope would run it after setup.sh —
+which stands for Gradescope because this environment is installed from the same lock as the
+bundle's requirements.txt (checked here). The README's dry run is run as typed. setup.sh
 itself is run on request (D2L_GRADER_TEST_SETUP_SH=1): it installs from PyPI and PyTorch's
 CPU index, minutes of downloads."""
 
@@ -26,6 +27,22 @@ from packaging.version import Version
 from grader import cli, environment
 
 NB = "conv-layer.ipynb"
+ROOT = Path(__file__).resolve().parents[2]
+
+# README.md, "Gradescope", typed in a checkout after the README's "Two commands": build the zip
+# to upload, then try that zip. Kept here verbatim (the README shows these very lines).
+README_BUILD = ".venv/bin/grader gradescope-bundle conv-layer --out autograder.zip"
+README_DRY_RUN = """\
+AG="$(mktemp -d)" && .venv/bin/python -m zipfile -e autograder.zip "$AG/source" && mkdir "$AG/submission" \\
+  && cp examples/submission.ipynb "$AG/submission/conv-layer.ipynb" \\
+  && AUTOGRADER_ROOT="$AG" AUTOGRADER_PYTHON="$PWD/.venv/bin/python" bash "$AG/source/run_autograder" \\
+  && cat "$AG/results/results.json"
+"""
+
+
+def test_the_readme_shows_exactly_the_tested_dry_run():
+    readme = (Path(ROOT) / "README.md").read_text(encoding="utf-8")
+    assert README_BUILD in readme and README_DRY_RUN in readme
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +63,10 @@ def _unpack(bundle, root: Path) -> None:
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
 
 
-def _autograder(bundle, tmp_path, submission: dict[str, bytes], prepare=None):
+def _autograder(bundle, tmp_path, submission: dict[str, bytes], prepare=None, python=sys.executable, cwd=None):
     """Unpack the bundle as Gradescope does, add a submission, run run_autograder.
-    `prepare(submission_folder, root)` may add what bytes cannot say (links, FIFOs)."""
+    `prepare(submission_folder, root)` may add what bytes cannot say (links, FIFOs); `python`
+    is AUTOGRADER_PYTHON (None: the venv setup.sh makes); `cwd` where it runs (default: root)."""
     root = tmp_path / "autograder"
     _unpack(bundle, root)
     (root / "submission").mkdir()
@@ -56,13 +74,14 @@ def _autograder(bundle, tmp_path, submission: dict[str, bytes], prepare=None):
         (root / "submission" / name).write_bytes(data)
     if prepare is not None:
         prepare(root / "submission", root)
-    env = {
-        **os.environ,
-        "AUTOGRADER_ROOT": str(root),
-        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-    }
-    env.pop("D2L_GRADER_COURSE", None)
-    run = subprocess.run([str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root)}
+    for name in ("D2L_GRADER_COURSE", "AUTOGRADER_PYTHON", "PYTHONPATH"):
+        env.pop(name, None)
+    if python is not None:
+        env["AUTOGRADER_PYTHON"] = python
+    run = subprocess.run(
+        [str(root / "run_autograder")], cwd=cwd or root, env=env, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     data = json.loads((root / "results" / "results.json").read_text())
     jsonschema.validate(data, GRADESCOPE_SCHEMA)
@@ -110,12 +129,79 @@ def test_run_autograder_without_a_notebook_still_writes_results(bundle, tmp_path
 def test_run_autograder_writes_results_even_if_the_grader_cannot_start(bundle, tmp_path):
     root = tmp_path / "autograder"
     (root / "venv" / "bin").mkdir(parents=True)
-    fake = root / "venv" / "bin" / "grader"  # first on run_autograder's PATH
+    fake = root / "venv" / "bin" / "python"  # the interpreter setup.sh would have made
     fake.write_text("#!/bin/sh\nexit 3\n")
     fake.chmod(0o755)
     notebook = variant(NB, tmp_path)
-    _, data, _ = _autograder(bundle, tmp_path, {NB: Path(notebook).read_bytes()})
+    _, data, _ = _autograder(bundle, tmp_path, {NB: Path(notebook).read_bytes()}, python=None)
     assert data["score"] == 0 and "exit code 3" in data["tests"][0]["output"]
+
+
+def test_run_autograder_without_an_interpreter_says_so_and_still_writes_results(bundle, tmp_path):
+    """setup.sh never ran and no AUTOGRADER_PYTHON was given (a dry run typed without it)."""
+    notebook = variant(NB, tmp_path)
+    _, data, run = _autograder(bundle, tmp_path, {NB: Path(notebook).read_bytes()}, python=None)
+    assert data["score"] == 0 and "exit code 127" in data["tests"][0]["output"]
+    assert "set AUTOGRADER_PYTHON for a dry run" in run.stdout
+
+
+def test_run_autograder_grades_with_the_bundles_engine_not_the_installed_or_nearby_one(bundle, tmp_path):
+    """The interpreter has this checkout's grader installed, and run_autograder is started in the
+    checkout (a `grader/` package in the current folder): still the bundle's engine grades."""
+    marker = "graded by the engine inside the bundle"
+    edited = tmp_path / "edited.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(edited, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "engine/grader/reporters/gradescope.py":
+                old = '"output": _overall_output(result),'
+                assert old.encode() in data
+                data = data.replace(old.encode(), f'"output": "{marker}\\n" + _overall_output(result),'.encode())
+            dst.writestr(info, data)
+    notebook = variant(NB, tmp_path)
+    assert (ROOT / "grader" / "__init__.py").is_file()
+    _, data, run = _autograder(edited, tmp_path, {NB: Path(notebook).read_bytes()}, cwd=ROOT)
+    assert data["output"].startswith(marker + "\n"), run.stdout + run.stderr
+    assert data["score"] == 20
+
+
+def _without_a_grader_command(path: str) -> str:
+    """PATH minus every folder holding a `grader` command: the README must not need one."""
+    return os.pathsep.join(d for d in path.split(os.pathsep) if d and not os.access(os.path.join(d, "grader"), os.X_OK))
+
+
+def test_the_readme_dry_run_works_as_typed_in_a_checkout(tmp_path):
+    """The README's two Gradescope commands, run verbatim in this checkout with nothing
+    activated: the zip to upload is built, and the dry run grades the example submission
+    (16/20) with the bundle's engine on the checkout's .venv."""
+    venv = ROOT / ".venv"
+    if not (venv / "bin" / "grader").is_file() or Path(sys.prefix).resolve() != venv.resolve():
+        pytest.skip("the README's commands use the checkout's .venv, which is not the environment under test")
+    env = {k: v for k, v in os.environ.items() if k not in ("D2L_GRADER_COURSE", "VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = _without_a_grader_command(env.get("PATH", "/usr/bin:/bin"))
+    env["TMPDIR"] = str(tmp_path)  # where the dry run's `mktemp -d` makes its fake /autograder
+    target = ROOT / "autograder.zip"
+    kept = tmp_path / "kept-autograder.zip"
+    if target.exists():  # a zip of the developer's own: put back afterwards
+        shutil.move(target, kept)
+    try:
+        build = subprocess.run(
+            ["bash", "-c", README_BUILD], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert build.returncode == 0, build.stdout + build.stderr
+        dry = subprocess.run(
+            ["bash", "-c", README_DRY_RUN], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
+    finally:
+        target.unlink(missing_ok=True)
+        if kept.exists():
+            shutil.move(kept, target)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    (results,) = tmp_path.glob("tmp.*/results/results.json")
+    assert dry.stdout.endswith(results.read_text(encoding="utf-8"))
+    data = json.loads(results.read_text(encoding="utf-8"))
+    jsonschema.validate(data, GRADESCOPE_SCHEMA)
+    assert (data["score"], sum(t["max_score"] for t in data["tests"])) == (16, 20)
 
 
 def _link_to_reference(folder, root, name=NB):
@@ -180,7 +266,7 @@ def test_this_environment_is_the_bundles_lock(bundle):
 @pytest.mark.timeout(1500)
 def test_setup_sh_builds_a_venv_from_the_lock_that_grades(bundle, tmp_path):
     """What Gradescope does with the zip, start to end: setup.sh, then run_autograder with the
-    venv setup.sh made (first on run_autograder's PATH)."""
+    venv setup.sh made (no AUTOGRADER_PYTHON)."""
     root = tmp_path / "autograder"
     _unpack(bundle, root)
     env = {**os.environ, "AUTOGRADER_ROOT": str(root)}
@@ -200,5 +286,5 @@ def test_setup_sh_builds_a_venv_from_the_lock_that_grades(bundle, tmp_path):
     with zipfile.ZipFile(bundle) as zf:
         assert installed == environment.pins(zf.read("requirements.txt").decode())
     notebook = variant(NB, tmp_path)
-    _, data, _ = _autograder(bundle, tmp_path, {NB: Path(notebook).read_bytes()})
+    _, data, _ = _autograder(bundle, tmp_path, {NB: Path(notebook).read_bytes()}, python=None)
     assert (data["score"], sum(t["max_score"] for t in data["tests"])) == (20, 20)

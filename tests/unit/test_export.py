@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
 
 from grader import cli
-from grader.export import ExportError, canvas_csv, moodle_csv, read_gradebook
+from grader.export import ExportError, Lookup, canvas_csv, moodle_csv, plan_canvas, plan_moodle, read_gradebook
+from grader.roster import parse_roster
+from grader.staging import student_id
 
 HEADER = ["student", "corr2d-example", "corr2d-non-square", "min-kernel-size", "total", "max", "percent", "status"]
 ROWS = [
@@ -85,12 +89,17 @@ def test_moodle_csv_is_an_identifier_and_a_grade_column(batch_dir, tmp_path):
     }
 
 
-def test_moodle_warns_when_students_are_not_emails(tmp_path):
+def test_moodle_leaves_out_students_that_are_not_emails(tmp_path):
     (tmp_path / "grades.csv").write_text("student,total,max,percent,status\nalice,3,4,75.0,ok\n", encoding="utf-8")
     result = export("moodle", str(tmp_path), "--assignment-name", "A", "-o", "-")
     assert "alice: not an email address" in result.stderr
+    assert result.exit_code == 1 and result.stdout == ""  # nobody could be placed: nothing written
     by_username = export("moodle", str(tmp_path), "--assignment-name", "A", "-o", "-", "--id-field", "username")
-    assert by_username.stderr == "" and _rows(by_username.stdout) == [["Username", "A"], ["alice", "3"]]
+    assert by_username.exit_code == 0 and _rows(by_username.stdout) == [["Username", "A"], ["alice", "3"]]
+    assert by_username.stderr.splitlines() == [
+        "grader: note: no student id is an LMS download name (Canvas, Moodle, Gradescope, GitHub Classroom): "
+        "each goes into Username as it is"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -117,3 +126,264 @@ def test_library_functions_round_trip_fractional_points(batch_dir):
     assert _rows(moodle_csv(rows, "A", "idnumber"))[0] == ["ID number", "A"]
     with pytest.raises(ExportError):
         canvas_csv(rows, "A", id_column="name")
+
+
+# ----------------------------------------------------------------------------- LMS download names and rosters
+CANVAS_FILE = "xuerin_98765_4321_conv-layer.ipynb"  # the issue's Canvas download
+MOODLE_FOLDER = "Carol Xu_1234567_assignsubmission_file_"  # the issue's Moodle download
+CANVAS_ROSTER = """\
+Student,ID,SIS User ID,SIS Login ID,Section,6.2 Convolutions (12345)
+    Points Possible,,,,,20
+"Xu, Erin",98765,S-001,exu,Section A,
+"Lee, Ann",98766,S-002,alee,Section A,
+"""
+MOODLE_ROSTER = """\
+First name,Last name,ID number,Email address,Username
+Carol,Xu,1001,carol@uni.example,cxu
+Zoë,Brandt,1002,zoe@uni.example,zbrandt
+"""
+
+
+def graded(tmp_path, *names: str, total: str = "17") -> str:
+    """A batch folder whose gradebook has these submissions (file or folder names), with the
+    student ids `grader grade` gives them."""
+    lines = ["student,total,max,percent,status"]
+    for name in names:
+        lines.append(f"{student_id(name.removesuffix('.ipynb'))},{total},20,85.0,ok")
+    (tmp_path / "grades.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(tmp_path)
+
+
+def write(path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_the_issue_canvas_download_goes_under_its_canvas_user_id(tmp_path):
+    result = export("canvas", graded(tmp_path, CANVAS_FILE), "--assignment-name", "A", "-o", "-")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert _rows(result.stdout)[2] == ["xuerin_98765_4321_conv-layer", "98765", "", "", "", "17"]
+
+
+def test_the_issue_moodle_folder_is_not_exported_under_email_address_without_a_roster(tmp_path):
+    result = export("moodle", graded(tmp_path, MOODLE_FOLDER), "--assignment-name", "A", "-o", "-")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "grader: warning: Carol%20Xu_1234567_assignsubmission_file_: Moodle participant 1234567 (Carol Xu): "
+        "no Email address known; give --roster, or --id-field participant for the assignment's grading worksheet",
+        "grader: no student could be placed in the import file; nothing written",
+    ]
+
+
+def test_a_moodle_participant_goes_into_the_assignments_grading_worksheet(tmp_path):
+    batch = graded(tmp_path, MOODLE_FOLDER)
+    result = export("moodle", batch, "--assignment-name", "A", "-o", "-", "--id-field", "participant")
+    assert result.exit_code == 0 and result.stderr == ""
+    header, row = _rows(result.stdout)
+    assert header == ["Identifier", "Full name", "Grade", "Last modified (grade)"]
+    assert row[:3] == ["Participant 1234567", "Carol Xu", "17"]
+    assert datetime.strptime(row[3], "%Y-%m-%d %H:%M:%S %z")  # PHP's strtotime reads this
+
+
+def test_the_issue_moodle_folder_gets_its_email_from_a_participants_roster(tmp_path):
+    batch = graded(tmp_path, MOODLE_FOLDER, "Zoe BRANDT_1234568_assignsubmission_file_")
+    roster = write(tmp_path / "participants.csv", MOODLE_ROSTER)
+    result = export("moodle", batch, "--assignment-name", "A", "-o", "-", "--roster", roster)
+    assert result.exit_code == 0 and result.stderr == ""
+    assert _rows(result.stdout) == [["Email address", "A"], ["carol@uni.example", "17"], ["zoe@uni.example", "17"]]
+    by_idnumber = export(
+        "moodle", batch, "--assignment-name", "A", "-o", "-", "--roster", roster, "--id-field", "idnumber"
+    )
+    assert [r[0] for r in _rows(by_idnumber.stdout)] == ["ID number", "1001", "1002"]
+
+
+def test_a_canvas_roster_fills_every_identifier_column_and_the_section(tmp_path):
+    batch = graded(tmp_path, CANVAS_FILE, "leeann_LATE_98766_4400_conv-layer.ipynb")
+    roster = write(tmp_path / "roster.csv", CANVAS_ROSTER)
+    result = export("canvas", batch, "--assignment-name", "A", "-o", "-", "--roster", roster)
+    assert result.exit_code == 0 and result.stderr == ""
+    assert _rows(result.stdout)[2:] == [
+        ["Xu, Erin", "98765", "S-001", "exu", "Section A", "17"],
+        ["Lee, Ann", "98766", "S-002", "alee", "Section A", "17"],  # one section is no clash
+    ]
+
+
+def test_students_the_roster_does_not_have_are_listed_one_line_each_and_left_out(tmp_path):
+    batch = graded(tmp_path, CANVAS_FILE, "nobody_55555_1_conv-layer.ipynb", "alice@uni.example")
+    roster = write(tmp_path / "roster.csv", CANVAS_ROSTER)
+    result = export("canvas", batch, "--assignment-name", "A", "-o", "-", "--roster", roster)
+    assert result.exit_code == 0
+    assert [r[1] for r in _rows(result.stdout)[2:]] == ["98765"]
+    assert result.stderr.splitlines() == [
+        "grader: warning: nobody_55555_1_conv-layer: Canvas user 55555 is not in the roster",
+        "grader: warning: alice@uni.example: no roster entry has the name 'alice@uni.example'",
+    ]
+
+
+def test_two_notebooks_of_one_student_are_both_left_out_and_named(tmp_path):
+    batch = graded(tmp_path, CANVAS_FILE, "xuerin_98765_4500_conv-layer-1.ipynb", "leeann_98766_4400_x.ipynb")
+    result = export("canvas", batch, "--assignment-name", "A", "-o", "-")
+    assert [r[1] for r in _rows(result.stdout)[2:]] == ["98766"]
+    assert result.stderr.splitlines() == [
+        "grader: warning: ID 98765 is matched by xuerin_98765_4321_conv-layer and xuerin_98765_4500_conv-layer-1: "
+        "none of them exported"
+    ]
+    roster = write(tmp_path / "roster.csv", CANVAS_ROSTER)
+    with_roster = export("canvas", batch, "--assignment-name", "A", "-o", "-", "--roster", roster)
+    assert with_roster.stderr.splitlines() == [
+        "grader: warning: roster line 3 (Xu, Erin) is matched by xuerin_98765_4321_conv-layer and "
+        "xuerin_98765_4500_conv-layer-1: none of them exported"
+    ]
+
+
+GRADESCOPE_METADATA = """\
+submission_111:
+  :submitters:
+  - :name: Carol Xu
+    :sid: '1001'
+    :email: carol@uni.example
+  - :name: Zoë Brandt
+    :sid: '1002'
+    :email: zoe@uni.example
+  :created_at: 2024-03-01 12:34:56.789000000 -08:00
+submission_222:
+  :submitters:
+  - :name: Dan Ho
+    :sid:
+    :email: dan@uni.example
+"""
+
+
+def test_gradescope_folders_are_read_through_their_metadata_and_groups_count_for_everyone(tmp_path):
+    submissions = tmp_path / "export"
+    submissions.mkdir()
+    write(submissions / "submission_metadata.yml", GRADESCOPE_METADATA)
+    batch = tmp_path / "graded"
+    batch.mkdir()
+    graded(batch, "submission_111", "submission_222")
+    moodle = export("moodle", str(batch), "--assignment-name", "A", "-o", "-", "--submissions", str(submissions))
+    assert moodle.exit_code == 0 and moodle.stderr == ""
+    assert [r[0] for r in _rows(moodle.stdout)] == [
+        "Email address",
+        "carol@uni.example",
+        "zoe@uni.example",
+        "dan@uni.example",
+    ]
+    canvas = export("canvas", str(batch), "--assignment-name", "A", "-o", "-", "--submissions", str(submissions))
+    assert [r[:3] for r in _rows(canvas.stdout)[2:]] == [["Carol Xu", "", "1001"], ["Zoë Brandt", "", "1002"]]
+    assert canvas.stderr.splitlines() == [
+        "grader: warning: submission_222: Gradescope submission 222 (Dan Ho): "
+        "no ID / SIS User ID / SIS Login ID known; give --roster"
+    ]
+    without = export("moodle", str(batch), "--assignment-name", "A", "-o", "-")
+    assert without.exit_code == 1 and "give --submissions with Gradescope's submission_metadata.yml" in without.stderr
+
+
+def test_classroom_repositories_are_matched_on_the_rosters_github_username(tmp_path):
+    batch = graded(tmp_path, "conv-layer-octocat", "conv-layer-mona")
+    roster = write(
+        tmp_path / "classroom.csv", "identifier,github_username,Email address\nC1,octocat,carol@uni.example\n"
+    )
+    args = ["--assignment-name", "A", "-o", "-", "--classroom-prefix", "conv-layer"]
+    result = export("moodle", batch, *args, "--roster", roster)
+    assert _rows(result.stdout) == [["Email address", "A"], ["carol@uni.example", "17"]]
+    assert result.stderr.splitlines() == ["grader: warning: conv-layer-mona: GitHub user mona is not in the roster"]
+    without = export("moodle", batch, *args)
+    assert without.exit_code == 1
+    assert "conv-layer-octocat: GitHub user octocat: no Email address known; give --roster" in without.stderr
+
+
+def test_ids_in_no_known_format_beside_download_names_are_named_one_line_each(tmp_path):
+    batch = graded(tmp_path, CANVAS_FILE, "alice")
+    result = export("canvas", batch, "--assignment-name", "A", "-o", "-")
+    assert result.stderr.splitlines() == [
+        "grader: note: alice: not an LMS download name; goes into SIS Login ID as it is"
+    ]
+    assert [r[:4] for r in _rows(result.stdout)[2:]] == [
+        ["xuerin_98765_4321_conv-layer", "98765", "", ""],
+        ["alice", "", "", "alice"],
+    ]
+
+
+def test_ids_in_no_known_format_are_decoded_to_the_original_name(tmp_path):
+    batch = graded(tmp_path, "carol x@uni.example")
+    result = export("moodle", batch, "--assignment-name", "A", "-o", "-")
+    assert _rows(result.stdout)[1] == ["carol x@uni.example", "17"]
+
+
+def test_a_shortened_id_is_read_back_through_its_recorded_result(tmp_path):
+    name = "Александра Константиновна Петрова-Водкина_1234567_assignsubmission_file_"
+    batch = graded(tmp_path, name)
+    student = student_id(name)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / f"{student}.json").write_text(json.dumps({"submission": {"name": name}}), encoding="utf-8")
+    result = export("moodle", batch, "--assignment-name", "A", "-o", "-", "--id-field", "participant")
+    assert "~" in student and _rows(result.stdout)[1][:2] == ["Participant 1234567", name.split("_")[0]]
+
+
+@pytest.mark.parametrize(
+    "content, complaint",
+    [
+        ("Name,Score\nalice,3\n", "not a roster: no column of identifiers"),
+        ("Email address\n", "the roster has no students"),
+    ],
+)
+def test_a_roster_that_cannot_be_used_is_refused_with_one_line(tmp_path, content, complaint):
+    roster = write(tmp_path / "roster.csv", content)
+    result = export("canvas", graded(tmp_path, CANVAS_FILE), "--assignment-name", "A", "-o", "-", "--roster", roster)
+    assert result.exit_code == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"grader: {roster}: {complaint}")
+
+
+def test_unusable_gradescope_metadata_is_refused_with_one_line(tmp_path):
+    metadata = write(tmp_path / "submission_metadata.yml", "- a list\n")
+    result = export("moodle", graded(tmp_path, "submission_1"), "--assignment-name", "A", "--submissions", metadata)
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1 and "no submissions" in result.stderr
+
+
+def test_the_plan_is_a_library_function_too(batch_dir):
+    rows = read_gradebook(str(batch_dir))
+    entries = parse_roster("Email address,ID\nalice@uni.example,11\nbob@uni.example,12\n")
+    plan = plan_canvas(rows, lookup=Lookup(roster=entries), skip_errors=True)
+    assert [(p.row.student, dict(p.ids)) for p in plan.placed] == [
+        ("alice@uni.example", {"ID": "11"}),
+        ("bob@uni.example", {"ID": "12"}),
+    ]
+    assert plan.considered == 2 and plan.unplaced == plan.clashes == plan.notes == []
+    with pytest.raises(ExportError):
+        plan_moodle(rows, id_field="name")
+
+
+def test_each_member_of_a_gradescope_group_is_matched_in_the_roster(tmp_path):
+    write(tmp_path / "submission_metadata.yml", GRADESCOPE_METADATA)
+    batch = tmp_path / "graded"
+    batch.mkdir()
+    graded(batch, "submission_111")
+    roster = write(tmp_path / "roster.csv", MOODLE_ROSTER)
+    args = ["--assignment-name", "A", "-o", "-", "--submissions", str(tmp_path), "--roster", roster]
+    result = export("moodle", str(batch), *args, "--id-field", "username")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert _rows(result.stdout) == [["Username", "A"], ["cxu", "17"], ["zbrandt", "17"]]
+    one_entry = write(
+        tmp_path / "one.csv", "ID number,Email address,Username\n1001,carol@uni.example,cxu\n1002,zoe@uni.example,cxu\n"
+    )
+    same = export("moodle", str(batch), *args[:-1], one_entry, "--id-field", "username")
+    assert _rows(same.stdout) == [["Username", "A"], ["cxu", "17"]]  # one row per LMS row, never two
+
+
+def test_a_roster_entry_without_the_wanted_field_is_named(tmp_path):
+    roster = write(
+        tmp_path / "roster.csv", "Email address,Username,First name,Last name\ncarol@uni.example,,Carol,Xu\n"
+    )
+    batch = graded(tmp_path, MOODLE_FOLDER)
+    result = export("moodle", batch, "--assignment-name", "A", "-o", "-", "--roster", roster, "--id-field", "username")
+    assert result.exit_code == 1
+    assert "Carol%20Xu_1234567_assignsubmission_file_: roster line 2 (Carol Xu) has no Username" in result.stderr
+
+
+def test_canvas_ids_in_no_known_format_must_be_numbers(tmp_path):
+    batch = graded(tmp_path, "alice", "12345")
+    result = export("canvas", batch, "--assignment-name", "A", "-o", "-", "--id-column", "canvas-id")
+    assert [r[1] for r in _rows(result.stdout)[2:]] == ["12345"]
+    assert "alice: not a Canvas user id (a number)" in result.stderr

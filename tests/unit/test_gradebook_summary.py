@@ -16,7 +16,7 @@ import pytest
 from grader.batch import BatchRecord
 from grader.export import read_gradebook
 from grader.reporters import gradebook, summary
-from grader.results import ERROR, FAILED, PASSED, CheckResult, GradeResult, NotebookError
+from grader.results import ERROR, FAILED, PASSED, CheckResult, GradeResult, ManualItem, NotebookError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -80,7 +80,8 @@ def _expected_totals(rubric) -> dict[str, float]:
 # ----------------------------------------------------------------------------- grades.csv
 def test_gradebook_has_a_column_per_check_then_totals_and_status(rubric, records):
     rows = list(csv.reader(io.StringIO(gradebook.render_csv(rubric, records))))
-    assert rows[0] == ["student", *(c.id for c in rubric.checks), "total", "max", "percent", "status"]
+    manual = [f"manual:{m.id}" for m in rubric.manual]  # a column per free-text item, empty until marked
+    assert rows[0] == ["student", *(c.id for c in rubric.checks), *manual, "total", "max", "percent", "status"]
     assert [r[0] for r in rows[1:]] == ["alice", "bob", "carol", "dan"]
     assert len({len(r) for r in rows}) == 1
 
@@ -207,9 +208,92 @@ def test_summary_problem_lines_are_inert_markdown_and_say_what_is_not_final(rubr
     assert summary.problem_lines(BatchRecord("gus", GradeResult(rubric.id, "g.ipynb", rubric.max_score), "", "")) == []
 
 
+def test_summary_lists_the_students_to_look_at_one_line_each_before_the_problems(summary_dir):
+    markdown = (summary_dir / "summary.md").read_text(encoding="utf-8")
+    section = markdown.split("## Students to look at\n", 1)[1].split("## Notebook problems", 1)[0]
+    assert section.strip().splitlines() == [
+        "* `bob`: error (cell 3)",
+        "* `carol`: unusable notebook",
+        "* `dan`: timeout (cell 5)",
+    ]
+
+
+def test_a_student_to_look_at_gets_every_reason_most_serious_first_with_its_cells(rubric):
+    """A timeout can sit beside full marks; an empty free-text answer is invisible in the score."""
+    result = _result(
+        rubric,
+        "eve",
+        {c.id for c in rubric.checks},
+        [
+            NotebookError("cell-error", "cell 7 raised ValueError", 7),
+            NotebookError("cell-timeout", "cell 9 exceeded the 60 s time limit", 9),
+            NotebookError("cell-error", "cell 2 raised KeyError", 2),
+            NotebookError("memory-limit", "cell 4 exceeded the memory limit (4 GiB)", 4),
+            NotebookError("wrong-assignment", "this is the pooling notebook"),
+            NotebookError("kernel-died", "the kernel died in cell 11", 11),
+        ],
+    )
+    result.manual = [
+        ManualItem("why_this", "ex1", "Why?", "Because."),
+        ManualItem("proof", "ex2", "Prove it.", "   "),
+        ManualItem("form-of-w", "ex3", "What is W?", ""),
+    ]
+    assert summary.look_at_reasons(BatchRecord("eve", result, "", "", final=False)) == [
+        "wrong assignment",
+        "kernel died (cell 11)",
+        "timeout (cell 9)",
+        "memory limit hit (cell 4)",
+        "error (cells 2, 7)",
+        "missing free-text answers: proof, form-of-w",
+        "not final (the next run grades it again)",
+    ]
+    clean = _result(rubric, "gus", {c.id for c in rubric.checks})
+    clean.manual = [ManualItem("why_this", "ex1", "Why?", "Because.")]
+    assert summary.look_at_reasons(BatchRecord("gus", clean, "", "")) == []
+
+
+def test_students_to_look_at_are_sorted_by_their_gradebook_id(rubric):
+    def missing_answer(student):
+        result = _result(rubric, student, set())
+        result.manual = [ManualItem("essay", "ex1", "Discuss.", "")]
+        return BatchRecord(student, result, "", "")
+
+    records = [missing_answer(s) for s in ("zoe", "Zo%C3%AB", "adam")]
+    assert summary.look_at_lines(records) == [
+        f"* `{s}`: missing free-text answers: essay" for s in ("Zo%C3%AB", "adam", "zoe")
+    ]
+
+
+def test_pass_rate_plot_puts_the_least_passed_check_at_the_top(rubric, records):
+    import matplotlib.pyplot as plt
+
+    rates = summary.pass_rates(rubric, records)
+    fig = summary.pass_rate_figure(summary.by_pass_rate(rubric, rates), rates)
+    (ax,) = fig.axes
+    fig.canvas.draw()
+    top_to_bottom = sorted(ax.get_yticklabels(), key=lambda label: label.get_position()[1])
+    if not ax.yaxis_inverted():
+        top_to_bottom.reverse()
+    shown = [rates[label.get_text()] for label in top_to_bottom]
+    plt.close(fig)
+    assert shown == sorted(shown) and top_to_bottom[0].get_text() == rubric.checks[-1].id
+
+
+def test_score_histogram_counts_students_in_whole_numbers(rubric, records):
+    import matplotlib.pyplot as plt
+
+    fig = summary.histogram_figure(rubric, [r.result.score for r in records])
+    (ax,) = fig.axes
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    plt.close(fig)
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
+
+
 def test_summary_of_an_empty_batch_still_writes_every_file(rubric, tmp_path):
     summary.write(str(tmp_path), rubric, [])
     markdown = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert "* submissions: 0 (ok 0, error 0, timeout 0)" in markdown
     assert "score out of" not in markdown and "## Notebook problems" not in markdown
+    assert "## Students to look at" not in markdown
     assert sorted(os.listdir(tmp_path)) == ["pass_rates.png", "score_histogram.png", "summary.md"]

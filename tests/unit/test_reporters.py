@@ -17,9 +17,12 @@ import jsonschema
 import pytest
 import xmlschema
 from ci_schemas import GRADESCOPE_SCHEMA, RUNNER_SCHEMA
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import grader.warm_parent
+from grader import cli
 from grader.reporters import FORMATS, github, render, renderers, text
 from grader.results import ERROR, FAILED, PASSED, UNUSABLE_KINDS, CheckResult, GradeResult, ManualItem, NotebookError
 
@@ -226,6 +229,34 @@ def test_unknown_assignment_is_zero_of_zero_and_says_why_in_every_format(fmt):
         line = next(x for x in report.split("\n") if x.startswith("result="))
         report = json.dumps(decode_output_line(line))
     assert "cannot tell which assignment mystery.ipynb is" in report
+
+
+@pytest.mark.parametrize("problem", ["missing", "not JSON", "empty"])
+def test_check_gives_every_format_the_assignments_total_for_a_file_it_cannot_read(
+    problem, course, tmp_path, monkeypatch
+):
+    """`grader check NOTEBOOK --assignment ID`, one run writing every format: a notebook that is
+    missing or unreadable counts 0 out of the assignment's real total in each (the total comes
+    from the result, set where the assignment is known, never from a reporter)."""
+
+    def no_kernel(self, *args, **kwargs):
+        raise AssertionError("an unreadable notebook must not start a kernel")
+
+    monkeypatch.setattr(grader.warm_parent.ForkServer, "__init__", no_kernel)
+    rubric = next(iter(course.assignments.values()))
+    notebook = tmp_path / "homework.ipynb"
+    if problem != "missing":
+        notebook.write_text("this is not JSON {" if problem == "not JSON" else "", encoding="utf-8")
+    others = [fmt for fmt in FORMATS if fmt != "text"]
+    args = ["check", str(notebook), "--assignment", rubric.id, "--format", "text"]
+    for fmt in others:
+        args += ["--report", f"{fmt}={tmp_path / fmt}"]
+    run = CliRunner().invoke(cli.main, args, prog_name="grader")
+    assert run.exit_code == 2, run.output  # unusable input, after every report was written
+    reports = {"text": run.stdout, **{fmt: (tmp_path / fmt).read_text(encoding="utf-8") for fmt in others}}
+    total = f"{rubric.max_score:g}"
+    assert rubric.max_score > 0
+    assert {fmt: POINTS_IN[fmt](report) for fmt, report in reports.items()} == {fmt: ("0", total) for fmt in FORMATS}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -490,14 +521,16 @@ def test_junit_of_an_unknown_assignment_names_the_suite_unknown_assignment():
 
 
 # ----------------------------------------------------------------------------- Gradescope
-def test_gradescope_has_one_test_per_check_numbered_by_exercise():
+def test_gradescope_has_one_test_per_check_and_free_text_item_numbered_by_exercise():
     data = gradescope_data(graded())
     assert [(t["number"], t["name"], t["score"], t["max_score"], t["status"]) for t in data["tests"]] == [
         ("1.1", "ex1: shape", 2, 2, "passed"),
         ("1.2", "ex1: values", 0, 1, "failed"),
+        ("1.3", "ex1: why-linear (free text, graded by hand)", 0, 0, "passed"),
         ("2.1", "ex2: secret (hidden)", 0, 1, "failed"),
         ("2.2", "ex2: secret-ok (hidden)", 2, 2, "passed"),
         ("3.1", "ex3: missing", 0, 1, "failed"),
+        ("3.2", "ex3: proof (free text, graded by hand)", 0, 0, "failed"),
     ]
     assert data["execution_time"] == 1.235
 
@@ -508,10 +541,40 @@ def test_gradescope_hidden_checks_are_published_later_and_visible_ones_at_once()
     assert visibility == {
         "ex1: shape": "visible",
         "ex1: values": "visible",
+        "ex1: why-linear (free text, graded by hand)": "visible",
         "ex2: secret (hidden)": "after_published",
         "ex2: secret-ok (hidden)": "after_published",
         "ex3: missing": "visible",
+        "ex3: proof (free text, graded by hand)": "visible",
     }
+
+
+def test_gradescope_shows_each_free_text_answer_for_the_ta_worth_no_points():
+    """results.json cannot make a manually graded question: the answer travels as a 0-point test."""
+    data = gradescope_data(graded())
+    outputs = {t["name"]: t["output"] for t in data["tests"]}
+    assert outputs["ex1: why-linear (free text, graded by hand)"] == (
+        "Explain why. (2 points, graded by hand)\n\nAnswer:\nBecause a convolution is linear."
+    )
+    assert outputs["ex3: proof (free text, graded by hand)"] == (
+        "Prove it. (1 point, graded by hand)\n\nAnswer:\nNo answer was found in the notebook's answer cell."
+    )
+    assert data["score"] == 4 and sum(t["max_score"] for t in data["tests"]) == 7
+
+
+def test_gradescope_cuts_a_huge_free_text_answer_and_says_how_much_is_left():
+    from grader.reporters.gradescope import ANSWER_LIMIT
+
+    result = graded()
+    result.manual[0].answer = "x" * (ANSWER_LIMIT + 5)
+    (test,) = [t for t in gradescope_data(result)["tests"] if "why-linear" in t["name"]]
+    assert test["output"].endswith("x" * 10 + "\n[... 5 more characters in the notebook]")
+
+
+def test_gradescope_notebook_with_only_free_text_is_not_reported_as_ungraded():
+    result = GradeResult("demo", "essay.ipynb", manual=[ManualItem("essay", "ex1", "Discuss.", "Done.", 3.0)])
+    (test,) = gradescope_data(result)["tests"]
+    assert (test["name"], test["status"], test["max_score"]) == ("ex1: essay (free text, graded by hand)", "passed", 0)
 
 
 def test_gradescope_outputs_say_why_a_check_failed_or_could_not_be_evaluated():
