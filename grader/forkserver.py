@@ -223,14 +223,26 @@ def _spawn(request: dict[str, Any]) -> dict[str, Any]:
     with os.fdopen(read_fd, "rb") as status:
         first = status.readline()
         second = status.readline()
-    try:
-        started = json.loads(first) if first else {"error": "the kernel process exited during set-up"}
-        report = json.loads(second) if second else {"error": "the kernel exited during set-up"}
-    except ValueError:
-        started, report = {}, {"error": "unreadable set-up report"}
-    if "error" in started:
-        report = started
+    started, report = read_status([first, second])
     return {"id": request["id"], "pid": pid, "kernel_pid": started.get("kernel_pid"), "sandbox": report}
+
+
+def read_status(raw_lines: list[bytes]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the keeper's line, the kernel's report) from the set-up pipe; the report is the error
+    when set-up failed. The keeper's {"kernel_pid": N} and the kernel's report share the pipe,
+    and the kernel (forked first) may write before the keeper does: they are told apart by
+    content, never by order."""
+    try:
+        lines = [json.loads(line) for line in raw_lines if line]
+    except ValueError:
+        lines = [{"error": "unreadable set-up report"}]
+    started = next((m for m in lines if "kernel_pid" in m), None)
+    report = next((m for m in lines if m is not started), None)
+    if started is None:
+        started = report if report and "error" in report else {"error": "the kernel process exited during set-up"}
+    if report is None:
+        report = {"error": "the kernel exited during set-up"}
+    return started, (started if "error" in started else report)
 
 
 def _signal(request: dict[str, Any]) -> None:

@@ -201,7 +201,7 @@ def test_the_readme_dry_run_works_as_typed_in_a_checkout(tmp_path):
     assert dry.stdout.endswith(results.read_text(encoding="utf-8"))
     data = json.loads(results.read_text(encoding="utf-8"))
     jsonschema.validate(data, GRADESCOPE_SCHEMA)
-    assert (data["score"], sum(t["max_score"] for t in data["tests"])) == (16, 20)
+    assert (data["score"], sum(t["max_score"] for t in data["tests"])) == (16, 20), data["output"] + dry.stderr
 
 
 def _link_to_reference(folder, root, name=NB):

@@ -192,3 +192,18 @@ def test_the_syscall_filter_refuses_namespaces_but_not_threads_or_processes():
     proc = subprocess.run([sys.executable, "-c", FILTERED], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "0"]
+
+
+def test_the_set_up_pipe_is_read_by_content_not_order():
+    """The kernel may report before its keeper says its pid (a race seen under load)."""
+    from grader.forkserver import read_status
+
+    pid, report = b'{"kernel_pid": 10}\n', b'{"filesystem_hidden": true, "pid_namespace": true}\n'
+    for lines in ([pid, report], [report, pid]):
+        assert read_status(lines) == ({"kernel_pid": 10}, {"filesystem_hidden": True, "pid_namespace": True})
+    failed = b'{"error": "OSError: mount"}\n'
+    assert read_status([pid, failed]) == ({"kernel_pid": 10}, {"error": "OSError: mount"})
+    assert read_status([failed, b""]) == ({"error": "OSError: mount"}, {"error": "OSError: mount"})
+    assert read_status([pid, b""])[1] == {"error": "the kernel exited during set-up"}
+    assert read_status([b"", b""])[1] == {"error": "the kernel process exited during set-up"}
+    assert read_status([b"{not json", b""])[1] == {"error": "unreadable set-up report"}
