@@ -9,8 +9,10 @@ others (0644): they are reports, meant to be read.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from typing import Any
 
 
 def write_atomic(path: str, data: str | bytes, mode: int = 0o644) -> None:
@@ -31,3 +33,17 @@ def write_atomic(path: str, data: str | bytes, mode: int = 0o644) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def read_json_file(path: str, error: type[Exception], what: str) -> Any | None:
+    """The JSON a batch folder keeps beside its results (marks, a late policy): None when the
+    file does not exist; `error` with a one-line reason when it cannot be read or parsed."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise error(f"{path}: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: not {what} ({exc})") from None

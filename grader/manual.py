@@ -31,7 +31,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .files import write_atomic
+from .files import read_json_file, write_atomic
 from .results import GradeResult
 from .rubric import ManualSpec, Rubric
 
@@ -134,16 +134,8 @@ def marks_path(out_dir: str) -> str:
 def read_marks(out_dir: str) -> Marks | None:
     """The marks of a batch folder; None when nobody has given any yet."""
     path = marks_path(out_dir)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ManualError(f"{path}: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ManualError(f"{path}: not a marks file ({exc})") from None
-    return Marks.from_dict(data, path)
+    data = read_json_file(path, ManualError, "a marks file")
+    return None if data is None else Marks.from_dict(data, path)
 
 
 def marks_for(out_dir: str, assignment: str) -> Marks | None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..files import write_atomic
+from ..files import read_json_file, write_atomic
 from ..lateness import (
     Lateness,
     LatenessError,
@@ -231,16 +231,8 @@ def late_policy_path(out_dir: str) -> str:
 def read_late_rules(out_dir: str) -> LateRules | None:
     """The late policy kept in a batch folder; None when there is none."""
     path = late_policy_path(out_dir)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise LatenessError(f"{path}: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise LatenessError(f"{path}: not a late policy ({exc})") from None
-    return LateRules.from_dict(data, path)
+    data = read_json_file(path, LatenessError, "a late policy")
+    return None if data is None else LateRules.from_dict(data, path)
 
 
 def write_late_rules(out_dir: str, rules: LateRules) -> None:
