@@ -113,7 +113,7 @@ class Grader:
         self.limits = limits or Limits()
         self.policy = policy or SandboxPolicy.from_limits(self.limits)
         self._course = course
-        self._root = tempfile.mkdtemp(prefix="d2l-grader-")
+        self._root = tempfile.mkdtemp(prefix="d2l-grader-", dir=scratch_base())
         os.chmod(self._root, 0o711)  # kernels may enter their own folder, never list others
         self._plans: dict[tuple[str, str], Plan] = {}
         self._extra_hide = [os.path.abspath(h) for h in hide]
@@ -270,6 +270,24 @@ class Grader:
             *self._extra_hide,
         }
         return sorted(h for h in (os.path.realpath(p) for p in hide) if h not in _SYSTEM_DIRS)
+
+
+# A kernel's ZeroMQ sockets are Unix sockets in its scratch folder, and a Unix socket's path holds
+# at most 107 bytes (103 on macOS). Under a deep TMPDIR (a test runner's, macOS's /var/folders/…)
+# they would not fit, and no kernel could start; the scratch root then goes to /tmp.
+SOCKET_PATH_ROOM = 100
+SOCKET_PATH_BELOW_BASE = len("/d2l-grader-XXXXXXXX/tmpXXXXXXXX/.kernel/k-NNNNN")
+
+
+def scratch_base(base: str | None = None) -> str:
+    """Where a Grader makes its scratch root: the temp folder, unless socket paths in it would be
+    too long."""
+    base = base or tempfile.gettempdir()
+    if len(os.fsencode(base)) + SOCKET_PATH_BELOW_BASE <= SOCKET_PATH_ROOM:
+        return base
+    if os.path.isdir("/tmp") and os.access("/tmp", os.W_OK | os.X_OK):
+        return "/tmp"
+    return base  # nothing shorter: starting a kernel will say why it failed
 
 
 def _preload(rubric: Rubric) -> None:

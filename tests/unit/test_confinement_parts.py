@@ -207,3 +207,13 @@ def test_the_set_up_pipe_is_read_by_content_not_order():
     assert read_status([pid, b""])[1] == {"error": "the kernel exited during set-up"}
     assert read_status([b"", b""])[1] == {"error": "the kernel process exited during set-up"}
     assert read_status([b"{not json", b""])[1] == {"error": "unreadable set-up report"}
+
+
+def test_scratch_goes_where_socket_paths_fit(tmp_path):
+    from grader.grading import SOCKET_PATH_BELOW_BASE, SOCKET_PATH_ROOM, scratch_base
+
+    assert scratch_base("/tmp") == "/tmp"
+    deep = str(tmp_path / ("x" * 80))
+    assert scratch_base(deep) == "/tmp"
+    fits = "/" + "y" * (SOCKET_PATH_ROOM - SOCKET_PATH_BELOW_BASE - 1)
+    assert scratch_base(fits) == fits
