@@ -145,3 +145,32 @@ def test_marks_typed_in_the_review_page_are_kept_and_reach_the_gradebook_and_fee
     shot = tmp_path / "feedback-bob.png"
     assert browser.save_screenshot(str(shot))
     assert shot.read_bytes().startswith(PNG_MAGIC)
+
+    # the marks reach the LMS: Canvas and Moodle files made with a roster carry the totals above
+    (tmp_path / "canvas-roster.csv").write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section\nAlice Lee,101,S101,alice,A\nBob Ray,102,S102,bob,A\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "moodle-roster.csv").write_text(
+        "First name,Last name,ID number,Email address,Username\n"
+        "Alice,Lee,S101,alice@uni.edu,alice\nBob,Ray,S102,bob@uni.edu,bob\n",
+        encoding="utf-8",
+    )
+    for lms in ("canvas", "moodle"):
+        exported = subprocess.run(
+            [
+                *(sys.executable, "-m", "grader", "export", lms, str(out), "--assignment-name", "6.2"),
+                *("--roster", str(tmp_path / f"{lms}-roster.csv"), "-o", str(tmp_path / f"{lms}.csv")),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert exported.returncode == 0, exported.stderr
+    with open(tmp_path / "canvas.csv", encoding="utf-8") as f:
+        canvas = {r["SIS Login ID"]: r for r in csv.DictReader(f) if r["Student"] != "Points Possible"}
+    assert (canvas["alice"]["ID"], canvas["alice"]["6.2"], canvas["bob"]["6.2"]) == ("101", "21.5", "22.5")
+    with open(tmp_path / "moodle.csv", encoding="utf-8") as f:
+        moodle = {r["Email address"]: r for r in csv.DictReader(f)}
+    assert (moodle["alice@uni.edu"]["6.2"], moodle["bob@uni.edu"]["6.2"]) == ("21.5", "22.5")
