@@ -86,13 +86,24 @@ def _problems(batch: GradedBatch, student: str) -> list[str]:
 
 
 def _score_lines(batch: GradedBatch, student: str) -> tuple[str, str]:
+    """The score as the gradebook has it: with the batch's late policy applied, if it has one
+    (the student sees the same number the LMS gets, and why it is lower)."""
     score = batch.totals(student)
-    head = f"Score: {score.total:g}/{score.max:g} ({score.percent:.1f}%)"
+    total, percent, late = score.total, score.percent, ""
+    rules = batch.late_rules()
+    if rules is not None:
+        lateness = rules.assess(batch.records[student], score.total)
+        if lateness.days_late:
+            total = round(lateness.final, 6)
+            percent = 100.0 * total / score.max if score.max else 0.0
+            days = f"{lateness.days_late} day{'s' if lateness.days_late != 1 else ''}"
+            late = f" · late {days}: {100 * lateness.penalty:g}% off {score.total:g}"
+    head = f"Score: {total:g}/{score.max:g} ({percent:.1f}%)"
     detail = f"automatic checks {score.automatic:g}/{score.automatic_max:g}"
     if batch.items:
         marked = sum(1 for m in batch.items if batch.marks.points(student, m.id) is not None)
         detail += f" · free-text answers {score.manual:g}/{score.manual_max:g} ({marked} of {len(batch.items)} marked)"
-    return head, detail
+    return head, detail + late
 
 
 def _title(batch: GradedBatch) -> str:

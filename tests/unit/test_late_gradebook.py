@@ -184,6 +184,22 @@ def test_a_mark_given_after_grading_rewrites_the_gradebook_with_the_same_late_co
     assert late_columns(got["jon"]) == ("20", "0", "0%", "mtime", "20", "28", "71.4")
 
 
+def test_feedback_shows_the_score_the_gradebook_has_and_why_it_is_lower(scored, tmp_path):
+    from grader.feedback import render_markdown
+
+    out = tmp_path / "graded"
+    write_results(out, scored, [record(scored, "ivy", late_by=DAY + HOUR), record(scored, "jon", late_by=-HOUR)])
+    write_late_rules(str(out), rules())
+    batch = GradedBatch.open(str(out), scored)
+    batch.set_mark("ivy", scored.manual[0].id, 1.5)
+    gradebook_row = rows((out / "grades.csv").read_text())["ivy"]
+    ivy = render_markdown(batch, "ivy")
+    assert f"Score: {gradebook_row['total']}/{gradebook_row['max']} ({gradebook_row['percent']}%)" in ivy
+    assert "late 2 days: 20% off 21.5" in ivy
+    jon = render_markdown(batch, "jon")
+    assert "Score: 20/28 (71.4%)" in jon and "% off" not in jon
+
+
 def test_a_damaged_policy_stops_a_mark_before_anything_is_written(scored, tmp_path):
     out = tmp_path / "graded"
     write_results(out, scored, [record(scored, "ivy", late_by=HOUR)])
