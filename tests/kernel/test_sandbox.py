@@ -34,6 +34,7 @@ SECRET = "d2l-grader-test-secret-7c1e"
 LIMITS = Limits(cell_timeout=20, timeout=120, harness_timeout=60, call_timeout=15, memory=1024**3, processes=48)
 OUTSIDE = Path("/var/tmp") / f"d2l-grader-test-{os.getpid()}"  # readable by anyone: only a sandbox hides it
 MARKER = f"d2l-grader-daemon-{os.getpid()}"
+SHM_KEY = 0x0D2C6E11 + os.getpid() % 4096  # the SysV segment the attack makes, told from the host's others
 COURSE = load_course()
 
 ATTACKS: dict[str, tuple[list[str], list[str]]] = {
@@ -88,7 +89,8 @@ sys_files = [os.path.join(d, f) for d, _, files in os.walk('/sys') for f in file
     # files in /dev/shm, /tmp, /var/tmp and a SysV segment meant to outlive grading; a tmpfs bomb
     "leftovers": (
         [
-            """
+            f"SHM_KEY = {SHM_KEY}\n"
+            + """
 import ctypes, os, errno
 wrote = {}
 for folder in ('/dev/shm', '/tmp', '/var/tmp'):
@@ -99,7 +101,7 @@ for folder in ('/dev/shm', '/tmp', '/var/tmp'):
     except OSError as exc:
         wrote[folder] = errno.errorcode.get(exc.errno, str(exc.errno))
 libc = ctypes.CDLL(None, use_errno=True)
-segment = libc.shmget(0, 64 << 20, 0o1000 | 0o600)  # IPC_PRIVATE, IPC_CREAT
+segment = libc.shmget(SHM_KEY, 64 << 20, 0o1000 | 0o600)  # IPC_CREAT, a key the host check looks for
 try:
     with open('/dev/shm/d2l-grader-big-' + str(os.getuid()), 'wb') as f:
         f.write(b'y' * (100 << 20))
@@ -211,7 +213,10 @@ attempts = {
 
 
 def _host_segments() -> set[str]:
-    return {line.split()[1] for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]}
+    """The host's SysV segments made with the attack's key (other programs on the machine, a
+    browser test's Chromium say, make segments of their own meanwhile)."""
+    rows = [line.split() for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
+    return {row[1] for row in rows if int(row[0]) == SHM_KEY}
 
 
 def _leftovers() -> list[Path]:
