@@ -286,6 +286,7 @@ def grade(
     from ..batch import Stop
 
     late = _late_request(out_dir, deadline, late_penalty, late_cap, grace, submitted_at, no_late_policy)
+    _check_marks(out_dir, assignment_id)
     stop = Stop()
     signals = _Signals(stop)
     signals.install()
@@ -361,6 +362,17 @@ def _late_request(
             fail("--deadline needs --late-penalty (e.g. 10%/day)")
         return _LateRequest(LateRules.from_options(deadline, penalty, cap, grace, times), new=True)
     except LatenessError as exc:
+        fail(str(exc))
+
+
+def _check_marks(out_dir: str, assignment: str) -> None:
+    """A person's marks (`manual.json`) are read into every gradebook the batch writes: one that
+    is damaged, or another assignment's, stops the batch before anything is graded."""
+    from ..manual import ManualError, marks_for
+
+    try:
+        marks_for(out_dir, assignment)
+    except ManualError as exc:
         fail(str(exc))
 
 

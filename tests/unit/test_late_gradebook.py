@@ -350,3 +350,22 @@ def test_one_warning_line_counts_the_times_that_are_only_file_times_or_unknown(r
     times = {r.student: DEADLINE for r in records}
     _warn_unreliable_times(BatchOutcome({r.student: r for r in records}), dataclasses.replace(rules(), times=times))
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "marks, expected",
+    [
+        ("{", "not a marks file"),
+        ('{"schema_version": 1, "assignment": "pooling", "marks": {}}', "holds marks for assignment 'pooling'"),
+    ],
+)
+def test_damaged_or_foreign_marks_stop_the_batch_before_anything_is_graded(tmp_path, marks, expected):
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "alice.ipynb").write_text("{}")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "manual.json").write_text(marks)
+    result = grade(tmp_path)
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("grader: ") and "manual.json" in line and expected in line
+    assert not (tmp_path / "out" / "results").exists()
