@@ -18,6 +18,16 @@ sys.path.insert(0, HERE)
 from grader.course import Course, load_course  # noqa: E402
 
 
+def pytest_ignore_collect(collection_path, config: pytest.Config) -> bool | None:
+    """`-m "not kernel"` (the inner loop, CI's unit tier) would import every kernel-tier module
+    only to deselect its tests: skip the folder instead (a few seconds per xdist worker)."""
+    if (config.getoption("markexpr", "") or "").strip() == "not kernel":
+        kernel_dir = os.path.join(HERE, "kernel")
+        if str(collection_path) == kernel_dir or str(collection_path).startswith(kernel_dir + os.sep):
+            return True
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     kernel_dir = os.path.join(HERE, "kernel") + os.sep
     for item in items:
