@@ -225,6 +225,9 @@ def read_records(out_dir: str) -> dict[str, BatchRecord]:
     return records
 
 
+_UNREAD = object()  # the late policy not read yet
+
+
 class GradedBatch:
     """A batch's output folder as a person grading the free-text answers sees it.
 
@@ -240,6 +243,7 @@ class GradedBatch:
         self.records = records
         self.marks = marks
         self.saving = threading.Lock()  # held while marks are written
+        self._late: LateRules | object | None = _UNREAD  # late-policy.json, read once per save
 
     @classmethod
     def open(cls, out_dir: str, rubric: Rubric | None = None) -> GradedBatch:
@@ -304,6 +308,7 @@ class GradedBatch:
         """
         with self.saving:
             records = read_records(self.out_dir)
+            self._late = _UNREAD  # read again: `grader grade` may have changed it meanwhile
             self.late_rules()  # a damaged late policy stops the save before anything is written
             marks = marks_for(self.out_dir, self.rubric.id) or Marks(self.rubric.id)
             for student, item_id, mark in updates:
@@ -321,14 +326,17 @@ class GradedBatch:
         return totals(self.rubric, student, self.result(student), self.marks)
 
     def late_rules(self) -> LateRules | None:
-        """The late policy `grader grade` left in the folder (`late-policy.json`), if any."""
+        """The late policy `grader grade` left in the folder (`late-policy.json`), if any: read
+        on first use and again on every save, not once per student and format (feedback)."""
         from .lateness import LatenessError
         from .reporters.gradebook import read_late_rules
 
-        try:
-            return read_late_rules(self.out_dir)
-        except LatenessError as exc:
-            raise ManualError(str(exc)) from None
+        if self._late is _UNREAD:
+            try:
+                self._late = read_late_rules(self.out_dir)
+            except LatenessError as exc:
+                raise ManualError(str(exc)) from None
+        return self._late  # type: ignore[return-value]
 
     def write_gradebook(self) -> None:
         """`grades.csv` again, from every result on disk, the marks and the late policy (as
