@@ -22,7 +22,7 @@ from torch import nn
 from grader import plaindata
 from grader.compare import CheckFailed
 from grader.content import ProbeContext
-from grader.harness import _encode
+from grader import harness
 from grader.kinds.base import JudgeContext, ModuleNames
 from grader.kinds.property import PropertyCheck, PropertyContext, PropertyKind, first_nonfinite
 from grader.planning import plan
@@ -48,7 +48,8 @@ class Course:
         spec = self.planned[check_id].spec
         args = [torch.from_numpy(np.array(a)) if isinstance(a, np.ndarray) else a for a in self.args(check_id, case)]
         torch.manual_seed(0)
-        return plaindata.decode(_encode(self.probes[spec.probe](ProbeContext(namespace), *args)))
+        harness._new_run()  # each probe call is one harness run, with the whole shipping budget
+        return plaindata.decode(harness._encode(self.probes[spec.probe](ProbeContext(namespace), *args)))
 
     def judge(self, check_id: str, value, case: int = 0) -> None:
         """The check's property function on `value` (raises CheckFailed when it fails)."""
@@ -396,6 +397,13 @@ def test_the_replay_never_runs_longer_than_the_rubric_planned(lenet):
         lenet.reference.train_sgd(state, batches, lenet.reference.MAX_EPOCHS + 1, 0.1)
     with pytest.raises(ValueError, match="at most"):
         lenet.reference.train_sgd(state, batches * 100, 1, 0.1)
+
+
+def test_a_probe_here_does_not_depend_on_what_earlier_tests_shipped(lenet, monkeypatch):
+    """Each probe call is one harness run: a budget spent by earlier tests in this worker
+    (CI once failed five tests this way, depending on xdist's order) is not carried over."""
+    monkeypatch.setattr(harness, "_budget", [0])  # nothing left from "earlier runs"
+    assert lenet.verdict("train-epoch-losses", {"train": book_train}) == "passed"
 
 
 def test_a_final_parameter_of_another_shape_fails_with_a_message(lenet):
