@@ -39,6 +39,10 @@ class Backend:
         """False once the backend can no longer run kernels (its warm parent died)."""
         return True
 
+    def revive(self) -> bool:
+        """Start afresh if the warm parent died (killed by the OOM killer, say); True if it was."""
+        return False
+
     def kill(self) -> None:
         """Stop every kernel now, without waiting (a second Ctrl-C)."""
 
@@ -69,28 +73,31 @@ class ForkServerBackend(Backend):
     def start(self) -> None:
         if self._server is not None:
             return
-        from .warm_parent import ForkServer, plan_launch
-
-        writable: list[str] = []
-        if os.geteuid() == 0:
+        if os.geteuid() == 0 and self._groups is None and self._uids is None:
             from . import cgroups
             from .uids import UidPool
 
             try:
                 self._groups = cgroups.open_tree(f"d2l-grader-{os.getpid()}-{id(self) & 0xFFFF:x}")
-                writable = list(dict.fromkeys(self._groups.parents.values()))
             except cgroups.CgroupUnavailable as exc:
                 self._notes.append(str(exc))
             try:
                 self._uids = UidPool()
             except (OSError, RuntimeError) as exc:
                 self._notes.append(f"no uid range for kernels: {exc}")
+        self._start_server()
+
+    def _start_server(self) -> None:
+        from .warm_parent import ForkServer, plan_launch
+
+        writable = list(dict.fromkeys(self._groups.parents.values())) if self._groups is not None else []
         launch = plan_launch(self.scratch_root, self.policy.readable, writable, self.policy.use_bwrap)
-        if not launch.allowlisted and self.policy.use_bwrap:
-            self._notes.append(
-                "bubblewrap is not installed (Debian/Ubuntu: apt install bubblewrap): kernels see the file "
-                "system minus the folders hidden from them"
-            )
+        missing_bwrap = (
+            "bubblewrap is not installed (Debian/Ubuntu: apt install bubblewrap): kernels see the file "
+            "system minus the folders hidden from them"
+        )
+        if not launch.allowlisted and self.policy.use_bwrap and missing_bwrap not in self._notes:
+            self._notes.append(missing_bwrap)
         self._server = ForkServer(launch)
 
     async def start_kernel(self, scratch: str, seed: int = 0) -> WarmKernel:
@@ -132,6 +139,16 @@ class ForkServerBackend(Backend):
 
     def alive(self) -> bool:
         return self._server is None or self._server.alive()
+
+    def revive(self) -> bool:
+        """A dead warm parent is replaced; its control-group tree and uid pool are kept (the
+        kernels it had are dead with it, and each released its group and uid)."""
+        if self._server is None or self._server.alive():
+            return False
+        self._server.close()
+        self._server = None
+        self._start_server()
+        return True
 
     def kill(self) -> None:
         if self._server is not None:

@@ -241,6 +241,7 @@ class Grader:
                 scratch = self.new_scratch()
                 staging.stage(path, own_files, scratch)
                 self.start()
+                self.backend.revive()  # a long-lived Grader outlives a warm parent that was killed
                 kernel = await self.backend.start_kernel(scratch)
             return await execute_notebook(nb, kernel=kernel, limits=self.limits, harness_request=request)
         except staging.SubmissionRefused as exc:  # the submission's fault, not a retryable failure of ours

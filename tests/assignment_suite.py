@@ -27,21 +27,24 @@ def standard_tests(
 
     def test_reference_scores_full_marks(grader, rubrics, tmp_path):
         result = grade(grader, rubrics, variant(notebook, tmp_path))
-        assert result.errors == []
+        assert result.errors == [], result.errors
         assert result.score == result.max_score == max_score
         assert [m.id for m in result.manual if m.answer] == answered
 
     @pytest.mark.parametrize("name", sorted(alternatives))
     def test_alternative_correct_answers_pass(grader, rubrics, tmp_path, name):
         result = grade(grader, rubrics, variant(notebook, tmp_path, alternatives[name]))
-        assert result.errors == []
+        assert result.errors == [], result.errors
         assert lost(result) == {}, [(c.id, c.message) for c in result.checks if c.status != "passed"]
 
     @pytest.mark.parametrize("name", sorted(wrong))
     def test_plausible_wrong_answer_loses_exactly_its_points(grader, rubrics, tmp_path, name):
         replace, expected_loss = wrong[name]
         result = grade(grader, rubrics, variant(notebook, tmp_path, replace))
-        assert lost(result) == expected_loss, [(c.id, c.message) for c in result.checks if c.status != "passed"]
+        assert lost(result) == expected_loss, (
+            result.errors,
+            [(c.id, c.message) for c in result.checks if c.status != "passed"],
+        )
 
     return (
         grade,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -60,3 +61,18 @@ def test_grade_notebook_works_inside_a_running_jupyter_kernel(tmp_path):
     outputs = nb.cells[0].outputs
     assert [o.get("ename") for o in outputs if o.output_type == "error"] == []
     assert "".join(o.get("text", "") for o in outputs if o.output_type == "stream").strip() == "16.0"
+
+
+def test_a_grader_whose_warm_parent_was_killed_starts_another_one():
+    """A Grader kept for a whole Jupyter session (or a test session) outlives its warm parent
+    when that is killed (the OOM killer, a stray kill): the next notebook gets a new one."""
+    with Grader() as grader:
+        assert grader.grade(EXAMPLE).score == 16.0
+        grader.kill()  # the warm parent, and with it every kernel
+        deadline = time.monotonic() + 30
+        while grader.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not grader.alive()
+        again = grader.grade(EXAMPLE)
+        assert (again.score, again.errors) == (16.0, []), again.errors
+        assert grader.alive()

@@ -135,6 +135,19 @@ def survivors(processes: dict[int, int], within: float = 5.0) -> list[str]:
         time.sleep(0.1)
 
 
+def kill_all(processes: dict[int, int]) -> None:
+    """SIGKILL each of `processes` that is still the process it was: pids are reused quickly
+    here (pid_max is 32768 and the suite forks thousands of kernels), and a pid recycled by
+    another test's warm parent must never be killed in its place."""
+    for pid, start in processes.items():
+        info = _stat(pid)
+        if info is not None and info[2] == start:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def wait_for_descendants(pid: int, minimum: int, timeout: float = 120) -> dict[int, int]:
     """The grader's process tree once it has at least `minimum` processes (server, kernels)."""
     deadline = time.monotonic() + timeout
@@ -406,11 +419,9 @@ def test_a_dead_kernel_server_is_retried_by_the_next_run_not_recorded_as_zero(sl
     out = tmp_path / "out"
     proc = start_grade(slow_class, out, "-j", "1")
     wait_for_results(proc, out, 1)
-    for pid in descendants(proc.pid):  # the warm parent and its kernels die: the grader's
-        try:  # machinery fails, not the notebooks
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    kill_all(
+        descendants(proc.pid)
+    )  # the warm parent and its kernels die: the grader's machinery fails, not the notebooks
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0 and "Traceback" not in stderr, stderr
     got = results(out)
@@ -453,11 +464,7 @@ def test_a_killed_grader_leaves_no_fork_server_or_kernel_behind(tmp_path):
     proc.kill()  # SIGKILL to the grader alone: none of its handlers runs
     proc.wait()
     left = survivors(tree, within=5)
-    for pid in tree:  # whatever happens, leave nothing to the next test
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    kill_all(tree)  # whatever happens, leave nothing to the next test
     assert not left, "left running after the grader was killed"
 
 

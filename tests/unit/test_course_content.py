@@ -19,10 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grader import plaindata
+from grader import harness, plaindata
 from grader.compare import CheckFailed
 from grader.content import ProbeContext
-from grader import harness
 from grader.kinds.base import JudgeContext, ModuleNames
 from grader.kinds.property import PropertyCheck, PropertyContext, PropertyKind, first_nonfinite
 from grader.planning import plan
