@@ -194,6 +194,10 @@ def _seed(seed: int) -> None:
 def _start_kernel(connection_file: str) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
+    # No heartbeat: the grader asks its kernel manager (the fork server's exit events) whether
+    # the kernel lives, never a heartbeat channel, and ipykernel's heartbeat costs every kernel
+    # a ZeroMQ context of its own and two threads.
+    IPKernelApp.init_heartbeat = lambda self: None  # type: ignore[method-assign]
     app = IPKernelApp.instance()
     app.initialize(
         [

@@ -23,6 +23,7 @@ import os
 import signal
 import stat
 import sys
+import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -451,6 +452,9 @@ def _grade(
             grader = Grader(lim, hide=(submissions,), policy=policy)
             signals.graders.append(grader)
             signals.start_grader(grader)
+            from ..reporters import summary
+
+            threading.Thread(target=summary.warm_up, daemon=True, name="summary-warm-up").start()
         from rich.console import Console
         from rich.progress import (
             BarColumn,
