@@ -44,14 +44,16 @@ def grade_notebook(
     assignment: str | Rubric | None = None,
     limits: Limits | None = None,
     course: Course | str | None = None,
+    exercise: str | None = None,
 ) -> GradeResult:
     """Grade one notebook and return its result (what `grader check` reports).
 
     `assignment`: an assignment id or a `Rubric` (default: detected from the notebook's
     metadata, file name or names). `limits`: resource limits (default `Limits()`).
     `course`: a `Course` or its folder (default: $D2L_GRADER_COURSE, else the bundled one).
+    `exercise`: only that exercise's public checks (`grader check --exercise`).
     Never raises for anything the notebook does; raises `CourseError` for an unusable course.
     """
     the_course = load_course(course) if isinstance(course, str) or course is None else course
     with Grader(limits, course=the_course) as grader:
-        return grader.grade(path, assignment)
+        return grader.grade(path, assignment, exercise=exercise)

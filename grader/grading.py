@@ -115,7 +115,7 @@ class Grader:
         self._course = course
         self._root = tempfile.mkdtemp(prefix="d2l-grader-", dir=scratch_base())
         os.chmod(self._root, 0o711)  # kernels may enter their own folder, never list others
-        self._plans: dict[tuple[str, str], Plan] = {}
+        self._plans: dict[tuple[str, str, tuple[str, ...]], Plan] = {}
         self._extra_hide = [os.path.abspath(h) for h in hide]
         self.backend = make_backend(self.policy, self._root, self._hidden_folders)
         self._started = False
@@ -162,16 +162,23 @@ class Grader:
 
     def plan_for(self, rubric: Rubric, salt: str = "") -> Plan:
         """The rubric's plan (made once); with `salt`, that submission's own hidden inputs."""
-        key = (rubric.path, rubric.id)
+        key = (rubric.path, rubric.id, tuple(c.id for c in rubric.checks))  # a whole rubric or a part
         if key not in self._plans:
             self._plans[key] = plan(rubric)
         base = self._plans[key]
         return plan(rubric, salt, base) if salt and salted(rubric) else base
 
     # -- grading
-    def grade(self, path: str, assignment: str | Rubric | None = None, own_files: str | None = None) -> GradeResult:
-        """Grade one notebook (a script, pytest, or a running Jupyter kernel)."""
-        return run_sync(lambda: self.grade_async(path, assignment, own_files))
+    def grade(
+        self,
+        path: str,
+        assignment: str | Rubric | None = None,
+        own_files: str | None = None,
+        exercise: str | None = None,
+    ) -> GradeResult:
+        """Grade one notebook (a script, pytest, or a running Jupyter kernel); with `exercise`,
+        only that exercise's public checks (see `Rubric.public_part`)."""
+        return run_sync(lambda: self.grade_async(path, assignment, own_files, exercise=exercise))
 
     async def grade_async(
         self,
@@ -179,15 +186,21 @@ class Grader:
         assignment: str | Rubric | None = None,
         own_files: str | None = None,
         pool: KernelPool | None = None,
+        exercise: str | None = None,
     ) -> GradeResult:
         """Grade one notebook; never raises for anything the notebook does."""
         started = time.monotonic()
-        result = await self._grade(path, assignment, own_files, pool)
+        result = await self._grade(path, assignment, own_files, pool, exercise)
         result.execution_time = time.monotonic() - started
         return result
 
     async def _grade(
-        self, path: str, assignment: str | Rubric | None, own_files: str | None, pool: KernelPool | None
+        self,
+        path: str,
+        assignment: str | Rubric | None,
+        own_files: str | None,
+        pool: KernelPool | None,
+        exercise: str | None = None,
     ) -> GradeResult:
         name = os.path.basename(path)
         rubric: Rubric | None = None
@@ -205,8 +218,13 @@ class Grader:
                 rubric = notebook.detect_assignment(nb, path, self.course)
             except UnknownAssignment as exc:
                 return not_graded(None, name, "unknown-assignment", str(exc))
+        if exercise is not None:
+            try:
+                rubric = rubric.public_part(exercise)
+            except LookupError as exc:
+                return not_graded(rubric, name, "unknown-exercise", str(exc))
         the_plan = self.plan_for(rubric, staging.notebook_sha256(path, own_files))
-        result = GradeResult(assignment=rubric.id, notebook=name, max_score=rubric.max_score)
+        result = GradeResult(assignment=rubric.id, notebook=name, max_score=rubric.max_score, exercise=exercise)
         named = notebook.named_assignment(nb)
         if named is not None and named != rubric.id:
             result.errors.append(

@@ -21,7 +21,7 @@ ERROR = "error"  # the check could not be evaluated (name missing, kernel died, 
 STATUSES = (PASSED, FAILED, ERROR)
 
 # Errors that mean "this file could not be graded at all" (exit code 2 in `check`).
-UNUSABLE_KINDS = ("invalid-notebook", "unknown-assignment", "internal-error")
+UNUSABLE_KINDS = ("invalid-notebook", "unknown-assignment", "unknown-exercise", "internal-error")
 
 
 @dataclass
@@ -85,6 +85,7 @@ class GradeResult:
     sandbox: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # about the run, not the notebook (missing protections)
     execution_time: float = 0.0
+    exercise: str | None = None  # set when only this exercise's public checks ran (a student's quick check)
 
     @property
     def score(self) -> float:
@@ -122,6 +123,7 @@ class GradeResult:
             "sandbox": self.sandbox,
             "warnings": list(self.warnings),
             "execution_time": self.execution_time,
+            "exercise": self.exercise,
         }
 
     @classmethod
@@ -144,4 +146,5 @@ class GradeResult:
             sandbox=dict(data.get("sandbox", {})),
             warnings=[str(w) for w in data.get("warnings", [])],
             execution_time=float(data.get("execution_time", 0.0)),
+            exercise=data.get("exercise"),
         )

@@ -19,7 +19,7 @@ import importlib.util
 import os
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from types import ModuleType
 from typing import Annotated, Any, Union
@@ -141,6 +141,21 @@ class Rubric:
     @property
     def max_score(self) -> float:
         return float(sum(c.points for c in self.checks))
+
+    def public_part(self, exercise: str) -> Rubric:
+        """One exercise's public checks and free-text items: what a student checks while
+        working on it (`grader check --exercise`, `grader.check` in Jupyter). Hidden checks
+        never run there, so their inputs and verdicts stay for the real grading. Raises
+        LookupError (naming the exercises there are) for an exercise the rubric lacks."""
+        known = [e.id for e in self.exercises]
+        if exercise not in known:
+            raise LookupError(f"no exercise {exercise!r} in {self.id}; its exercises: {', '.join(known)}")
+        return replace(
+            self,
+            exercises=[e for e in self.exercises if e.id == exercise],
+            checks=[c for c in self.checks if c.exercise == exercise and not c.hidden],
+            manual=[m for m in self.manual if m.exercise == exercise],
+        )
 
     def names(self) -> set[str]:
         """Names the student's notebook is expected to define."""

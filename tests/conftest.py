@@ -3,6 +3,13 @@
 Tests in tests/unit/ run without a kernel and make the fast inner loop
 (`pytest -m "not kernel"`); tests in tests/kernel/ start real kernels and are marked
 `kernel` here, by folder, so no test can forget its mark.
+
+Expensive fixtures (a graded class, the sandbox's attack notebooks per backend) are
+session-scoped, never module-scoped, even when one module alone uses them. An xdist worker
+runs other modules' tests between the tests of one module (its queue mixes them), and pytest
+tears a module fixture down whenever the next test belongs to another module: the sandbox
+fixture was built twice per backend that way, ~60 s of worker time per run. A session
+fixture is built once per worker and parameter.
 """
 
 from __future__ import annotations

@@ -36,6 +36,11 @@ def _parse_reports(ctx: click.Context, param: click.Parameter, values: tuple[str
 @click.option(
     "--assignment", "assignment_id", metavar="ID", help="Assignment id (default: detected from the notebook)."
 )
+@click.option(
+    "--exercise",
+    metavar="ID",
+    help="Only this exercise's public checks (e.g. ex3), while you work on it; hidden checks never run.",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option(
     "--output",
@@ -62,6 +67,7 @@ def _parse_reports(ctx: click.Context, param: click.Parameter, values: tuple[str
 def check(
     notebook: str,
     assignment_id: str | None,
+    exercise: str | None,
     fmt: str,
     output: str | None,
     reports: list[tuple[str, str]],
@@ -90,7 +96,7 @@ def check(
             rubric_or_fail(course, assignment_id)
         grader.course = course
         try:
-            result = grader.grade(notebook, assignment_id)
+            result = grader.grade(notebook, assignment_id, exercise=exercise)
         except Exception as exc:  # a bug of ours: still reported, still one line, still exit 2
             rubric = course.assignments.get(assignment_id or "")
             message = f"internal error: {type(exc).__name__}: {exc}"

@@ -26,7 +26,8 @@ def render(result: GradeResult, width: int = 100) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=False, color_system=None, highlight=False, emoji=False)
     title = result.assignment or "unknown assignment"
-    console.print(f"[bold]{_plain(result.notebook)}[/] — assignment [bold]{_plain(title)}[/]")
+    part = f", exercise [bold]{_plain(result.exercise)}[/] (its public checks only)" if result.exercise else ""
+    console.print(f"[bold]{_plain(result.notebook)}[/] — assignment [bold]{_plain(title)}[/]{part}")
     for error in result.errors:
         console.print(f"  ! {_plain(error.message)}")
     exercises: dict[str, list] = {}
@@ -53,5 +54,6 @@ def render(result: GradeResult, width: int = 100) -> str:
             state = f"{len(item.answer)} characters" if item.answer.strip() else "no answer found"
             console.print(f"  - {_plain(item.id)} ({_plain(item.exercise)}): {state}")
     # Always: a notebook that could not be run still counts 0 out of the assignment's total.
-    console.print(f"[bold]Score: {result.score:g}/{result.max_score:g}[/]")
+    label = f"Score, exercise {_plain(result.exercise)}'s public checks" if result.exercise else "Score"
+    console.print(f"[bold]{label}: {result.score:g}/{result.max_score:g}[/]")
     return buf.getvalue().rstrip() + "\n"

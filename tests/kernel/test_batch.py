@@ -98,7 +98,8 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
-@pytest.fixture(scope="module")
+# session, not module: see "Expensive fixtures" in tests/conftest.py
+@pytest.fixture(scope="session")
 def graded_corpus(tmp_path_factory):
     subs = tmp_path_factory.mktemp("subs")
     made = corpus(subs)

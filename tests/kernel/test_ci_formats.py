@@ -43,7 +43,8 @@ def _dying_notebook(out_dir) -> str:
     return path
 
 
-@pytest.fixture(scope="module")
+# session, not module: see "Expensive fixtures" in tests/conftest.py
+@pytest.fixture(scope="session")
 def graded(grader, rubrics, tmp_path_factory) -> dict[str, GradeResult]:
     """Each kind of notebook graded once for the whole module."""
     rubric = rubrics["conv-layer"]

@@ -74,3 +74,31 @@ def test_a_broken_rubric_costs_only_its_own_assignment(tmp_path, course):
     assert checked.returncode == 1, checked.stderr  # graded: two checks fail, as always
     assert '"score": 16.0' in checked.stdout
     assert "a rubric could not be loaded: lenet.toml" in checked.stderr
+
+
+def test_check_of_one_exercise_runs_its_public_checks_only(grader):
+    """`grader check --exercise ex3` while a student works on exercise 3: ex3's public checks
+    (the example has a wrong conv_matrix), none of its hidden ones, no other exercise."""
+    result = grader.grade(EXAMPLE_PATH, exercise="ex3")
+    assert (result.assignment, result.exercise) == ("conv-layer", "ex3")
+    assert {c.id: c.status for c in result.checks} == {
+        "corr2d-matmul-example": "passed",
+        "conv-matrix-example": "failed",
+    }
+    assert (result.score, result.max_score) == (1.0, 2.0)
+    assert [m.id for m in result.manual] == ["ex3-form"]
+
+
+def test_check_of_an_exercise_the_assignment_lacks_is_one_line_and_exit_2():
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "check", "examples/submission.ipynb", "--exercise", "ex9"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "grader: no exercise 'ex9' in conv-layer; its exercises: section, ex1, ex2, ex3, ex4"
+    )
+    assert "Traceback" not in proc.stderr

@@ -45,7 +45,8 @@ def test_the_readme_shows_exactly_the_tested_dry_run():
     assert README_BUILD in readme and README_DRY_RUN in readme
 
 
-@pytest.fixture(scope="module")
+# session, not module: see "Expensive fixtures" in tests/conftest.py
+@pytest.fixture(scope="session")
 def bundle(tmp_path_factory):
     out = tmp_path_factory.mktemp("bundle") / "autograder.zip"
     result = CliRunner().invoke(cli.main, ["gradescope-bundle", "conv-layer", "--out", str(out)])

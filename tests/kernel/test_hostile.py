@@ -37,7 +37,8 @@ HOSTILE_LIMITS = Limits(
 )
 
 
-@pytest.fixture(scope="module")
+# session, not module: see "Expensive fixtures" in tests/conftest.py
+@pytest.fixture(scope="session")
 def hostile():
     with Grader(HOSTILE_LIMITS) as g:
         yield g

@@ -263,7 +263,8 @@ class Outcome:
             assert attack_failed, (protection, self.results[attack][1])
 
 
-@pytest.fixture(scope="module", params=["forkserver-root", "forkserver-nobody", "portable-nobody"])
+# session, not module: see "Expensive fixtures" in tests/conftest.py
+@pytest.fixture(scope="session", params=["forkserver-root", "forkserver-nobody", "portable-nobody"])
 def outcome(request, course):
     kind = request.param
     if kind == "forkserver-root" and os.geteuid() != 0:

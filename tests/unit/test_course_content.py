@@ -71,17 +71,17 @@ class Course:
         return "passed"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def conv(rubrics):
     return Course(rubrics["conv-layer"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pooling(rubrics):
     return Course(rubrics["pooling"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def lenet(rubrics):
     return Course(rubrics["lenet"])
 

@@ -121,7 +121,7 @@ def test_the_course_notebooks_load(course):
 
 
 # ----------------------------------------------------------------------------- 47 MiB files
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def huge_files(tmp_path_factory):
     """Files near the 50 MiB limit: 440,000 cells; one long string full of brackets; one long
     code cell (written as text: json.dump of 440,000 dicts alone takes seconds)."""

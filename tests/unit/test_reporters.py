@@ -721,3 +721,22 @@ def test_github_summary_file_survives_a_lone_surrogate_in_a_message(tmp_path):
     assert "| c | ex1 | 0/1 | failed | bad  text |" in markdown
     assert payload["tests"][0]["message"] == "bad \ud800 text"
     assert annotations(printed)[0] == ("error", "c (0/1 points)", "bad  text")
+
+
+def test_the_text_report_of_one_exercise_says_so_in_its_title_and_score():
+    result = GradeResult(
+        assignment="conv-layer",
+        notebook="nb.ipynb",
+        max_score=2.0,
+        exercise="ex3",
+        checks=[
+            CheckResult("conv-matrix-example", "ex3", 0.0, 1.0, FAILED, False, "values differ"),
+            CheckResult("corr2d-matmul-example", "ex3", 1.0, 1.0, PASSED, False),
+        ],
+    )
+    report = text.render(result)
+    assert report.splitlines()[0] == "nb.ipynb — assignment conv-layer, exercise ex3 (its public checks only)"
+    assert report.rstrip().splitlines()[-1] == "Score, exercise ex3's public checks: 1/2"
+    assert GradeResult.from_dict(json.loads(json.dumps(result.to_dict()))).exercise == "ex3"
+    whole = text.render(GradeResult(assignment="conv-layer", notebook="nb.ipynb", max_score=20.0))
+    assert "exercise" not in whole and whole.rstrip().endswith("Score: 0/20")

@@ -128,6 +128,30 @@ def test_every_real_rubric_loads(course):
         assert rubric.checks and rubric.max_score > 0
 
 
+@pytest.mark.parametrize("assignment", ["conv-layer", "pooling", "lenet"])
+def test_one_exercise_public_part_keeps_its_public_checks_and_free_text_only(course, assignment):
+    rubric = course.get(assignment)
+    for exercise in rubric.exercises:
+        part = rubric.public_part(exercise.id)
+        assert [c.id for c in part.checks] == [
+            c.id for c in rubric.checks if c.exercise == exercise.id and not c.hidden
+        ]
+        assert [m.id for m in part.manual] == [m.id for m in rubric.manual if m.exercise == exercise.id]
+        assert part.max_score == sum(c.points for c in part.checks)
+        assert [e.id for e in part.exercises] == [exercise.id]
+    assert any(c.hidden for c in rubric.checks)  # so the filter above had something to leave out
+    assert rubric.public_part(rubric.exercises[0].id).id == rubric.id  # still the same assignment
+
+
+def test_an_exercise_the_rubric_lacks_is_refused_naming_the_ones_it_has(course):
+    rubric = course.get("conv-layer")
+    with pytest.raises(LookupError) as info:
+        rubric.public_part("ex9")
+    assert str(info.value) == "no exercise 'ex9' in conv-layer; its exercises: " + ", ".join(
+        e.id for e in rubric.exercises
+    )
+
+
 def test_the_issue_example_message_shape(conv):
     # the example of the issue, literally: the second check of conv-layer is corr2d-non-square
     assert conv.label("check", "corr2d-non-square") == "[[check]] #2 (corr2d-non-square)"
