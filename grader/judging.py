@@ -21,7 +21,7 @@ import numpy as np
 
 from . import plaindata
 from .compare import CheckFailed
-from .inputs import rng_for, student_refs, substitute
+from .inputs import StudentRef, rng_for, student_refs, substitute
 from .kinds.base import JudgeContext
 from .planning import Plan, PlannedCase, PlannedCheck, has_cached
 from .results import ERROR, FAILED, PASSED, CheckResult
@@ -142,6 +142,7 @@ def _judge(
     checks: ModuleType | None,
 ) -> tuple[str, str]:
     spec = planned.spec
+    case: PlannedCase | None = None
     try:
         students = {name: _value(fetched.get(f.key), name, spec.hidden) for name, f in planned.students.items()}
 
@@ -162,8 +163,40 @@ def _judge(
     except Unavailable as exc:
         return ERROR, str(exc)
     except CheckFailed as exc:
-        return FAILED, str(exc)
+        inputs = _inputs(planned, case) if case is not None else ""
+        return FAILED, f"{exc}\n{inputs}" if inputs else str(exc)
     return PASSED, ""
+
+
+def _inputs(planned: PlannedCheck, case: PlannedCase) -> str:
+    """The inputs a failed public call was given, so the student can rerun it: arrays in short
+    form (numpy's summarised printing), names of the student's own values as such. Empty for
+    hidden checks, for checks that call nothing, and where the label already shows them."""
+    spec = planned.spec
+    if spec.hidden or not spec.call or not case.args or _simple(case.args):
+        return ""
+    shown = ", ".join(_show(a) for a in case.args)
+    return f"called as {spec.call}({shown})"[:1500]
+
+
+def _show(arg: Any) -> str:
+    if isinstance(arg, StudentRef):
+        return f"your `{arg.name}`"
+    if isinstance(arg, np.ndarray):
+        body = np.array2string(arg, threshold=24, edgeitems=2, precision=4, separator=", ", max_line_width=10_000)
+        body = " ".join(line.strip() for line in body.splitlines())  # one line: rows stay readable in a table
+        return f"{body} (shape {tuple(arg.shape)}, {arg.dtype})" if arg.ndim > 1 else body
+    if isinstance(arg, list | tuple):
+        inner = ", ".join(_show(a) for a in arg)
+        return f"[{inner}]" if isinstance(arg, list) else f"({inner}{',' if len(arg) == 1 else ''})"
+    return repr(arg)[:200]
+
+
+def _simple(args: list[Any]) -> bool:
+    return all(
+        isinstance(a, bool | int | float | str) or (isinstance(a, tuple) and all(isinstance(x, int) for x in a))
+        for a in args
+    )
 
 
 def _value(entry: dict[str, Any] | None, what: str, hidden: bool) -> Any:
@@ -189,11 +222,7 @@ def _label(planned: PlannedCheck, case: PlannedCase) -> str:
     """How a message names what was checked: `min_kernel_size(3)` when the call is short
     and public, otherwise the name (with the case number when there are several)."""
     spec = planned.spec
-    simple = all(
-        isinstance(a, bool | int | float | str) or (isinstance(a, tuple) and all(isinstance(x, int) for x in a))
-        for a in case.args
-    )
-    if spec.call and not spec.hidden and simple:
+    if spec.call and not spec.hidden and _simple(case.args):
         return f"{spec.call}({', '.join(repr(a) for a in case.args)})"
     return spec.target if len(planned.cases) == 1 else f"{spec.target} (case {case.number + 1})"
 

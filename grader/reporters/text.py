@@ -45,7 +45,8 @@ def render(result: GradeResult, width: int = 100) -> str:
         table.add_column("why", ratio=1)
         for c in checks:
             name = _plain(c.id) + (" (hidden)" if c.hidden else "")
-            why = "" if c.status == PASSED else _plain(c.message)
+            # what the check is about (the rubric's description), then why it failed
+            why = "\n".join(_plain(t) for t in (c.description, "" if c.status == PASSED else c.message) if t)
             table.add_row(name, f"{c.score:g}/{c.max_score:g}", _MARK.get(c.status, _plain(c.status)), why)
         console.print(table)
     if result.manual:

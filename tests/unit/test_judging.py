@@ -395,12 +395,41 @@ def test_wrong_answers_fail_with_messages_a_student_can_act_on(mini):
     results = grade(mini(), namespace)
     assert results["double-public"].status == FAILED
     assert results["double-public"].message == (
-        "double: values differ at [0]: got 3, expected 2 (rtol 1e-05, atol 1e-06) (2 of 2 elements differ)"
+        "double: values differ at [0]: got 3, expected 2 (rtol 1e-05, atol 1e-06) (2 of 2 elements differ)\n"
+        "called as double([1., 2.])"  # the inputs of a public call: the student can rerun it
     )
     assert results["answer"].message == f"answer (case 1) is 1, expected {SECRET!r} (rtol 1e-05, atol 1e-06)"
     assert results["pair"].message == "pair(3)[1] is 5, expected 4 (rtol 1e-05, atol 1e-06)"
     assert results["z-doubles-x"].message == "z is 4.0, expected 5.0 (rtol 1e-05, atol 1e-06)"
     assert all(results[c].score == 0 for c in ("double-public", "answer", "pair", "z-doubles-x"))
+
+
+def test_a_failed_public_call_shows_its_inputs_and_a_hidden_one_never_does(mini):
+    rubric = mini(
+        """
+        [[check]]
+        id = "double-matrix"
+        exercise = "ex1"
+        points = 1
+        call = "double"
+        args = [{ arange = 30, shape = [5, 6] }]
+
+        [[check]]
+        id = "double-of-x"
+        exercise = "ex1"
+        points = 1
+        call = "double"
+        args = [{ student = "x" }]
+        """
+    )
+    results = grade(rubric, {**notebook(), "double": lambda x: x * 3})
+    assert results["double-matrix"].message.splitlines()[-1] == (
+        "called as double([[ 0.,  1., ...,  4.,  5.], [ 6.,  7., ..., 10., 11.], ..., "
+        "[18., 19., ..., 22., 23.], [24., 25., ..., 28., 29.]] (shape (5, 6), float32))"
+    )
+    assert results["double-of-x"].message.splitlines()[-1] == "called as double(your `x`)"
+    assert results["double-hidden"].message == HIDDEN_FAILED
+    assert "called as" not in results["pair"].message  # pair(3): the label shows the inputs already
 
 
 def test_a_hidden_failure_gets_the_generic_message(mini):

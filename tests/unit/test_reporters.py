@@ -368,11 +368,11 @@ def test_any_result_renders_in_every_format_and_each_file_passes_its_schema(resu
 
 
 # ----------------------------------------------------------------------------- text
-def test_text_report_explains_failed_and_unevaluable_checks_but_not_passed_ones():
+def test_text_report_explains_failed_and_unevaluable_checks_and_describes_every_one():
     report = text.render(graded())
     assert "expected 3.0 at [0, 1], got 2.0 (atol 1e-05)" in report
     assert "the notebook does not define corr2d_matmul" in report
-    assert "output shape of corr2d" not in report  # a passed check needs no explanation
+    assert "output shape of corr2d" in report  # what a check is about: shown, passed or not
     rows = {line.split("│")[1].strip(): line for line in report.splitlines() if line.count("│") > 3}
     assert set(rows) >= {"shape", "values", "secret (hidden)", "secret-ok (hidden)", "missing"}
     assert "2/2" in rows["shape"] and "passed" in rows["shape"]
@@ -740,3 +740,19 @@ def test_the_text_report_of_one_exercise_says_so_in_its_title_and_score():
     assert GradeResult.from_dict(json.loads(json.dumps(result.to_dict()))).exercise == "ex3"
     whole = text.render(GradeResult(assignment="conv-layer", notebook="nb.ipynb", max_score=20.0))
     assert "exercise" not in whole and whole.rstrip().endswith("Score: 0/20")
+
+
+def test_the_text_report_shows_what_each_check_is_about_and_then_why_it_failed():
+    result = GradeResult(
+        assignment="conv-layer",
+        notebook="nb.ipynb",
+        max_score=2.0,
+        checks=[
+            CheckResult("a", "ex1", 1.0, 1.0, PASSED, False, "", "corr2d on a 3x3 input"),
+            CheckResult("b", "ex1", 0.0, 1.0, FAILED, False, "values differ\ncalled as f([1., 2.])", "f doubles"),
+        ],
+    )
+    report = text.render(result, width=200)
+    rows = [line for line in report.splitlines() if line.startswith("│")]
+    assert "corr2d on a 3x3 input" in rows[0] and "values differ" not in rows[0]
+    assert [r.split("│")[4].strip() for r in rows[1:4]] == ["f doubles", "values differ", "called as f([1., 2.])"]

@@ -98,6 +98,7 @@ def test_the_json_form_carries_every_field_and_its_schema_version():
         sandbox={"network": "isolated", "uid": None},
         warnings=["no separate user: the process limit counts all your processes"],
         execution_time=2.5,
+        exercise="ex1",
     )
     data = json.loads(json.dumps(result.to_dict()))
     assert data == {
@@ -124,7 +125,9 @@ def test_the_json_form_carries_every_field_and_its_schema_version():
         "sandbox": {"network": "isolated", "uid": None},
         "warnings": ["no separate user: the process limit counts all your processes"],
         "execution_time": 2.5,
+        "exercise": "ex1",
     }
+    assert GradeResult.from_dict(data).to_dict() == data
 
 
 def test_stored_score_and_status_are_not_trusted_when_read_back():
