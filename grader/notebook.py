@@ -204,13 +204,22 @@ def detect_assignment(nb: Any, path: str, course: Course) -> Rubric:
         candidates = [rubric.id, os.path.splitext(rubric.notebook)[0], *rubric.aliases]
         if any(_normalise(c) and _normalise(c) in stem for c in candidates):
             return rubric
-    names = defined_names(nb)
-    scored = sorted(((len(names & r.names()) / max(1, len(r.names())), r.id) for r in rubrics.values()), reverse=True)
-    if scored and scored[0][0] >= 0.5 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
-        return rubrics[scored[0][1]]
+    found = assignment_by_names(defined_names(nb), course)
+    if found is not None:
+        return found
     raise UnknownAssignment(
         f"cannot tell which assignment this notebook is; pass --assignment with one of: {_choices(rubrics)}"
     )
+
+
+def assignment_by_names(names: set[str], course: Course) -> Rubric | None:
+    """The one assignment whose expected names the notebook defines best (at least half of
+    them, and strictly more than any other assignment's), else None."""
+    rubrics = course.assignments
+    scored = sorted(((len(names & r.names()) / max(1, len(r.names())), r.id) for r in rubrics.values()), reverse=True)
+    if scored and scored[0][0] >= 0.5 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
+        return rubrics[scored[0][1]]
+    return None
 
 
 def _normalise(text: str) -> str:

@@ -24,7 +24,15 @@ def _plain(text: str) -> str:
 
 def render(result: GradeResult, width: int = 100) -> str:
     buf = io.StringIO()
-    console = Console(file=buf, width=width, force_terminal=False, color_system=None, highlight=False, emoji=False)
+    console = Console(  # force_jupyter=False: inside a notebook rich would display, not write to `buf`
+        file=buf,
+        width=width,
+        force_terminal=False,
+        force_jupyter=False,
+        color_system=None,
+        highlight=False,
+        emoji=False,
+    )
     title = result.assignment or "unknown assignment"
     part = f", exercise [bold]{_plain(result.exercise)}[/] (its public checks only)" if result.exercise else ""
     console.print(f"[bold]{_plain(result.notebook)}[/] — assignment [bold]{_plain(title)}[/]{part}")

@@ -1,0 +1,52 @@
+"""`grader.check("ex3")` in a real Jupyter kernel (nbclient), as a student calls it while working."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(extra_cells: list[str], tmp_path) -> list:
+    """The reference conv-layer notebook's code, then `extra_cells`; the executed extra cells."""
+    reference = nbformat.read(ROOT / "reference" / "conv-layer.ipynb", as_version=4)
+    cells = [nbformat.v4.new_code_cell(c.source) for c in reference.cells if c.cell_type == "code"]
+    extra = [nbformat.v4.new_code_cell(source) for source in extra_cells]
+    nb = nbformat.v4.new_notebook(cells=cells + extra)
+    client = NotebookClient(
+        nb, kernel_name="python3", timeout=120, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+    return extra
+
+
+def text_of(cell) -> str:
+    return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+
+
+def test_check_prints_the_exercise_table_from_the_live_kernel(tmp_path):
+    passing, failing, score, unknown = run(
+        [
+            'import grader\ngrader.check("ex3")',
+            # the student changes an answer and checks again, without saving or restarting
+            'def conv_matrix(K, in_shape):\n    return torch.zeros(4, 9)\n\ngrader.check("ex3")',
+            'grader.check("ex3").score',
+            'grader.check("ex9")',
+        ],
+        tmp_path,
+    )
+    report = text_of(passing)
+    assert report.splitlines()[0] == "this notebook — assignment conv-layer, exercise ex3 (its public checks only)"
+    assert "corr2d-matmul-example" in report and "conv-matrix-example" in report
+    assert "(hidden)" not in report and "Score, exercise ex3's public checks: 2/2" in report
+    again = text_of(failing)
+    assert "failed" in again and "called as conv_matrix(" in again
+    assert text_of(score).strip() == "1.0"
+    (error,) = [o for o in unknown.outputs if o.output_type == "error"]
+    assert (error.ename, error.evalue) == (
+        "CheckError",
+        "no exercise 'ex9' in conv-layer; its exercises: section, ex1, ex2, ex3, ex4",
+    )
