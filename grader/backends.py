@@ -19,11 +19,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .kernel_manager import FastKernelClient, WarmKernel, ready, start_kernel
 from .policy import SandboxPolicy
 from .sandbox import PROTECTIONS, SandboxConfig, new_report, scrubbed_environment
+
+if TYPE_CHECKING:  # jupyter_client and ZeroMQ load when the first kernel starts, after the warm parent
+    from .kernel_manager import WarmKernel
 
 
 class Backend:
@@ -122,6 +124,8 @@ class ForkServerBackend(Backend):
                 open_files=self.policy.open_files,
                 tmpfs_bytes=self.policy.tmpfs_bytes,
             )
+            from .kernel_manager import start_kernel
+
             kernel = await start_kernel(self._server, config)
         except BaseException:
             _release(group, lease)
@@ -218,6 +222,8 @@ class PortableBackend(Backend):
         from jupyter_client import AsyncKernelManager
         from jupyter_client.kernelspec import KernelSpec
         from traitlets import Type
+
+        from .kernel_manager import FastKernelClient, ready
 
         limits = {"RLIMIT_FSIZE": self.policy.file_bytes, "RLIMIT_NOFILE": self.policy.open_files, "RLIMIT_CORE": 0}
         if sys.platform.startswith("linux"):

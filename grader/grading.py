@@ -19,20 +19,24 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from . import notebook, staging
 from .backends import make_backend, missing_protections
-from .course import Course, UnknownAssignment, load_course, package_dir
-from .execute import Execution, execute_notebook
-from .judging import evaluate
-from .kernel_manager import WarmKernel, discard, hold_context, release_context
 from .limits import Limits
-from .planning import Plan, plan, salted
 from .policy import SandboxPolicy
 from .results import GradeResult, NotebookError
-from .rubric import Rubric
 from .sandbox import PROTECTIONS
+
+# What grading a notebook needs beyond starting the warm parent (nbformat, pydantic, nbclient,
+# jupyter_client, numpy: ~0.3 s of imports) is imported where it is first used, not here: a
+# cold `grader check` constructs and starts a Grader first, so the warm parent's own ~1.3 s of
+# start-up runs beside these imports instead of after them.
+if TYPE_CHECKING:
+    from .course import Course
+    from .execute import Execution
+    from .kernel_manager import WarmKernel
+    from .planning import Plan
+    from .rubric import Rubric
 
 # Never cover these with tmpfs, whatever the working directory is.
 _SYSTEM_DIRS = {"/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/proc", "/dev", "/sys", "/var", "/opt", "/run"}
@@ -125,8 +129,10 @@ class Grader:
         """Start the backend now (the warm parent imports torch: start it early)."""
         if not self._started:
             self._started = True
+            self.backend.start()  # first: the warm parent boots while we import the rest
+            from .kernel_manager import hold_context
+
             hold_context()
-            self.backend.start()
         return self
 
     def alive(self) -> bool:
@@ -141,6 +147,8 @@ class Grader:
         self.backend.close()
         if self._started:
             self._started = False
+            from .kernel_manager import release_context
+
             release_context()
         shutil.rmtree(self._root, ignore_errors=True)
 
@@ -153,6 +161,8 @@ class Grader:
     @property
     def course(self) -> Course:
         if self._course is None:
+            from .course import load_course
+
             self._course = load_course()
         return self._course
 
@@ -162,6 +172,8 @@ class Grader:
 
     def plan_for(self, rubric: Rubric, salt: str = "") -> Plan:
         """The rubric's plan (made once); with `salt`, that submission's own hidden inputs."""
+        from .planning import plan, salted
+
         key = (rubric.path, rubric.id, tuple(c.id for c in rubric.checks))  # a whole rubric or a part
         if key not in self._plans:
             self._plans[key] = plan(rubric)
@@ -202,6 +214,10 @@ class Grader:
         pool: KernelPool | None,
         exercise: str | None = None,
     ) -> GradeResult:
+        from . import notebook, staging
+        from .course import UnknownAssignment
+        from .judging import evaluate
+
         name = os.path.basename(path)
         rubric: Rubric | None = None
         try:
@@ -248,6 +264,9 @@ class Grader:
     async def _execute(
         self, nb: Any, path: str, own_files: str | None, pool: KernelPool | None, the_plan: Plan
     ) -> Execution:
+        from . import staging
+        from .execute import Execution, execute_notebook
+
         request = the_plan.request(secrets.token_hex(16), self.limits.call_timeout)
         scratch = None
         try:
@@ -279,6 +298,8 @@ class Grader:
 
     def _hidden_folders(self) -> list[str]:
         """Without an allowlisted view (no bubblewrap), the folders kernels must not see."""
+        from .course import package_dir
+
         hide = {
             self.course.root,
             package_dir(),
@@ -351,6 +372,8 @@ class KernelPool:
                 kernel = await task
             except BaseException:
                 continue
+            from .kernel_manager import discard
+
             await discard(kernel)
             shutil.rmtree(kernel.scratch, ignore_errors=True)
 

@@ -10,14 +10,16 @@ import ast
 import json
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 import numpy as np
 
-from .course import Course, UnknownAssignment
 from .results import ManualItem
-from .rubric import Rubric
+
+if TYPE_CHECKING:  # loading a notebook needs neither (a cold `grader check` loads it first, then the course)
+    from .course import Course
+    from .rubric import Rubric
 
 # What a notebook may be, checked before anything expensive reads it. Each cap is far above
 # any real notebook (the chapter's have under 100 cells, 50 KiB of code and JSON nested about 8
@@ -192,6 +194,8 @@ def named_assignment(nb: Any) -> str | None:
 
 def detect_assignment(nb: Any, path: str, course: Course) -> Rubric:
     """Metadata first, then the file name, then the names the notebook defines."""
+    from .course import UnknownAssignment
+
     rubrics = course.assignments
     wanted = named_assignment(nb)
     if wanted is not None:

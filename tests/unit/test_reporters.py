@@ -756,3 +756,7 @@ def test_the_text_report_shows_what_each_check_is_about_and_then_why_it_failed()
     rows = [line for line in report.splitlines() if line.startswith("│")]
     assert "corr2d on a 3x3 input" in rows[0] and "values differ" not in rows[0]
     assert [r.split("│")[4].strip() for r in rows[1:4]] == ["f doubles", "values differ", "called as f([1., 2.])"]
+
+
+def test_the_format_names_the_cli_offers_are_exactly_the_renderers():
+    assert tuple(renderers()) == FORMATS
