@@ -171,6 +171,23 @@ def test_check_of_a_file_that_is_not_json_reports_it_and_exits_2(not_json):
     assert "not a notebook" in report and "Score: 0/0" in report  # the report is still printed
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder", "missing", "empty", "text"])
+def test_check_refuses_what_is_not_a_notebook_file_without_warming_a_kernel(tmp_path, kind):
+    """The warm parent starts before the notebook is fully read (a cold check's critical path):
+    only for a regular file that opens a JSON object; never a FIFO (opening it would block)."""
+    path = tmp_path / "nb.ipynb"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("\ufeff  notebook? no", encoding="utf-8")
+    result = grader_cli("check", str(path))
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+
+
 def test_check_of_an_unreadable_file_still_counts_zero_of_the_assignments_total(not_json, course):
     rubric = next(iter(course.assignments.values()))
     result = grader_cli("check", not_json, "--assignment", rubric.id, "--format", "json")
