@@ -298,7 +298,7 @@ def run_check(monkeypatch, graded):
     import grader.grading
 
     def run(kind: str, *args: str, env: dict[str, str] | None = None):
-        def fake(self, path, assignment=None, own_files=None):
+        def fake(self, path, assignment=None, own_files=None, exercise=None):
             if kind == "crash":
                 raise RuntimeError("boom")
             return graded[kind]

@@ -1,6 +1,6 @@
 """`grader.check` in a notebook, without a kernel: its judge (grader.judge_server) in this
 process, and the kernel side's fetches run on a namespace the test writes. The kernel tier
-(tests/kernel/test_notebook_check.py) runs the same through a real Jupyter kernel."""
+(tests/kernel/test_jupyter_check.py) runs the same through a real Jupyter kernel."""
 
 from __future__ import annotations
 
