@@ -149,6 +149,9 @@ def _judge(
         def expected(case: PlannedCase) -> Any:
             return _expected(planned, case, students, reference)
 
+        def reference_value(case: PlannedCase, function: str) -> Any:
+            return getattr(reference, function)(*[_to_torch(a) for a in substitute(case.reference_args, students)])
+
         for case in planned.cases:
             value = _value(fetched.get(case.fetch.key), spec.target, spec.hidden)
             ctx = JudgeContext(
@@ -158,6 +161,7 @@ def _judge(
                 students=students,
                 rng=rng_for(plan.rubric.seed, spec.id + "/property", case.number),
                 expected=expected,
+                reference_value=reference_value,
             )
             planned.kind.judge(spec, case, value, ctx)
     except Unavailable as exc:

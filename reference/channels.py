@@ -58,3 +58,21 @@ def corr2d_multi_in_out_matmul(X, K):
     X = torch.as_tensor(X)
     K = torch.as_tensor(K)
     return F.conv2d(X.unsqueeze(0), K.to(X.dtype)).squeeze(0)
+
+
+# ----------------------------------------------------------------------------- known mistakes
+# Wrong answers students give, from the same inputs as the checks that list them under
+# `diagnoses` (rubrics/channels.toml).
+
+
+def conv_cost_one_addition_per_product(c_i, h, w, c_o, k_h, k_w, p_h, p_w, s_h, s_w):
+    """As many additions as multiplications (each product added to a running sum from zero)."""
+    multiplications, _ = conv_cost(c_i, h, w, c_o, k_h, k_w, p_h, p_w, s_h, s_w)
+    return multiplications, multiplications
+
+
+def conv_cost_padding_once(c_i, h, w, c_o, k_h, k_w, p_h, p_w, s_h, s_w):
+    """The output size with the padding counted once (as a total over both sides)."""
+    o_h, o_w = (h + p_h - k_h) // s_h + 1, (w + p_w - k_w) // s_w + 1
+    products = c_i * k_h * k_w
+    return c_o * o_h * o_w * products, c_o * o_h * o_w * (products - 1)

@@ -73,3 +73,43 @@ def derivative_kernel(d):
 def corr2d_of_transpose(X, K):
     """What Y_diag_XT should be: the kernel applied to the transposed image."""
     return corr2d(torch.as_tensor(X).T, K)
+
+
+# ----------------------------------------------------------------------------- known mistakes
+# Wrong answers students give, computed from the same inputs as the checks that list them
+# under `diagnoses` (rubrics/conv-layer.toml): an answer equal to one is told which mistake it is.
+
+
+def corr2d_flipped(X, K):
+    """True convolution: K turned by 180 degrees before it slides over X."""
+    return corr2d(X, torch.as_tensor(K).flip(0, 1))
+
+
+def corr2d_of_transpose_flipped(X, K):
+    """Y_diag_XT from a corr2d that flips its kernel."""
+    return corr2d_flipped(torch.as_tensor(X).T, K)
+
+
+def corr2d_kernel_not_transposed(X, K_column):
+    """corr2d(X, K) where corr2d(X, K.T) was asked (the column kernel back in a row)."""
+    return corr2d(X, torch.as_tensor(K_column).T)
+
+
+def conv_matrix_column_major(K, in_shape):
+    """W whose rows read each window column by column: K[a, b] at column (j + b) * n_h + (i + a)."""
+    K = torch.as_tensor(K)
+    nh, nw = in_shape
+    kh, kw = K.shape
+    oh, ow = nh - kh + 1, nw - kw + 1
+    W = torch.zeros((oh * ow, nh * nw), dtype=K.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            for a in range(kh):
+                for b in range(kw):
+                    W[i * ow + j, (j + b) * nh + (i + a)] = K[a, b]
+    return W
+
+
+def min_kernel_size_one_short(d):
+    """d taps for a derivative of order d."""
+    return d

@@ -177,3 +177,14 @@ def activations(X, params, activation, pool):
     A1 = act(F.conv2d(X, p["conv1.weight"], p["conv1.bias"], padding=2))
     A2 = act(F.conv2d(pooling(A1, kernel_size=2, stride=2), p["conv2.weight"], p["conv2.bias"]))
     return A1, A2
+
+
+def pre_activations(X, params, activation, pool):
+    """A known mistake: the two convolutions' outputs *before* their activation, the second one
+    computed from the first block's real (activated, pooled) output."""
+    act = {"Sigmoid": torch.sigmoid, "ReLU": torch.relu, "Tanh": torch.tanh}[activation]
+    pooling = {"AvgPool2d": F.avg_pool2d, "MaxPool2d": F.max_pool2d}[pool]
+    p = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in params.items()}
+    Z1 = F.conv2d(torch.as_tensor(X, dtype=torch.float64), p["conv1.weight"], p["conv1.bias"], padding=2)
+    Z2 = F.conv2d(pooling(act(Z1), kernel_size=2, stride=2), p["conv2.weight"], p["conv2.bias"])
+    return Z1, Z2

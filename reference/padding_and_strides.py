@@ -36,3 +36,23 @@ def mirror_pad(X, p):
     [1, 2, 3, 4] padded by 2 is [3, 2, 1, 2, 3, 4, 3, 2] (numpy's mode='reflect')."""
     X = np.asarray(torch.as_tensor(X).numpy())
     return torch.from_numpy(np.pad(X, int(p), mode="reflect"))
+
+
+# ----------------------------------------------------------------------------- known mistakes
+# Wrong answers students give, from the same inputs as the checks that list them under
+# `diagnoses` (rubrics/padding-and-strides.toml).
+
+
+def conv_out_shape_padding_once(in_hw, kernel, padding, stride):
+    """The padding counted once, as if `padding` were the total over both sides."""
+    return tuple(
+        (int(n) + int(p) - int(k)) // int(s) + 1 for n, k, p, s in zip(in_hw, kernel, padding, stride, strict=True)
+    )
+
+
+def conv_out_shape_rounded_up(in_hw, kernel, padding, stride):
+    """A last, partial step counted: the division rounded up instead of down."""
+    return tuple(
+        -(-(int(n) + 2 * int(p) - int(k)) // int(s)) + 1
+        for n, k, p, s in zip(in_hw, kernel, padding, stride, strict=True)
+    )

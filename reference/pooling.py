@@ -89,3 +89,31 @@ def avg_pool_limit(X, pool_size, tau):
 def max_pool_limit(X, pool_size, tau):
     """The tau -> 0 limit of softmax pooling: max pooling (tau is ignored)."""
     return max_pool(X, pool_size)
+
+
+# ----------------------------------------------------------------------------- known mistakes
+# Wrong answers students give, from the same inputs as the checks that list them under
+# `diagnoses` (rubrics/pooling.toml).
+
+
+def pool2d_avg_sums(X, pool_size, mode="max"):
+    """Average pooling that sums each window instead of averaging it (max pooling unchanged)."""
+    if mode == "max":
+        return pool2d(X, pool_size, mode)
+    p_h, p_w = _pair(pool_size)
+    return pool2d(X, pool_size, "avg") * (p_h * p_w)
+
+
+def pool_cost_padding_once(c, h, w, p_h, p_w, s_h, s_w):
+    """The padding counted once: p_h rows in all (the book's total-padding convention) where
+    this exercise pads p_h rows above and p_h below."""
+    o_h = (int(h) + int(p_h) - int(p_h)) // int(s_h) + 1
+    o_w = (int(w) + int(p_w) - int(p_w)) // int(s_w) + 1
+    return int(c) * o_h * o_w * int(p_h) * int(p_w)
+
+
+def pool_cost_without_padding(c, h, w, p_h, p_w, s_h, s_w):
+    """The padding left out of the output size altogether."""
+    o_h = pool_output_size(int(h), int(p_h), 0, int(s_h))
+    o_w = pool_output_size(int(w), int(p_w), 0, int(s_w))
+    return int(c) * o_h * o_w * int(p_h) * int(p_w)

@@ -36,3 +36,18 @@ def conv_full(f, g):
         for j in range(len(g)):
             out[i + j] += f[i] * g[j]
     return out
+
+
+# ----------------------------------------------------------------------------- known mistakes
+# Wrong answers students give, from the same inputs as the checks that list them under
+# `diagnoses` (rubrics/why-conv.toml).
+
+
+def corr1d_flipped(x, k):
+    """The kernel reversed before sliding: true convolution (np.convolve's 'valid' part)."""
+    return corr1d(x, torch.as_tensor(k, dtype=torch.float64).flip(0))
+
+
+def conv_full_unflipped(f, g):
+    """Every f[i] * g added with g reversed: a full cross-correlation, not a convolution."""
+    return conv_full(f, torch.as_tensor(g, dtype=torch.float64).flip(0))

@@ -19,8 +19,13 @@ def standard_tests(
     answered: list[str],
     alternatives: dict[str, dict[str, str]],
     wrong: dict[str, tuple[dict[str, str], dict[str, float]]],
+    diagnosed: dict[str, dict[str, str]] | None = None,
 ):
-    """Return (grade, reference test, alternatives test, wrong-answers test) for one assignment."""
+    """Return (grade, reference test, alternatives test, wrong-answers test, diagnoses test)
+    for one assignment. `diagnosed`: for a wrong answer whose misconception the rubric knows,
+    the words its failed checks' messages must contain, by check id."""
+    known = diagnosed or {}
+    assert set(known) <= set(wrong), set(known) - set(wrong)
 
     def grade(grader, rubrics, path):
         return grader.grade(path, rubrics[rubric_id])
@@ -45,10 +50,25 @@ def standard_tests(
             result.errors,
             [(c.id, c.message) for c in result.checks if c.status != "passed"],
         )
+        messages = {c.id: c.message for c in result.checks}
+        for check_id, words in known.get(name, {}).items():  # the misconception is named
+            assert words in messages[check_id], (check_id, messages[check_id])
+
+    def test_every_public_diagnosis_is_met_by_a_wrong_answer(rubrics):
+        """No diagnosis of a public check is dead text: some plausible wrong answer triggers it."""
+        rubric = rubrics[rubric_id]
+        declared = {(c.id, d.message) for c in rubric.checks if not c.hidden for d in getattr(c, "diagnoses", [])}
+        met = {
+            (check_id, message)
+            for check_id, message in declared
+            if any(words.get(check_id) is not None and words[check_id] in message for words in known.values())
+        }
+        assert declared == met, declared - met
 
     return (
         grade,
         test_reference_scores_full_marks,
         test_alternative_correct_answers_pass,
         test_plausible_wrong_answer_loses_exactly_its_points,
+        test_every_public_diagnosis_is_met_by_a_wrong_answer,
     )

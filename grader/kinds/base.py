@@ -151,6 +151,8 @@ class JudgeContext:
     students: dict[str, Any]  # student values named by { student = ... } inputs
     rng: np.random.Generator  # seeded per (rubric, check, case) for property checks
     expected: Callable[[PlannedCase], Any] | None = None  # the engine's reference call, cached
+    # another reference function on the same case's inputs (a diagnosis's known wrong answer)
+    reference_value: Callable[[PlannedCase, str], Any] | None = None
     notes: list[str] = field(default_factory=list)
 
 

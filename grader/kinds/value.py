@@ -12,8 +12,19 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from ..compare import compare, ensure_plain
-from .base import CheckKind, CheckSpec, Identifier, JudgeContext, ModuleNames
+from ..compare import CheckFailed, compare, ensure_plain
+from .base import CheckKind, CheckSpec, Identifier, JudgeContext, ModuleNames, Strict
+
+
+class Diagnosis(Strict):
+    """A known wrong answer: when the student's value matches it, the message names the mistake."""
+
+    reference: Identifier = Field(
+        description="reference-module function computing this wrong answer from the check's own inputs"
+    )
+    message: str = Field(
+        min_length=1, description="one or two sentences naming the misconception, shown under the failure"
+    )
 
 
 class ValueCheck(CheckSpec):
@@ -26,6 +37,11 @@ class ValueCheck(CheckSpec):
         False,
         description="let nan match nan and inf match inf of the same sign, at the same positions "
         "(otherwise a nan or inf never matches)",
+    )
+
+    diagnoses: list[Diagnosis] = Field(
+        default_factory=list,
+        description="known wrong answers, tried in order when the value is wrong (never shown for hidden checks)",
     )
 
     _reference: str | None = PrivateAttr(None)
@@ -53,20 +69,47 @@ class ValueKind(CheckKind):
         function = check.reference_function
         if function and "reference" not in modules.unreadable and function not in modules.reference:
             problems.append(f"reference function {function!r} is not defined in the reference module")
+        for diagnosis in check.diagnoses:
+            if "reference" not in modules.unreadable and diagnosis.reference not in modules.reference:
+                problems.append(f"diagnosis function {diagnosis.reference!r} is not defined in the reference module")
         return problems
 
     def judge(self, check: Any, case: Any, value: Any, ctx: JudgeContext) -> None:
         ensure_plain(value, ctx.what)
         assert ctx.expected is not None
+        try:
+            self._compare(check, value, ctx.expected(case), ctx.what)
+        except CheckFailed as failure:
+            diagnosis = self._diagnose(check, case, value, ctx)
+            if diagnosis is None:
+                raise
+            raise CheckFailed(f"{failure}\n{diagnosis}") from None
+
+    @staticmethod
+    def _compare(check: Any, value: Any, expected: Any, what: str) -> None:
         compare(
             value,
-            ctx.expected(case),
+            expected,
             mode=check.compare,
             rtol=check.rtol,
             atol=check.atol,
-            what=ctx.what,
+            what=what,
             allow_nonfinite=check.allow_nonfinite,
         )
+
+    def _diagnose(self, check: Any, case: Any, value: Any, ctx: JudgeContext) -> str | None:
+        """The message of the first known wrong answer `value` matches (same tolerance), if any.
+        A wrong answer the reference cannot compute for these inputs is simply not a match."""
+        if ctx.reference_value is None:
+            return None
+        for diagnosis in check.diagnoses:
+            try:
+                wrong = ctx.reference_value(case, diagnosis.reference)
+                self._compare(check, value, wrong, ctx.what)
+            except Exception:  # CheckFailed: not this mistake; anything else: not computable here
+                continue
+            return str(diagnosis.message)
+        return None
 
 
 KIND = ValueKind()

@@ -148,9 +148,19 @@ WRONG = {
 }
 
 
+DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the rubric's diagnoses)
+    "cost-additions-equal-multiplications": {
+        "conv-cost-example": "one addition per product",
+        "conv-cost-1x1": "one addition per product",
+    },
+}
+
 (
     grade,
     test_reference_scores_full_marks,
     test_alternative_correct_answers_pass,
     test_plausible_wrong_answer_loses_exactly_its_points,
-) = standard_tests("channels", NB, 12, ["ex1-proof", "ex2-memory", "ex3-padding", "ex5-why"], ALTERNATIVES, WRONG)
+    test_every_public_diagnosis_is_met_by_a_wrong_answer,
+) = standard_tests(
+    "channels", NB, 12, ["ex1-proof", "ex2-memory", "ex3-padding", "ex5-why"], ALTERNATIVES, WRONG, DIAGNOSED
+)

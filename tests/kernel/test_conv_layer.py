@@ -159,7 +159,10 @@ def test_hidden_checks_never_show_inputs_or_expected_values(grader, rubrics, tmp
 
 def test_public_call_messages_name_the_call(grader, rubrics, tmp_path):
     result = grade(grader, rubrics, variant(NB, tmp_path, {"    return d + 1": "    return d"}))
-    assert {c.id: c.message for c in result.checks}["min-kernel-size"] == "min_kernel_size(1) is 1, expected 2"
+    assert {c.id: c.message for c in result.checks}["min-kernel-size"] == (
+        "min_kernel_size(1) is 1, expected 2\n"  # the call and its inputs, then the known mistake it is
+        "d taps are one too few: a finite difference of order d needs d + 1 taps (the first derivative needs two, [1, -1])."
+    )
 
 
 @pytest.mark.parametrize(
@@ -195,11 +198,30 @@ def test_assignment_detection(tmp_path, name, strip_metadata, cells, expected):
         assert json.loads(proc.stdout)["assignment"] == expected
 
 
+DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the rubric's diagnoses)
+    "true-convolution": {
+        "corr2d-example": "This is true convolution",
+        "y-diag": "Y_diag is what a corr2d that flips its kernel gives",
+        "y-diag-transposed-image": "Y_diag_XT is what a corr2d that flips its kernel gives",
+        "y-diag-transposed-kernel": "Y_diag_KT is what a corr2d that flips its kernel gives",
+    },
+    "column-major-W": {"conv-matrix-example": "column by column (column-major)"},
+    "kernel-size-d": {"min-kernel-size": "d taps are one too few"},
+    "kernel-not-transposed": {"y-diag-transposed-kernel": "the kernel was not transposed"},
+}
+
 (
     grade,
     test_reference_scores_full_marks,
     test_alternative_correct_answers_pass,
     test_plausible_wrong_answer_loses_exactly_its_points,
+    test_every_public_diagnosis_is_met_by_a_wrong_answer,
 ) = standard_tests(
-    "conv-layer", NB, 20, ["ex1-observations", "ex2-explanation", "ex3-form", "ex4-kernels"], ALTERNATIVES, WRONG
+    "conv-layer",
+    NB,
+    20,
+    ["ex1-observations", "ex2-explanation", "ex3-form", "ex4-kernels"],
+    ALTERNATIVES,
+    WRONG,
+    DIAGNOSED,
 )

@@ -241,11 +241,22 @@ WRONG = {
 }
 
 
+DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the property's named mistakes)
+    "activations-before-the-activation": {"activations-values": "before the activation (pre-activations)"},
+}
+
 (
     grade,
     test_reference_scores_full_marks,
     test_alternative_correct_answers_pass,
     test_plausible_wrong_answer_loses_exactly_its_points,
+    test_every_public_diagnosis_is_met_by_a_wrong_answer,
 ) = standard_tests(
-    "lenet", NB, 18, ["ex1-what-happens", "ex2-improvements", "ex3-mnist", "ex4-activations"], ALTERNATIVES, WRONG
+    "lenet",
+    NB,
+    18,
+    ["ex1-what-happens", "ex2-improvements", "ex3-mnist", "ex4-activations"],
+    ALTERNATIVES,
+    WRONG,
+    DIAGNOSED,
 )

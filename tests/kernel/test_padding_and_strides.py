@@ -112,11 +112,17 @@ WRONG = {
 }
 
 
+DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the rubric's diagnoses)
+    "padding-as-total": {"conv-out-shape-section": "The padding is counted once"},
+    "ceil-instead-of-floor": {"conv-out-shape-section": "partial last step"},
+}
+
 (
     grade,
     test_reference_scores_full_marks,
     test_alternative_correct_answers_pass,
     test_plausible_wrong_answer_loses_exactly_its_points,
+    test_every_public_diagnosis_is_met_by_a_wrong_answer,
 ) = standard_tests(
     "padding-and-strides",
     NB,
@@ -124,4 +130,5 @@ WRONG = {
     ["ex1-calculation", "ex2-observations", "ex3-audio", "ex4-benefits"],
     ALTERNATIVES,
     WRONG,
+    DIAGNOSED,
 )

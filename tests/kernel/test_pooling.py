@@ -147,6 +147,13 @@ WRONG = {
         },
         {"pool-cost-example": 1, "pool-cost-general": 2},
     ),
+    # the book's convention (padding p in all) where this notebook pads p on each side: 240, not 360
+    "pool-cost-total-padding": (
+        {
+            "    o_h = (h + 2 * p_h - p_h) // s_h + 1\n    o_w = (w + 2 * p_w - p_w) // s_w + 1": "    o_h = (h + p_h - p_h) // s_h + 1\n    o_w = (w + p_w - p_w) // s_w + 1"
+        },
+        {"pool-cost-example": 1, "pool-cost-general": 2},
+    ),
     "pool-cost-swapped-strides": (
         {
             "    o_h = (h + 2 * p_h - p_h) // s_h + 1\n    o_w = (w + 2 * p_w - p_w) // s_w + 1": "    o_h = (h + 2 * p_h - p_h) // s_w + 1\n    o_w = (w + 2 * p_w - p_w) // s_h + 1"
@@ -193,11 +200,18 @@ WRONG = {
 }
 
 
+DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the rubric's diagnoses)
+    "pool2d-avg-sums": {"pool2d-example": "sums each window"},
+    "pool-cost-ignores-padding": {"pool-cost-example": "left out of the output size"},
+    "pool-cost-total-padding": {"pool-cost-example": "counted once (the book's total-padding convention)"},
+}
+
 (
     grade,
     test_reference_scores_full_marks,
     test_alternative_correct_answers_pass,
     test_plausible_wrong_answer_loses_exactly_its_points,
+    test_every_public_diagnosis_is_met_by_a_wrong_answer,
 ) = standard_tests(
     "pooling",
     NB,
@@ -205,4 +219,5 @@ WRONG = {
     ["ex1-kernel", "ex2-why-not-conv", "ex4-max-vs-avg", "ex5-min-pool", "ex6-softmax-pool"],
     ALTERNATIVES,
     WRONG,
+    DIAGNOSED,
 )

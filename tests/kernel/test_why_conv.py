@@ -85,11 +85,17 @@ def test_correlation_is_caught_in_both_argument_orders(rubrics):
             assert not np.allclose(np.correlate(f, g, "full"), np.convolve(f, g), atol=1e-3)
 
 
+DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the rubric's diagnoses)
+    "corr1d-flips-kernel": {"corr1d-example": "This reverses the kernel"},
+    "conv-full-is-correlation": {"conv-full-example": "full cross-correlation"},
+}
+
 (
     grade,
     test_reference_scores_full_marks,
     test_alternative_correct_answers_pass,
     test_plausible_wrong_answer_loses_exactly_its_points,
+    test_every_public_diagnosis_is_met_by_a_wrong_answer,
 ) = standard_tests(
     "why-conv",
     NB,
@@ -97,4 +103,5 @@ def test_correlation_is_caught_in_both_argument_orders(rubrics):
     ["ex1-proof", "ex2-translation", "ex3-border", "ex4-audio", "ex5-text", "ex6-proof"],
     ALTERNATIVES,
     WRONG,
+    DIAGNOSED,
 )

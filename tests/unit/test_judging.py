@@ -432,6 +432,51 @@ def test_a_failed_public_call_shows_its_inputs_and_a_hidden_one_never_does(mini)
     assert "called as" not in results["pair"].message  # pair(3): the label shows the inputs already
 
 
+DIAGNOSED_DOUBLE = """
+[[check]]
+id = "double-diagnosed"
+exercise = "ex1"
+points = 1
+call = "double"
+args = [{ tensor = [1.0, 2.0] }]
+
+[[check.diagnoses]]
+reference = "broken"
+message = "never: computing this wrong answer fails, so it is skipped"
+
+[[check.diagnoses]]
+reference = "halve"
+message = "This halves where it should double."
+
+[[check.diagnoses]]
+reference = "double"
+message = "never: a right answer is not a mistake (the check passes first)"
+"""
+
+
+@pytest.mark.parametrize(
+    "student, message",
+    [
+        (lambda x: x / 2, "double: values differ at [0]: got 0.5, expected 2"),  # a known mistake: named
+        (lambda x: x * 3, "double: values differ at [0]: got 3, expected 2"),  # unknown: the plain failure
+    ],
+)
+def test_a_known_wrong_answer_is_named_under_its_failure(mini, student, message):
+    results = grade(mini(DIAGNOSED_DOUBLE), {**notebook(), "double": student})
+    lines = results["double-diagnosed"].message.splitlines()
+    assert lines[0].startswith(message)
+    named = [line for line in lines if "halves" in line or line.startswith("never")]
+    assert named == (["This halves where it should double."] if "0.5" in message else [])
+    assert lines[-1] == "called as double([1., 2.])"  # the inputs still come last
+
+
+def test_a_diagnosis_is_never_shown_for_a_hidden_check(mini):
+    rubric = mini(DIAGNOSED_DOUBLE.replace('points = 1\ncall = "double"', 'points = 1\nhidden = true\ncall = "double"'))
+    assert [c.hidden for c in rubric.checks if c.id == "double-diagnosed"] == [True]
+    results = grade(rubric, {**notebook(), "double": lambda x: x / 2})
+    assert results["double-diagnosed"].message == HIDDEN_FAILED
+
+
 def test_a_hidden_failure_gets_the_generic_message(mini):
     results = grade(mini(), {**notebook(), "double": lambda x: x * 3})
     assert results["double-hidden"].status == FAILED

@@ -143,6 +143,24 @@ def test_one_exercise_public_part_keeps_its_public_checks_and_free_text_only(cou
     assert rubric.public_part(rubric.exercises[0].id).id == rubric.id  # still the same assignment
 
 
+def test_a_diagnosis_names_a_reference_function_and_a_message(conv):
+    label = conv.label("check", "min-kernel-size")
+    text = conv.text  # the [[check.diagnoses]] table follows its check
+    assert text.count('reference = "min_kernel_size_one_short"') == 1
+    conv.path.write_text(text.replace('reference = "min_kernel_size_one_short"', 'reference = "no_such_mistake"'))
+    assert conv.error() == (
+        f"conv-layer.toml: {label}: diagnosis function 'no_such_mistake' is not defined in the reference module"
+    )
+
+
+def test_a_diagnosis_without_its_message_or_with_an_unknown_key_is_refused(conv):
+    text = conv.text
+    at = text.index('reference = "min_kernel_size_one_short"\nmessage = ')
+    conv.path.write_text(text[:at] + text[at:].replace("message = ", "mesage = ", 1))
+    error = conv.error()
+    assert error.startswith("conv-layer.toml: " + conv.label("check", "min-kernel-size")) and "mesage" in error
+
+
 def test_an_exercise_the_rubric_lacks_is_refused_naming_the_ones_it_has(course):
     rubric = course.get("conv-layer")
     with pytest.raises(LookupError) as info:
