@@ -237,7 +237,8 @@ def test_unknown_top_level_table(conv):
 
 
 def test_misspelt_check_tables_are_unknown_and_check_is_missing(conv):
-    conv.path.write_text(conv.text.replace("[[check]]", "[[checks]]"), encoding="utf-8")
+    misspelt = conv.text.replace("[[check]]", "[[checks]]").replace("[[check.diagnoses]]", "[[checks.diagnoses]]")
+    conv.path.write_text(misspelt, encoding="utf-8")
     assert conv.error() == "conv-layer.toml: missing key `check`; unknown key `checks`"
 
 
