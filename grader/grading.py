@@ -259,6 +259,7 @@ class Grader:
         result.sandbox = _public_sandbox(execution.sandbox)
         result.warnings = missing_protections(result.sandbox)
         result.checks = evaluate(the_plan, execution.fetched, execution.unavailable, self.limits.judge_timeout)
+        notebook.explain_missing_names(result.checks, result.errors, nb)
         return result
 
     async def _execute(

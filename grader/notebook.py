@@ -165,23 +165,55 @@ def defined_names(nb: Any) -> set[str]:
     """Top-level names the code cells bind, found without running anything."""
     names: set[str] = set()
     for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(node.name)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for target in targets:
-                    for sub in ast.walk(target):
-                        if isinstance(sub, ast.Name):
-                            names.add(sub.id)
+        if cell.cell_type == "code":
+            names |= _bound_names(cell.source, nested=False)
     return names
+
+
+def _bound_names(source: str, nested: bool) -> set[str]:
+    """Names a cell binds at module level: definitions and assignments (with `nested`, also
+    inside if/for/while/try/with blocks, where `conv2d_error = err` usually is)."""
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(sub.id for target in targets for sub in ast.walk(target) if isinstance(sub, ast.Name))
+        elif nested and isinstance(node, (ast.If, ast.For, ast.While, ast.Try, ast.With)):
+            for field in ("body", "orelse", "finalbody"):
+                todo.extend(getattr(node, field, []))
+            for handler in getattr(node, "handlers", []):
+                todo.extend(handler.body)
+    return names
+
+
+_MISSING = re.compile(r"name `(\w+)` is not defined in your notebook")
+
+
+def explain_missing_names(checks: list[Any], errors: list[Any], nb: Any) -> None:
+    """A check that found no `X` because the cell defining `X` raised says so: the failure's
+    cause is that cell's error, reported elsewhere in the report (cells count from 1, as there)."""
+    raised = {e.cell: e.message for e in errors if e.kind == "cell-error" and isinstance(e.cell, int)}
+    if not raised:
+        return
+    for check in checks:
+        found = _MISSING.fullmatch(check.message)
+        if found is None:
+            continue
+        for number, message in sorted(raised.items()):
+            if 0 < number <= len(nb.cells) and nb.cells[number - 1].cell_type == "code":
+                if found.group(1) in _bound_names(nb.cells[number - 1].source, nested=True):
+                    what = message.split(" raised ", 1)[1] if " raised " in message else message
+                    check.message += f": cell {number}, which defines it, raised {what}"
+                    break
 
 
 def named_assignment(nb: Any) -> str | None:

@@ -101,7 +101,12 @@ def test_missing_name_and_raising_cell_are_explained(grader, rubrics, tmp_path):
     raised = [e for e in result.errors if e.kind == "cell-error"]
     assert len(raised) == 1 and raised[0].message.endswith("raised ZeroDivisionError: division by zero")
     assert raised[0].message == f"cell {raised[0].cell} raised ZeroDivisionError: division by zero"
-    # the raising cell stopped before defining integral_kernel & co; everything else is graded
+    # the raising cell stopped before defining integral_kernel & co, and their checks say so
+    assert messages["integral-kernel"] == (
+        f"name `integral_kernel` is not defined in your notebook: cell {raised[0].cell}, which defines it, "
+        "raised ZeroDivisionError: division by zero"
+    )
+    assert messages["conv-matrix-example"] == "name `conv_matrix` is not defined in your notebook"  # renamed: no cause
     assert lost(result) == {
         "conv-matrix-example": 1,
         "conv-matrix-reproduces-corr2d": 2,

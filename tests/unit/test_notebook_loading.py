@@ -211,3 +211,33 @@ def test_nbformat_writes_what_load_reads(tmp_path):
     path = str(tmp_path / "n.ipynb")
     nbformat.write(nb, path)
     assert notebook.load(path).cells[0].source == 'print("[{\\"")'
+
+
+def test_a_name_missing_because_its_cell_raised_points_to_that_cell():
+    from grader.results import CheckResult, NotebookError
+
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# 6.2"),
+            nbformat.v4.new_code_cell("import torch\nx = 1"),
+            nbformat.v4.new_code_cell("try:\n    1 / 0\nexcept ZeroDivisionError as err:\n    y = err\nraise TypeError('t')"),
+            nbformat.v4.new_code_cell("def f():\n    inner = 2\n    return inner\nz = 1 / 0"),
+        ]
+    )
+    errors = [
+        NotebookError("cell-error", "cell 3 raised TypeError: t", 3),
+        NotebookError("cell-error", "cell 4 raised ZeroDivisionError: division by zero", 4),
+    ]
+    checks = [
+        CheckResult(n, "ex1", 0.0, 1.0, "error", False, f"name `{n}` is not defined in your notebook")
+        for n in ("y", "z", "f", "inner", "w")
+    ]
+    notebook.explain_missing_names(checks, errors, nb)
+    said = {c.id: c.message.split("notebook", 1)[1] for c in checks}
+    assert said == {
+        "y": ": cell 3, which defines it, raised TypeError: t",  # bound inside an except block
+        "z": ": cell 4, which defines it, raised ZeroDivisionError: division by zero",
+        "f": ": cell 4, which defines it, raised ZeroDivisionError: division by zero",
+        "inner": "",  # a function's local is no name of the notebook's
+        "w": "",  # defined nowhere: nothing to point to
+    }
