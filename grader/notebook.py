@@ -209,11 +209,11 @@ def explain_missing_names(checks: list[Any], errors: list[Any], nb: Any) -> None
         if found is None:
             continue
         for number, message in sorted(raised.items()):
-            if 0 < number <= len(nb.cells) and nb.cells[number - 1].cell_type == "code":
-                if found.group(1) in _bound_names(nb.cells[number - 1].source, nested=True):
-                    what = message.split(" raised ", 1)[1] if " raised " in message else message
-                    check.message += f": cell {number}, which defines it, raised {what}"
-                    break
+            cell = nb.cells[number - 1] if 0 < number <= len(nb.cells) else None
+            if cell is not None and cell.cell_type == "code" and found.group(1) in _bound_names(cell.source, True):
+                what = message.split(" raised ", 1)[1] if " raised " in message else message
+                check.message += f": cell {number}, which defines it, raised {what}"
+                break
 
 
 def named_assignment(nb: Any) -> str | None:

@@ -220,7 +220,9 @@ def test_a_name_missing_because_its_cell_raised_points_to_that_cell():
         cells=[
             nbformat.v4.new_markdown_cell("# 6.2"),
             nbformat.v4.new_code_cell("import torch\nx = 1"),
-            nbformat.v4.new_code_cell("try:\n    1 / 0\nexcept ZeroDivisionError as err:\n    y = err\nraise TypeError('t')"),
+            nbformat.v4.new_code_cell(
+                "try:\n    1 / 0\nexcept ZeroDivisionError as err:\n    y = err\nraise TypeError('t')"
+            ),
             nbformat.v4.new_code_cell("def f():\n    inner = 2\n    return inner\nz = 1 / 0"),
         ]
     )
