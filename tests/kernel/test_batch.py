@@ -313,3 +313,12 @@ def test_grade_rejects_bad_input(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 2 and "unknown assignment 'nosuch'" in proc.stderr
+
+
+def test_this_modules_tests_share_one_worker(request):
+    """`--dist loadgroup` keeps an xdist_group on one worker by suffixing node ids with the group;
+    a pytest release that silently broke that (9.2, pytest-dev/pytest-xdist#1386) built this
+    module's class twice and ran the corpora side by side. Fails if grouping stops again."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None or not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("only under pytest-xdist with --dist loadgroup")
+    assert request.node.nodeid.endswith("@test_batch"), request.node.nodeid
