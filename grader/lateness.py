@@ -27,10 +27,12 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from fractions import Fraction
 
 from .roster import CANVAS, GRADESCOPE, Identity, original_name
+
+UTC = timezone.utc  # datetime.UTC is Python 3.11+
 
 DAY = timedelta(days=1)
 
@@ -92,12 +94,28 @@ def parse_time(text: str, local: tzinfo | None = None) -> datetime:
     if not _HAS_TIME.match(value):
         raise LatenessError(f"{text!r} is not a date and time (ISO 8601, e.g. 2024-03-01T23:59+01:00)")
     try:
-        when = datetime.fromisoformat(value)
+        when = from_iso(value)
     except ValueError:
         raise LatenessError(f"{text!r} is not a date and time (ISO 8601, e.g. 2024-03-01T23:59+01:00)") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=local) if local else when.astimezone()
     return when
+
+
+def from_iso(value: str) -> datetime:
+    """`datetime.fromisoformat`, the same on every Python we support: before 3.11 it refused a
+    trailing `Z` and fractions of other than 3 or 6 digits, which the LMS exports use."""
+    found = re.fullmatch(r"(.*?[T ]\d\d:\d\d(?::\d\d)?)(?:[.,](\d+))?(Z|z|[+-]\d\d:?\d\d(?::?\d\d)?)?", value)
+    if found is None:
+        return datetime.fromisoformat(value)  # a date alone, or something it will refuse
+    clock, fraction, zone = found.groups()
+    text = clock + (f".{fraction[:6].ljust(6, '0')}" if fraction else "")
+    if zone:
+        zone = "+00:00" if zone in ("Z", "z") else zone
+        if ":" not in zone[1:]:  # +0100 -> +01:00
+            zone = zone[:3] + ":" + zone[3:5] + (":" + zone[5:] if len(zone) > 5 else "")
+        text += zone
+    return datetime.fromisoformat(text)
 
 
 def parse_percent(text: str) -> Fraction:

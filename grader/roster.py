@@ -201,7 +201,9 @@ def _timestamp(value: Any) -> datetime | None:
         return None
     date, time, fraction, zone = found.groups()
     iso = f"{date}T{time}" + (f".{fraction[:6].ljust(6, '0')}" if fraction else "") + (zone or "")
-    return datetime.fromisoformat(iso)
+    from .lateness import from_iso  # (lateness imports this module)
+
+    return from_iso(iso)
 
 
 _ENTRY = re.compile(r"(?P<indent> *)(?P<dash>- +)?(?P<key>:?[^\s:'\"][^:]*?|'[^']*'|\"[^\"]*\"):(?: +(?P<value>.*))?")

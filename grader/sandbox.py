@@ -23,11 +23,15 @@ from __future__ import annotations
 
 import ctypes
 import os
-import resource
 import socket
 import sys
 from dataclasses import dataclass, field
 from typing import Any
+
+try:
+    import resource
+except ImportError:  # Windows: only the portable backend runs there, and it needs none of this module's calls
+    resource = None  # type: ignore[assignment]
 
 from . import seccomp
 
@@ -50,7 +54,7 @@ PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 
-_libc = ctypes.CDLL(None, use_errno=True)
+_libc: Any = ctypes.CDLL(None, use_errno=True) if os.name == "posix" else None  # Linux calls only
 
 # What a report holds about each protection (True: active), and the words for a missing one.
 PROTECTIONS = {

@@ -185,13 +185,13 @@ class ForkServer:
 
     def _run(self) -> None:
         try:
-            self._proc = subprocess.Popen(  # its own process group: a terminal's Ctrl-C is the grader's alone
+            self._proc = subprocess.Popen(  # its own session and group: a terminal's Ctrl-C is the grader's alone
                 self.launch.argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=self.launch.env,
                 cwd="/",
-                process_group=0,
+                start_new_session=True,  # (process_group= is Python 3.11+)
             )
         except OSError as exc:
             self._error = exc
