@@ -97,17 +97,9 @@ def corr2d_kernel_not_transposed(X, K_column):
 
 def conv_matrix_column_major(K, in_shape):
     """W whose rows read each window column by column: K[a, b] at column (j + b) * n_h + (i + a)."""
-    K = torch.as_tensor(K)
+    W = conv_matrix(K, in_shape)
     nh, nw = in_shape
-    kh, kw = K.shape
-    oh, ow = nh - kh + 1, nw - kw + 1
-    W = torch.zeros((oh * ow, nh * nw), dtype=K.dtype)
-    for i in range(oh):
-        for j in range(ow):
-            for a in range(kh):
-                for b in range(kw):
-                    W[i * ow + j, (j + b) * nh + (i + a)] = K[a, b]
-    return W
+    return W.reshape(-1, nh, nw).transpose(1, 2).reshape(W.shape[0], nh * nw)
 
 
 def min_kernel_size_one_short(d):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 import click
@@ -119,13 +120,16 @@ def check(
 
 
 def _looks_like_json(path: str) -> bool:
-    """A regular file whose first non-blank byte opens a JSON object: worth warming a kernel for.
-    (The full checks come later; this only spares obviously unusable files a warm parent.)"""
-    if not os.path.isfile(path):  # never open a FIFO or a device here: it could block or never end
-        return False
+    """A regular file (not a link) whose first non-blank byte opens a JSON object: worth warming
+    a kernel for. The full checks come later (staging refuses links and special files); this
+    only spares obviously unusable files a warm parent, and never follows a link or opens a
+    FIFO (which could block)."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(4096).lstrip(b" \t\r\n\xef\xbb\xbf")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return False
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = f.read(4096).lstrip(b" \t\r\n\xef\xbb\xbf")
     return head.startswith(b"{")

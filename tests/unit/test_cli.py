@@ -171,7 +171,7 @@ def test_check_of_a_file_that_is_not_json_reports_it_and_exits_2(not_json):
     assert "not a notebook" in report and "Score: 0/0" in report  # the report is still printed
 
 
-@pytest.mark.parametrize("kind", ["fifo", "folder", "missing", "empty", "text"])
+@pytest.mark.parametrize("kind", ["fifo", "folder", "missing", "empty", "text", "link"])
 def test_check_refuses_what_is_not_a_notebook_file_without_warming_a_kernel(tmp_path, kind):
     """The warm parent starts before the notebook is fully read (a cold check's critical path):
     only for a regular file that opens a JSON object; never a FIFO (opening it would block)."""
@@ -184,6 +184,10 @@ def test_check_refuses_what_is_not_a_notebook_file_without_warming_a_kernel(tmp_
         path.write_bytes(b"")
     elif kind == "text":
         path.write_text("\ufeff  notebook? no", encoding="utf-8")
+    elif kind == "link":  # to a real notebook: links are refused, and never followed to warm a kernel
+        path.symlink_to(
+            os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "examples", "submission.ipynb")
+        )
     result = grader_cli("check", str(path))
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
 
