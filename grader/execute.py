@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -151,6 +152,10 @@ class _GraderClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
+# "(2478712745.py, line 3)", "(/tmp/ipykernel_7/2478712745.py, line 3)", "(<ipython-input-4-..>, line 3)"
+_IPYTHON_FILE = re.compile(r"\s*\((?:[^()]*[/\\])?(?:\d+\.py|<ipython-input-[^>]*>), line (\d+)\)$")
+
+
 def _classify_cell_error(number: int, ename: str, evalue: str, limits: Limits) -> NotebookError:
     """Map a cell's exception to the student-facing explanation."""
     lowered = evalue.lower()
@@ -173,6 +178,8 @@ def _classify_cell_error(number: int, ename: str, evalue: str, limits: Limits) -
             number,
         )
     first = evalue.strip().splitlines()[0] if evalue.strip() else ""
+    if ename in ("SyntaxError", "IndentationError", "TabError"):  # IPython names the cell's code by a temp file
+        first = _IPYTHON_FILE.sub(r" (line \1 of the cell)", first)
     text = f"{ename}: {first}" if first else ename
     return NotebookError("cell-error", f"cell {number} raised {text[:300]}", number)
 
