@@ -267,16 +267,107 @@ def _choices(rubrics: dict[str, Rubric]) -> str:
 
 
 def collect_manual(nb: Any, rubric: Rubric) -> list[ManualItem]:
-    """Free-text answers from cells tagged `{"d2l_grader": {"answer": "<item id>"}}`."""
-    answers: dict[str, list[str]] = {}
-    for cell in nb.cells:
+    """Free-text answers, with where each was found.
+
+    Cells tagged `{"d2l_grader": {"answer": "<item id>"}}` (our starter notebooks) come first.
+    An item no cell is tagged for (the book's own notebook, answers typed in new cells, metadata
+    a notebook tool dropped) is looked for in the markdown after its prompt, after a heading
+    naming its exercise ("Exercise 3", or the exercise's title), or, under an "Exercises"
+    heading, in a cell that starts with its number ("3.", "**3.**", "Answer 3:")."""
+    cells = list(nb.cells)
+    tagged: dict[str, list[int]] = {}
+    for number, cell in enumerate(cells, 1):
         meta = cell.metadata.get(METADATA_KEY, {})
         if isinstance(meta, dict) and isinstance(meta.get("answer"), str):
-            answers.setdefault(meta["answer"], []).append(cell.source.strip())
+            tagged.setdefault(meta["answer"], []).append(number)
+    prompts = [_words(m.prompt) for m in rubric.manual]
     items = []
     for spec in rubric.manual:
-        text = "\n\n".join(a for a in answers.get(spec.id, []) if a and a != ANSWER_PLACEHOLDER)
+        if spec.id in tagged:
+            numbers = tagged[spec.id]
+            text = "\n\n".join(t for t in (_answer_text(cells[n - 1].source) for n in numbers) if t)
+            found = f"{_cells(numbers)}, tagged {spec.id}"
+        else:
+            text, found = _untagged_answer(cells, rubric, spec, prompts)
         items.append(
-            ManualItem(id=spec.id, exercise=spec.exercise, prompt=spec.prompt, answer=text, max_score=spec.points)
+            ManualItem(
+                id=spec.id,
+                exercise=spec.exercise,
+                prompt=spec.prompt,
+                answer=text,
+                max_score=spec.points,
+                found=found,
+            )
         )
     return items
+
+
+def _words(text: str) -> str:
+    """Text compared loosely: lower case, markdown emphasis and punctuation runs as one space."""
+    return " ".join(re.sub(r"[*_`>#]+|[^\w(),.?'-]+", " ", text.lower()).split())
+
+
+def _answer_text(source: str) -> str:
+    text = source.strip()
+    return "" if text == ANSWER_PLACEHOLDER else text
+
+
+def _cells(numbers: list[int]) -> str:
+    return ("cell " if len(numbers) == 1 else "cells ") + ", ".join(str(n) for n in numbers)
+
+
+def _is_heading(cell: Any) -> bool:
+    return cell.cell_type == "markdown" and cell.source.lstrip().startswith("#")
+
+
+def _untagged_answer(cells: list[Any], rubric: Rubric, spec: Any, prompts: list[str]) -> tuple[str, str]:
+    """(answer, where it was found) for an item no cell is tagged for; ("", where it was looked for)."""
+    prompt = _words(spec.prompt)
+    title = next((_words(e.title) for e in rubric.exercises if e.id == spec.exercise), "")
+    number = re.fullmatch(r"ex(\d+)", spec.exercise)
+    n = number.group(1) if number else None
+    in_exercises = False
+    for index, cell in enumerate(cells):
+        if cell.cell_type != "markdown":
+            continue
+        text = _words(cell.source)
+        if _is_heading(cell):
+            heading = text.split(" ", 1)[-1] if text else ""
+            in_exercises = heading.strip().rstrip(".") in ("exercises", "exercise")
+        if prompt and prompt in text:  # the prompt: what follows it in its cell, then the cells after
+            rest = _words(cell.source.split("\n", 1)[1]) if "\n" in cell.source else ""
+            own = [cell.source.strip().split("\n", 1)[1].strip()] if rest and prompt not in rest else []
+            return _following(cells, index, prompts, own, f"after the prompt in cell {index + 1}")
+        if _is_heading(cell) and ((title and title in text) or (n and re.search(rf"\bexercise {n}\b", text))):
+            return _following(cells, index, prompts, [], f"after the heading in cell {index + 1}")
+        if in_exercises and n and not _is_heading(cell):
+            marker = re.match(rf"\s*(?:\*\*)?(?:answer|exercise|q)?\s*{n}\s*[.):](?:\*\*)?\s*", cell.source, re.I)
+            if marker:
+                first = cell.source[marker.end() :].strip()
+                return _following(cells, index, prompts, [first] if first else [], f"numbered {n} in cell {index + 1}")
+    looked = [f"a cell tagged {spec.id}", "markdown after the prompt"]
+    if title or n:
+        looked.append("a heading naming the exercise" + (f" (Exercise {n})" if n else ""))
+    if n:
+        looked.append(f"a cell starting with {n}. under an Exercises heading")
+    return "", "looked for " + ", ".join(looked)
+
+
+def _following(cells: list[Any], anchor: int, prompts: list[str], first: list[str], where: str) -> tuple[str, str]:
+    """The answer: `first` (text in the anchor cell itself), then the markdown cells after the
+    anchor up to the next heading or another item's prompt; code cells in between are skipped."""
+    parts = [t for t in first if t and t != ANSWER_PLACEHOLDER]
+    numbers = [anchor + 1] if parts else []
+    for index in range(anchor + 1, len(cells)):
+        cell = cells[index]
+        if cell.cell_type != "markdown":
+            continue
+        if _is_heading(cell) or any(p and p in _words(cell.source) for p in prompts):
+            break
+        text = _answer_text(cell.source)
+        if text:
+            parts.append(text)
+            numbers.append(index + 1)
+    if not parts:
+        return "", f"nothing {where}"
+    return "\n\n".join(parts), f"{_cells(numbers)}, {where}"

@@ -50,6 +50,7 @@ class ManualItem:
     prompt: str
     answer: str
     max_score: float = 0.0
+    found: str = ""  # which cells the answer came from, or where it was looked for
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -61,6 +61,7 @@ def render(result: GradeResult, width: int = 100) -> str:
         console.print("Collected for manual grading:")
         for item in result.manual:
             state = f"{len(item.answer)} characters" if item.answer.strip() else "no answer found"
+            state += f": {_plain(item.found)}" if item.found else ""  # which cells, or where it looked
             console.print(f"  - {_plain(item.id)} ({_plain(item.exercise)}): {state}")
     # Always: a notebook that could not be run still counts 0 out of the assignment's total.
     label = f"Score, exercise {_plain(result.exercise)}'s public checks" if result.exercise else "Score"

@@ -243,3 +243,65 @@ def test_a_name_missing_because_its_cell_raised_points_to_that_cell():
         "inner": "",  # a function's local is no name of the notebook's
         "w": "",  # defined nowhere: nothing to point to
     }
+
+
+# ----------------------------------------------------------------------------- free text without our metadata
+def _md(text, answer=None):
+    cell = nbformat.v4.new_markdown_cell(text)
+    if answer:
+        cell.metadata["d2l_grader"] = {"answer": answer}
+    return cell
+
+
+def _free_text(rubrics, cells):
+    items = notebook.collect_manual(nbformat.v4.new_notebook(cells=cells), rubrics["conv-layer"])
+    return {m.id: (m.answer, m.found) for m in items}
+
+
+def test_free_text_without_metadata_is_found_after_its_prompt_or_heading_and_says_where(rubrics):
+    prompts = {m.id: m.prompt for m in rubrics["conv-layer"].manual}
+    code = nbformat.v4.new_code_cell
+    cells = [
+        _md("# 6.2 Convolutions"),
+        _md("**" + prompts["ex1-observations"] + "**"),  # 2: the prompt, emphasised
+        code("X_diag = 1"),
+        _md("K finds the edge."),  # 4
+        _md("Transposing moves it."),  # 5
+        _md("### Exercise 3"),  # 6: a heading naming the exercise
+        _md("W is sparse."),  # 7
+        _md("## Exercises"),  # 8: the book's list, answers numbered
+        _md("1. ignored: exercise 1 was found above"),
+        _md("**4.** [1, -2, 1], and ones."),  # 10
+        _md(prompts["ex2-explanation"] + "\n\nIt fails on 4-D input."),  # 11: prompt and answer in one cell
+    ]
+    found = _free_text(rubrics, cells)
+    assert found["ex1-observations"] == (
+        "K finds the edge.\n\nTransposing moves it.",
+        "cells 4, 5, after the prompt in cell 2",
+    )
+    assert found["ex3-form"] == ("W is sparse.", "cell 7, after the heading in cell 6")
+    assert found["ex4-kernels"] == ("[1, -2, 1], and ones.", "cell 10, numbered 4 in cell 10")
+    assert found["ex2-explanation"] == ("It fails on 4-D input.", "cell 11, after the prompt in cell 11")
+
+
+def test_a_tagged_cell_wins_and_a_missing_answer_says_where_it_was_looked_for(rubrics):
+    prompts = {m.id: m.prompt for m in rubrics["conv-layer"].manual}
+    cells = [
+        _md(prompts["ex1-observations"]),
+        _md("an untagged guess"),
+        _md("the tagged answer", answer="ex1-observations"),
+        _md(notebook.ANSWER_PLACEHOLDER, answer="ex2-explanation"),
+        _md(prompts["ex3-form"]),  # a prompt with nothing after it: the next prompt ends it
+        _md(prompts["ex4-kernels"]),
+    ]
+    found = _free_text(rubrics, cells)
+    assert found["ex1-observations"] == ("the tagged answer", "cell 3, tagged ex1-observations")
+    assert found["ex2-explanation"] == ("", "cell 4, tagged ex2-explanation")
+    assert found["ex3-form"] == ("", "nothing after the prompt in cell 5")
+    assert found["ex4-kernels"] == ("", "nothing after the prompt in cell 6")
+    nothing = _free_text(rubrics, [_md("# Notes"), _md("some text")])
+    assert nothing["ex1-observations"] == (
+        "",
+        "looked for a cell tagged ex1-observations, markdown after the prompt, a heading naming the exercise "
+        "(Exercise 1), a cell starting with 1. under an Exercises heading",
+    )

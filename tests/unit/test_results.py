@@ -120,7 +120,9 @@ def test_the_json_form_carries_every_field_and_its_schema_version():
                 "description": "d",
             }
         ],
-        "manual": [{"id": "m", "exercise": "ex1", "prompt": "Why?", "answer": "Because.", "max_score": 2.0}],
+        "manual": [
+            {"id": "m", "exercise": "ex1", "prompt": "Why?", "answer": "Because.", "max_score": 2.0, "found": ""}
+        ],
         "errors": [{"kind": "memory-limit", "message": "cell 3 exceeded the memory limit (4 GiB)", "cell": 3}],
         "sandbox": {"network": "isolated", "uid": None},
         "warnings": ["no separate user: the process limit counts all your processes"],
