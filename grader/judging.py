@@ -98,6 +98,8 @@ def evaluate(
             status, message = _judge_isolated(planned, plan, fetched, *modules, time_limit=time_limit)
         if spec.hidden and status == FAILED:
             message = HIDDEN_FAILED
+        elif spec.hidden and status == PASSED:
+            message = ""  # a note would tell the shape of a hidden expected value
         results.append(
             CheckResult(
                 id=spec.id,
@@ -143,6 +145,7 @@ def _judge(
 ) -> tuple[str, str]:
     spec = planned.spec
     case: PlannedCase | None = None
+    notes: list[str] = []  # what a kind accepted with a remark (a passed check still says it)
     try:
         students = {name: _value(fetched.get(f.key), name, spec.hidden) for name, f in planned.students.items()}
 
@@ -162,6 +165,7 @@ def _judge(
                 rng=rng_for(plan.rubric.seed, spec.id + "/property", case.number),
                 expected=expected,
                 reference_value=reference_value,
+                notes=notes,
             )
             planned.kind.judge(spec, case, value, ctx)
     except Unavailable as exc:
@@ -169,7 +173,7 @@ def _judge(
     except CheckFailed as exc:
         inputs = _inputs(planned, case) if case is not None else ""
         return FAILED, f"{exc}\n{inputs}" if inputs else str(exc)
-    return PASSED, ""
+    return PASSED, "; ".join(dict.fromkeys(notes))
 
 
 def _inputs(planned: PlannedCheck, case: PlannedCase) -> str:

@@ -39,6 +39,11 @@ class ValueCheck(CheckSpec):
         "(otherwise a nan or inf never matches)",
     )
 
+    singleton_dims: Literal["exact", "ignore"] = Field(
+        "exact",
+        description="'ignore': an answer whose shape differs from the expected one only by dimensions "
+        "of size 1 (a (1, 1, L) tensor for (L,)) is compared without them, and its result says so",
+    )
     diagnoses: list[Diagnosis] = Field(
         default_factory=list,
         description="known wrong answers, tried in order when the value is wrong (never shown for hidden checks)",
@@ -77,8 +82,11 @@ class ValueKind(CheckKind):
     def judge(self, check: Any, case: Any, value: Any, ctx: JudgeContext) -> None:
         ensure_plain(value, ctx.what)
         assert ctx.expected is not None
+        expected = ctx.expected(case)
+        if check.singleton_dims == "ignore":
+            value, expected = _without_singletons(value, expected, ctx)
         try:
-            self._compare(check, value, ctx.expected(case), ctx.what)
+            self._compare(check, value, expected, ctx.what)
         except CheckFailed as failure:
             diagnosis = self._diagnose(check, case, value, ctx)
             if diagnosis is None:
@@ -113,3 +121,18 @@ class ValueKind(CheckKind):
 
 
 KIND = ValueKind()
+
+
+def _without_singletons(value: Any, expected: Any, ctx: JudgeContext) -> tuple[Any, Any]:
+    """Both with their size-1 dimensions dropped, when that is all that tells their shapes apart
+    (noted for the student); otherwise both unchanged, and the comparison reports the shape."""
+    import numpy as np
+
+    got, want = getattr(value, "shape", None), getattr(expected, "shape", None)
+    if got is None or want is None or tuple(got) == tuple(want):
+        return value, expected
+    squeezed = [d for d in got if d != 1], [d for d in want if d != 1]
+    if squeezed[0] != squeezed[1]:
+        return value, expected
+    ctx.notes.append(f"{ctx.what}: shape {tuple(got)} accepted as {tuple(want)} (dimensions of size 1 ignored)")
+    return np.asarray(value).reshape(tuple(want)), expected

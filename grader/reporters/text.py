@@ -54,7 +54,7 @@ def render(result: GradeResult, width: int = 100) -> str:
         for c in checks:
             name = _plain(c.id) + (" (hidden)" if c.hidden else "")
             # what the check is about (the rubric's description), then why it failed
-            why = "\n".join(_plain(t) for t in (c.description, "" if c.status == PASSED else c.message) if t)
+            why = "\n".join(_plain(t) for t in (c.description, c.message) if t)  # a passed check's note too
             table.add_row(name, f"{c.score:g}/{c.max_score:g}", _MARK.get(c.status, _plain(c.status)), why)
         console.print(table)
     if result.manual:

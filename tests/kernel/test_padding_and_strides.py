@@ -54,6 +54,10 @@ ALTERNATIVES = {
     "stride2-with-unfold": {STRIDE2: "    return x.unfold(0, m, 2) @ k"},
     "float-cost-ratio": {"    return s_h * s_w": "    return float(s_h) * float(s_w)"},
     "mirror-with-numpy": {MIRROR: "def mirror_pad(X, p):\n    return np.pad(X.numpy(), p, mode='reflect')"},
+    # F.pad(mode="reflect") needs (N, C, ...) input: returned as it comes, (1, 1, ...), accepted with a note
+    "mirror-with-F-pad-keeps-batch-dimensions": {
+        MIRROR: "def mirror_pad(X, p):\n    return F.pad(X[None, None], (p, p) * X.dim(), mode='reflect')"
+    },
     "mirror-with-F-pad": {
         MIRROR: "def mirror_pad(X, p):\n"
         "    if X.dim() == 1:\n"

@@ -28,6 +28,8 @@ ALTERNATIVES = {
     "permute-delta0": {DELTA0: "    return (X.permute(1, 2, 0) @ V.T).permute(2, 0, 1)"},
     "numpy-corr1d": {CORR1D: "    return np.correlate(x.numpy(), k.numpy(), 'valid')"},
     "unfold-corr1d": {CORR1D: "    return x.unfold(0, len(k), 1) @ k"},
+    # F.conv1d's (1, 1, L) result: the rubric accepts extra size-1 dimensions here, with a note
+    "conv1d-corr1d-keeps-batch-dimensions": {CORR1D: "    return F.conv1d(x[None, None], k[None, None])"},
     "numpy-convolve": {CONV_FULL: "    return np.convolve(f.numpy(), g.numpy())"},
     "conv1d-flipped-kernel": {
         CONV_FULL: "    m = len(g)\n"

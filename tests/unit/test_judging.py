@@ -477,6 +477,36 @@ def test_a_diagnosis_is_never_shown_for_a_hidden_check(mini):
     assert results["double-diagnosed"].message == HIDDEN_FAILED
 
 
+SINGLETONS = """
+[[check]]
+id = "double-any-singletons"
+exercise = "ex1"
+points = 1
+call = "double"
+args = [{ tensor = [1.0, 2.0] }]
+singleton_dims = "ignore"
+"""
+
+
+@pytest.mark.parametrize("hidden", [False, True])
+def test_extra_size_one_dimensions_pass_with_a_note_only_where_the_rubric_allows_them(mini, hidden):
+    extra = SINGLETONS.replace("points = 1\n", "points = 1\nhidden = true\n") if hidden else SINGLETONS
+    rubric = mini(extra)
+    batched = {**notebook(), "double": lambda x: (x * 2)[None, None]}  # shape (1, 1, 2) for (2,)
+    results = grade(rubric, batched)
+    allowed = results["double-any-singletons"]
+    assert allowed.status == PASSED
+    # the note tells the shape of the expected value: never for a hidden check
+    assert allowed.message == (
+        "" if hidden else "double: shape (1, 1, 2) accepted as (2,) (dimensions of size 1 ignored)"
+    )
+    assert results["double-public"].status == FAILED and "shape" in results["double-public"].message  # "exact"
+    other = grade(rubric, {**notebook(), "double": lambda x: (x * 2).repeat(2)})  # (4,): not a singleton matter
+    assert other["double-any-singletons"].status == FAILED
+    wrong = grade(rubric, {**notebook(), "double": lambda x: (x * 3)[None]})  # right shape after all, wrong values
+    assert wrong["double-any-singletons"].status == FAILED
+
+
 def test_a_hidden_failure_gets_the_generic_message(mini):
     results = grade(mini(), {**notebook(), "double": lambda x: x * 3})
     assert results["double-hidden"].status == FAILED
