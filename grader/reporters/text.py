@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..results import PASSED, GradeResult
+from ..results import GradeResult
 
 _MARK = {"passed": "[green]passed[/]", "failed": "[red]failed[/]", "error": "[yellow]error[/]"}
 # Terminal control characters, C0 and C1 (colour codes, clear-screen, bell in student output), and lone
