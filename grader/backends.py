@@ -199,6 +199,7 @@ harness.remember_originals()
 harness._seed({seed})
 for name in [m for m in sys.modules if m == "grader" or m.startswith("grader.")]:
     del sys.modules[name]
+harness.install_grading_stub()
 from ipykernel import kernelapp
 kernelapp.launch_new_instance(argv=["-f", sys.argv[1], "--HistoryManager.enabled=False",
     "--IPKernelApp.log_level=CRITICAL", "--InteractiveShell.colors=nocolor"])

@@ -149,6 +149,7 @@ def _kernel_main(
         harness.remember_originals()  # before any student code: what probes may rely on
         for name in [m for m in sys.modules if m == "grader" or m.startswith("grader.")]:
             del sys.modules[name]  # the engine is not importable from student code
+        harness.install_grading_stub()  # `import grader; grader.check(...)` left in a notebook: a no-op
         _seed(int(request.get("seed", 0)))
         _start_kernel(request["connection_file"])
     except SystemExit as exc:

@@ -50,3 +50,21 @@ def test_check_prints_the_exercise_table_from_the_live_kernel(tmp_path):
         "CheckError",
         "no exercise 'ex9' in conv-layer; its exercises: section, ex1, ex2, ex3, ex4",
     )
+
+
+def test_checks_left_in_a_handed_in_notebook_do_nothing_while_it_is_graded(grader, rubrics, tmp_path):
+    """Students keep their `grader.check("ex3")` cells: graded, those are no-ops, not cell errors,
+    and the engine itself stays out of the kernel's reach."""
+    from nbfactory import variant
+
+    path = variant(
+        "conv-layer.ipynb",
+        tmp_path,
+        append=[
+            'import grader\nassert grader.check("ex3") is None',
+            "try:\n    import grader.api\nexcept ModuleNotFoundError:\n    engine_reachable = False\n"
+            "else:\n    engine_reachable = True\nassert not engine_reachable",
+        ],
+    )
+    result = grader.grade(path, rubrics["conv-layer"])
+    assert result.errors == [] and result.score == result.max_score, result.errors
