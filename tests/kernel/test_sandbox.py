@@ -89,13 +89,13 @@ sys_files = [os.path.join(d, f) for d, _, files in os.walk('/sys') for f in file
     # files in /dev/shm, /tmp, /var/tmp and a SysV segment meant to outlive grading; a tmpfs bomb
     "leftovers": (
         [
-            f"SHM_KEY = {SHM_KEY}\n"
+            f"SHM_KEY = {SHM_KEY}\nRUN = {os.getpid()}\n"
             + """
 import ctypes, os, errno
 wrote = {}
 for folder in ('/dev/shm', '/tmp', '/var/tmp'):
     try:
-        with open(os.path.join(folder, 'd2l-grader-leftover-' + str(os.getuid())), 'wb') as f:
+        with open(os.path.join(folder, 'd2l-grader-leftover-%d-%d' % (RUN, os.getuid())), 'wb') as f:
             f.write(b'x' * (8 << 20))
         wrote[folder] = 'ok'
     except OSError as exc:
@@ -103,7 +103,7 @@ for folder in ('/dev/shm', '/tmp', '/var/tmp'):
 libc = ctypes.CDLL(None, use_errno=True)
 segment = libc.shmget(SHM_KEY, 64 << 20, 0o1000 | 0o600)  # IPC_CREAT, a key the host check looks for
 try:
-    with open('/dev/shm/d2l-grader-big-' + str(os.getuid()), 'wb') as f:
+    with open('/dev/shm/d2l-grader-big-%d-%d' % (RUN, os.getuid()), 'wb') as f:
         f.write(b'y' * (100 << 20))
     big = 'ok'
 except OSError as exc:
@@ -220,10 +220,12 @@ def _host_segments() -> set[str]:
 
 
 def _leftovers() -> list[Path]:
+    """This run's leftover files on the host (named with the test process's pid, as MARKER is:
+    a killed earlier run's files are not this run's verdict)."""
     found = []
     for folder in ("/dev/shm", "/tmp", "/var/tmp"):
-        found += [p for p in Path(folder).glob("d2l-grader-leftover-*") if p.is_file()]
-    return found + [p for p in Path("/dev/shm").glob("d2l-grader-big-*") if p.is_file()]
+        found += [p for p in Path(folder).glob(f"d2l-grader-leftover-{os.getpid()}-*") if p.is_file()]
+    return found + [p for p in Path("/dev/shm").glob(f"d2l-grader-big-{os.getpid()}-*") if p.is_file()]
 
 
 def _processes_with(marker: str) -> list[int]:
