@@ -102,3 +102,26 @@ def test_check_of_an_exercise_the_assignment_lacks_is_one_line_and_exit_2():
         "grader: no exercise 'ex9' in conv-layer; its exercises: section, ex1, ex2, ex3, ex4"
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_a_student_without_root_grades_the_reference_at_full_marks_on_the_portable_backend():
+    """A student's own machine: `grader check` as an ordinary user (here `nobody`) with the
+    portable backend gives the reference notebook every point, and says which protections are off."""
+    import json
+
+    from kernels import unprivileged_python
+
+    found = unprivileged_python()
+    if found is None:
+        pytest.skip("no interpreter the unprivileged user nobody can run with these packages")
+    python, env = found
+    notebook = ROOT / "reference" / "conv-layer.ipynb"
+    command = f"cd /tmp && {python} -m grader check {notebook} --backend portable --format json"
+    proc = subprocess.run(
+        ["su", "-s", "/bin/sh", "nobody", "-c", command], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    assert (result["assignment"], result["score"], result["max_score"]) == ("conv-layer", 20.0, 20.0)
+    assert result["errors"] == [] and result["sandbox"]["backend"] == "portable"
+    assert result["warnings"], "the portable backend says which protections are off"
