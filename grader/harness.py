@@ -475,12 +475,10 @@ def digest(results):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _run(request):
-    from IPython import get_ipython
-    from IPython.display import publish_display_data
-
+def fetch_all(request, namespace):
+    """One run: every fetch of the request on `namespace`, as plain data by fetch key (the
+    graded kernel's harness cell, and `grader.check` in a student's own kernel)."""
     _new_run()
-    namespace = get_ipython().user_ns
     probes: dict = {}
     if request.get("probes"):
         exec(compile(request["probes"], "<grader-probes>", "exec"), probes)
@@ -490,6 +488,15 @@ def _run(request):
             results[fetch["key"]] = _fetch_one(fetch, namespace, probes)
         except BaseException as exc:  # never let one fetch stop the others
             results[fetch["key"]] = {"status": "error", "error": "harness: " + _describe_error(exc)}
+    return results
+
+
+def _run(request):
+    from IPython import get_ipython
+    from IPython.display import publish_display_data
+
+    namespace = get_ipython().user_ns
+    results = fetch_all(request, namespace)
     # Two channels the grader compares: the results themselves in the execute reply (the
     # user_expression naming `slot`), and their digest on IOPub. Rewriting one is not enough.
     namespace[request["slot"]] = _Reply({"token": request["token"], "results": results})

@@ -13,7 +13,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -153,7 +153,7 @@ def _judge(
             return _expected(planned, case, students, reference)
 
         def reference_value(case: PlannedCase, function: str) -> Any:
-            return getattr(reference, function)(*[_to_torch(a) for a in substitute(case.reference_args, students)])
+            return _call_reference(getattr(reference, function), case, students)
 
         for case in planned.cases:
             value = _value(fetched.get(case.fetch.key), spec.target, spec.hidden)
@@ -244,7 +244,7 @@ def _expected(planned: PlannedCheck, case: PlannedCase, students: dict[str, Any]
         return case.cached_expected
     function = getattr(reference, planned.spec.reference_function)
     try:
-        expected = function(*[_to_torch(a) for a in substitute(case.reference_args, students)])
+        expected = _call_reference(function, case, students)
     except Exception as exc:
         if cacheable:
             raise  # our own inputs broke our own reference: a grader problem, reported as such
@@ -255,6 +255,11 @@ def _expected(planned: PlannedCheck, case: PlannedCase, students: dict[str, Any]
     if cacheable:
         case.cached_expected = expected
     return expected
+
+
+def _call_reference(function: Callable[..., Any], case: PlannedCase, students: dict[str, Any]) -> Any:
+    """A reference-module function on the case's reference inputs (the student's values put in)."""
+    return function(*[_to_torch(a) for a in substitute(case.reference_args, students)])
 
 
 def _to_torch(value: Any) -> Any:

@@ -151,16 +151,7 @@ def _run_fetches(request: dict[str, Any], namespace: dict[str, Any]) -> dict[str
 
     saved = _random_states()
     try:
-        harness._new_run()
-        probes: dict[str, Any] = {}
-        if request.get("probes"):
-            exec(compile(request["probes"], "<grader-probes>", "exec"), probes)
-        results: dict[str, Any] = {}
-        for fetch in request["fetches"]:
-            try:
-                results[fetch["key"]] = harness._fetch_one(fetch, namespace, probes)
-            except BaseException as exc:  # one fetch never stops the others
-                results[fetch["key"]] = {"status": "error", "error": "harness: " + harness._describe_error(exc)}
+        results: dict[str, Any] = harness.fetch_all(request, namespace)
         return results
     finally:
         _restore_random_states(saved)

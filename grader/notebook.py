@@ -202,18 +202,18 @@ def explain_missing_names(checks: list[Any], errors: list[Any], nb: Any) -> None
     """A check that found no `X` because the cell defining `X` raised says so: the failure's
     cause is that cell's error, reported elsewhere in the report (cells count from 1, as there)."""
     raised = {e.cell: e.message for e in errors if e.kind == "cell-error" and isinstance(e.cell, int)}
-    if not raised:
-        return
+    defines = {  # each raising code cell's names, parsed once
+        number: _bound_names(nb.cells[number - 1].source, nested=True)
+        for number in sorted(raised)
+        if 0 < number <= len(nb.cells) and nb.cells[number - 1].cell_type == "code"
+    }
     for check in checks:
         found = _MISSING.fullmatch(check.message)
-        if found is None:
-            continue
-        for number, message in sorted(raised.items()):
-            cell = nb.cells[number - 1] if 0 < number <= len(nb.cells) else None
-            if cell is not None and cell.cell_type == "code" and found.group(1) in _bound_names(cell.source, True):
-                what = message.split(" raised ", 1)[1] if " raised " in message else message
-                check.message += f": cell {number}, which defines it, raised {what}"
-                break
+        number = next((n for n, names in defines.items() if found and found.group(1) in names), None)
+        if number is not None:
+            message = raised[number]
+            what = message.split(" raised ", 1)[1] if " raised " in message else message
+            check.message += f": cell {number}, which defines it, raised {what}"
 
 
 def named_assignment(nb: Any) -> str | None:
