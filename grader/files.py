@@ -3,8 +3,20 @@
 Every file the grader writes (reports, per-student results, the gradebook, plots) is read
 by something else — a grading platform, an LMS import, a resumed batch — possibly while we
 are still running. So each is written beside its destination and renamed over it: a
-reader sees the old file or the new one, never half of one. Files are made readable by
-others (0644): they are reports, meant to be read.
+reader sees the old file or the new one, never half of one.
+
+A file's mode is what `open()` would have given it (`0666 & ~umask`: 0644 under the usual
+umask 022, 0640 under 027 for a course that keeps grades within the instructor's group),
+except that it is never writable by everyone, whatever the umask: grades another account
+could rewrite are not grades. `mkstemp` alone would make every file 0600, which a colleague
+or the web server meant to read them cannot.
+
+The umask is read from `/proc/self/status` on each write. The only portable way to read it,
+`os.umask()`, sets it too, so reading it that way while another thread creates a file (the
+review page's server threads, matplotlib's import in a batch) could give that file a wrong
+mode; `/proc` reads it without changing it. Where `/proc` does not say (not Linux, or a kernel
+before 4.7), the umask is read once, with `os.umask`, when this module is imported — before
+the grader starts any thread.
 """
 
 from __future__ import annotations
@@ -14,11 +26,49 @@ import os
 import tempfile
 from typing import Any
 
+WORLD_WRITABLE = 0o002
 
-def write_atomic(path: str, data: str | bytes, mode: int = 0o644) -> None:
-    """Write `data` to `path` via a temporary file in the same folder and a rename."""
+
+def _umask_from_proc() -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _umask_at_import() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_IMPORT_UMASK = _umask_from_proc()
+if _IMPORT_UMASK is None:
+    _IMPORT_UMASK = _umask_at_import()
+
+
+def current_umask() -> int:
+    """The process's umask, read without setting it (see the module's docstring)."""
+    mask = _umask_from_proc()
+    return _IMPORT_UMASK if mask is None else mask
+
+
+def output_mode() -> int:
+    """The mode of a new output file: `0666 & ~umask`, never world-writable."""
+    return 0o666 & ~current_umask() & ~WORLD_WRITABLE
+
+
+def write_atomic(path: str, data: str | bytes, mode: int | None = None) -> None:
+    """Write `data` to `path` via a temporary file in the same folder and a rename.
+
+    `mode` defaults to `output_mode()`; a given one loses its world-write bit all the same."""
+    mode = output_mode() if mode is None else mode & ~WORLD_WRITABLE
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(folder, mode=0o777 & ~WORLD_WRITABLE, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".grader-")
     try:
         with os.fdopen(fd, "wb") as f:
