@@ -46,9 +46,8 @@ def _umask_at_import() -> int:
     return mask
 
 
-_IMPORT_UMASK = _umask_from_proc()
-if _IMPORT_UMASK is None:
-    _IMPORT_UMASK = _umask_at_import()
+_from_proc = _umask_from_proc()
+_IMPORT_UMASK: int = _umask_at_import() if _from_proc is None else _from_proc
 
 
 def current_umask() -> int:
