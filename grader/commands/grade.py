@@ -115,6 +115,17 @@ class _Signals:
     def install(self) -> None:
         for sig in _SIGNALS:
             signal.signal(sig, self._outside_loop)
+        previous = sys.unraisablehook
+
+        def quiet_interruption(unraisable: Any) -> None:
+            # A signal can land while Python runs a callback whose exceptions it cannot
+            # propagate (a weakref callback of the import system, a __del__): it prints them as
+            # "Exception ignored in" with a traceback. The stop is already requested and the
+            # command notices it at its next step, so the unwinding exception is dropped quietly.
+            if not isinstance(unraisable.exc_value, _Interrupted):
+                previous(unraisable)
+
+        sys.unraisablehook = quiet_interruption
 
     def _outside_loop(self, signum: int, frame: Any) -> None:
         if self.stop.requested:

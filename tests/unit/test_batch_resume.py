@@ -256,3 +256,32 @@ def test_stale_temporary_files_of_a_killed_run_are_removed(layout, rubric):
     (out / "results" / ".grader-abc123").write_text("{half")
     run(subs, out, rubric, Grading(rubric))
     assert not [n for n in os.listdir(out / "results") if n.startswith(".")]
+
+
+def test_an_interruption_python_cannot_propagate_is_dropped_quietly_and_the_stop_stays_requested(monkeypatch, capsys):
+    """A signal that lands in a callback Python cannot raise from (an import lock's weakref
+    callback, a __del__) would print "Exception ignored in" and a traceback: the command's
+    hook drops that one exception, the stop stays requested, and any other goes on as before."""
+    import signal
+    import sys
+    import types
+
+    from grader.commands.grade import _Interrupted, _Signals
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = _Signals(Stop())
+    try:
+        signals.install()
+        with pytest.raises(_Interrupted):
+            signals._outside_loop(signal.SIGINT, None)
+        assert signals.stop.requested
+        sys.unraisablehook(types.SimpleNamespace(exc_value=_Interrupted(signal.SIGINT)))
+        other = types.SimpleNamespace(exc_value=ValueError("a real problem"))
+        sys.unraisablehook(other)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    assert seen == [other]
+    assert capsys.readouterr().err == ""
