@@ -171,10 +171,10 @@ def discover(folder: str, notebook_name: str) -> list[Submission]:
             elif stat.S_ISREG(st.st_mode):
                 if not is_notebook_name:
                     continue  # a roster, a README: not a submission
-                problem = _file_problem(name, st)
+                problem = file_problem(name, st)
                 found.append(Submission(student_id(base), name, path, None if problem else path, None, problem))
             else:
-                found.append(Submission(student_id(base), name, path, None, None, _file_problem(name, st)))
+                found.append(Submission(student_id(base), name, path, None, None, file_problem(name, st)))
     finally:
         os.close(root)
     _check_collisions(found)
@@ -214,7 +214,7 @@ def _kind(st: os.stat_result) -> str:
     return "not a regular file"
 
 
-def _file_problem(label: str, st: os.stat_result) -> str:
+def file_problem(label: str, st: os.stat_result) -> str:
     """Why a would-be notebook or own file is refused ("" when it is a plain regular file)."""
     if stat.S_ISLNK(st.st_mode):
         return f"{label} is a symbolic link: the grader never follows links; submit the file or folder itself"
@@ -299,11 +299,11 @@ def _folder_submission(root_fd: int, folder: str, name: str, notebook_name: str)
                 e.rel for e in candidates
             )
     if chosen is not None:
-        problem = _file_problem(f"{name}/{chosen.rel}", chosen.st)
+        problem = file_problem(f"{name}/{chosen.rel}", chosen.st)
     for entry in entries:
         if entry is chosen or stat.S_ISDIR(entry.st.st_mode):
             continue
-        why = _file_problem(f"{name}/{entry.rel}", entry.st)
+        why = file_problem(f"{name}/{entry.rel}", entry.st)
         if why:
             notes.append(why + " (it was not given to the notebook)")
     notebook = os.path.join(path, *chosen.rel.split("/")) if chosen is not None and not problem else None
@@ -318,7 +318,7 @@ def _refusal(label: str, exc: OSError, dir_fd: int | None, name: str) -> Submiss
     except OSError:
         st = None
     if st is not None and stat.S_ISLNK(st.st_mode):
-        return SubmissionRefused(_file_problem(label, st))
+        return SubmissionRefused(file_problem(label, st))
     if exc.errno == errno.ENOENT:
         return SubmissionRefused(f"{label}: no such file")
     if exc.errno in (errno.ELOOP, errno.ENOTDIR):
@@ -382,7 +382,7 @@ def read_notebook_bytes(path: str, below: str | None = None, limit: int = MAX_NO
             os.close(dir_fd)
     try:
         st = os.fstat(fd)
-        problem = _file_problem(path, st)
+        problem = file_problem(path, st)
     except BaseException:
         os.close(fd)
         raise
@@ -429,7 +429,7 @@ def own_files_sha256(own_files: str | None) -> str:
             if stat.S_ISDIR(entry.st.st_mode):
                 continue
             rel = os.fsencode(entry.rel)
-            if _file_problem(entry.rel, entry.st):
+            if file_problem(entry.rel, entry.st):
                 digest.update(b"refused\0" + rel + b"\0")
                 continue
             digest.update(b"file\0" + rel + b"\0")
@@ -470,7 +470,7 @@ def _open_file(base_fd: int, rel: str) -> int:
     finally:
         os.close(dir_fd)
     try:
-        problem = _file_problem(rel, os.fstat(fd))
+        problem = file_problem(rel, os.fstat(fd))
     except BaseException:
         os.close(fd)
         raise
@@ -540,7 +540,7 @@ def _copy_tree(own_files: str, scratch_fd: int, skip: str, max_bytes: int) -> li
                 continue
             if entry.rel == skip:
                 continue
-            why = _file_problem(f"{label}/{entry.rel}", entry.st)
+            why = file_problem(f"{label}/{entry.rel}", entry.st)
             if why:
                 notes.append(why + " (it was not given to the notebook)")
                 continue

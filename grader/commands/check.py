@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 import sys
 
 import click
@@ -120,16 +119,18 @@ def check(
 
 
 def _looks_like_json(path: str) -> bool:
-    """A regular file (not a link) whose first non-blank byte opens a JSON object: worth warming
-    a kernel for. The full checks come later (staging refuses links and special files); this
-    only spares obviously unusable files a warm parent, and never follows a link or opens a
-    FIFO (which could block)."""
+    """A file staging would read (regular, not a link, its data's only name) whose first
+    non-blank byte opens a JSON object: worth warming a kernel for. The full checks come later;
+    this only spares files staging refuses, and obviously unusable ones, a warm parent, and never
+    follows a link or opens a FIFO (which could block)."""
+    from ..staging import file_problem
+
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return False
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        if file_problem(path, os.fstat(fd)):
             return False
         head = f.read(4096).lstrip(b" \t\r\n\xef\xbb\xbf")
     return head.startswith(b"{")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import shutil
 import sys
 import xml.etree.ElementTree as ET
 
@@ -171,10 +172,15 @@ def test_check_of_a_file_that_is_not_json_reports_it_and_exits_2(not_json):
     assert "not a notebook" in report and "Score: 0/0" in report  # the report is still printed
 
 
-@pytest.mark.parametrize("kind", ["fifo", "folder", "missing", "empty", "text", "link"])
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "examples", "submission.ipynb")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "missing", "empty", "text", "link", "hard-link"])
 def test_check_refuses_what_is_not_a_notebook_file_without_warming_a_kernel(tmp_path, kind):
     """The warm parent starts before the notebook is fully read (a cold check's critical path):
-    only for a regular file that opens a JSON object; never a FIFO (opening it would block)."""
+    only for a regular file that opens a JSON object; never a FIFO (opening it would block).
+    A link to a real notebook is refused with its reason (a committed link to the course's
+    reference must not be graded)."""
     path = tmp_path / "nb.ipynb"
     if kind == "fifo":
         os.mkfifo(path)
@@ -185,11 +191,16 @@ def test_check_refuses_what_is_not_a_notebook_file_without_warming_a_kernel(tmp_
     elif kind == "text":
         path.write_text("\ufeff  notebook? no", encoding="utf-8")
     elif kind == "link":  # to a real notebook: links are refused, and never followed to warm a kernel
-        path.symlink_to(
-            os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "examples", "submission.ipynb")
-        )
+        path.symlink_to(EXAMPLE)
+    elif kind == "hard-link":  # a second name of a real notebook's data
+        shutil.copy(EXAMPLE, tmp_path / "original.ipynb")
+        os.link(tmp_path / "original.ipynb", path)
     result = grader_cli("check", str(path))
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    if kind == "link":
+        assert f"{path} is a symbolic link: the grader never follows links" in result.output
+    elif kind == "hard-link":
+        assert f"{path} has 2 hard links" in result.output
 
 
 def test_check_of_an_unreadable_file_still_counts_zero_of_the_assignments_total(not_json, course):
