@@ -27,8 +27,13 @@ from grader.course import load_course
 from grader.grading import Grader
 from grader.limits import Limits
 
-# its module fixtures grade many notebooks: computed once, on one xdist worker (--dist loadgroup)
-pytestmark = pytest.mark.xdist_group("test_sandbox")
+# Each confinement's fixture grades many notebooks: it is built once, on one xdist worker
+# (--dist loadgroup), by grouping that confinement's tests; the three confinements are three
+# groups, so the two workers build them side by side.
+CONFINEMENTS = [
+    pytest.param(kind, marks=pytest.mark.xdist_group(f"test_sandbox-{kind}"))
+    for kind in ("forkserver-root", "forkserver-nobody", "portable-nobody")
+]
 
 SECRET = "d2l-grader-test-secret-7c1e"
 LIMITS = Limits(cell_timeout=20, timeout=120, harness_timeout=60, call_timeout=15, memory=1024**3, processes=48)
@@ -266,7 +271,7 @@ class Outcome:
 
 
 # session, not module: see "Expensive fixtures" in tests/conftest.py
-@pytest.fixture(scope="session", params=["forkserver-root", "forkserver-nobody", "portable-nobody"])
+@pytest.fixture(scope="session", params=CONFINEMENTS)
 def outcome(request, course):
     kind = request.param
     if kind == "forkserver-root" and os.geteuid() != 0:
@@ -407,3 +412,11 @@ def test_a_busy_neighbour_cannot_make_another_notebook_time_out(outcome, course,
     assert hog_values["started"] >= 30
     assert victim.errors == [] and victim.score == victim.max_score == 18
     assert victim.sandbox["cpu_time_budget"] and victim.sandbox["resource_groups"]
+
+
+def test_each_confinement_is_one_group_of_one_worker(request, outcome):
+    """Each confinement's expensive fixture is built once only if its tests stay on one xdist
+    worker (--dist loadgroup suffixes their node ids with their group). Fails if grouping stops."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None or not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("only under pytest-xdist with --dist loadgroup")
+    assert request.node.nodeid.endswith(f"@test_sandbox-{outcome.kind}"), request.node.nodeid
