@@ -6,8 +6,12 @@ student), the JSON Schema instructors' editors complete from, and `materialize`,
 turns a validated spec into a value.
 
 Every check draws its random inputs from a generator seeded by (rubric seed, check id,
-case number), so hidden inputs are the same on every run and for every student, and
-adding a check never changes the inputs of another.
+case number), so inputs are the same on every run and adding a check never changes the
+inputs of another. A hidden check's generator also takes the submission's hash (`salt`):
+its random inputs are that notebook's own, so one student's leaked inputs are worth nothing
+to another, and regrading the same notebook still draws the same ones. Inputs a rubric
+writes out as fixed values are the rubric's, the same for everyone: they are secret only
+where the rubric is.
 """
 
 from __future__ import annotations
