@@ -147,9 +147,13 @@ class BatchRecord:
     limits: dict[str, Any] | None = None
     final: bool = True  # False: a failure of the grader's; the next run grades it again
     mtime: float | None = None  # the notebook's st_mtime when found (not part of the resume key)
+    # A copy of this student's marks in manual.json ({item: {points, comment}}), for whoever reads
+    # the results file; manual.json is the source (`grader.manual.sync_results` keeps this in step).
+    marks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         data = self.result.to_dict()
+        data["marks"] = self.marks
         data["submission"] = {
             "student": self.student,
             "name": self.name,
@@ -188,7 +192,16 @@ def record_from_json(student: str, data: dict[str, Any]) -> BatchRecord:
         limits=meta.get("limits") if isinstance(meta.get("limits"), dict) else None,
         final=meta.get("final") is True,  # a result from before `final` existed is graded again
         mtime=_seconds(meta.get("mtime")),
+        marks=_marks(data.get("marks")),
     )
+
+
+def _marks(value: Any) -> dict[str, dict[str, Any]]:
+    """The copy of the marks in a results file; anything not of its shape reads as none (it is
+    only a copy: the next gradebook rewrite writes it again from manual.json)."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(item): dict(mark) for item, mark in value.items() if isinstance(mark, dict)}
 
 
 def _seconds(value: Any) -> float | None:
@@ -305,13 +318,17 @@ class BatchWriter:
         return replace(record, mtime=mtime)
 
     def write_gradebook(self, records: Iterable[BatchRecord]) -> None:
-        from .manual import marks_for
+        """`grades.csv`, and each result's copy of its marks where it is out of step (a student
+        graded again gets theirs back here)."""
+        from .manual import marks_for, sync_results
         from .reporters import gradebook
 
+        records = list(records)
         marks = marks_for(self.out_dir, self.rubric.id)  # a person's marks (manual.json), never rewritten here
         late = gradebook.read_late_rules(self.out_dir)  # late-policy.json, as `grader grade` left it
         text = gradebook.render_csv(self.rubric, records, marks, late)
         write_atomic(os.path.join(self.out_dir, "grades.csv"), text)
+        sync_results(self.out_dir, records, marks)
 
     def write_summary(self, records: Iterable[BatchRecord]) -> None:
         # Not while that import runs: matplotlib imported from two threads at once can fail

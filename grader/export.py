@@ -10,7 +10,10 @@ and `status`, and writes what the LMS's own grade import reads:
   import page map the identifier to the matching user field ("Email address" -> email,
   "ID number" -> ID number, "Username" -> username) and the grade column to the grade item.
   Or the assignment's own grading worksheet (`Identifier` = "Participant 1234567"), the only
-  file that takes the participant id of Moodle's download names.
+  file that takes the participant id of Moodle's download names, and the only one with a place
+  for the free-text items' comments (`Feedback comments`, read by Moodle when the assignment
+  has the "Feedback comments" feedback type on). Canvas's gradebook import has no comment
+  column: comments reach Canvas students through `grader feedback`'s files.
 
 The student id is the name of the student's file or folder, which is rarely what the LMS
 matches on: an LMS download name (`grader.roster`) is read back into the identifiers it holds,
@@ -52,7 +55,8 @@ MOODLE_ID_FIELDS = {
     "username": "Username",
     "participant": "Identifier",
 }
-WORKSHEET_HEADER = ("Identifier", "Full name", "Grade", "Last modified (grade)")
+WORKSHEET_HEADER = ("Identifier", "Full name", "Grade", "Last modified (grade)", "Feedback comments")
+MANUAL_PREFIX, COMMENT_SUFFIX = "manual:", ":comment"  # grader.reporters.gradebook's comment columns
 # The roster column (grader.roster.ROSTER_COLUMNS) behind each LMS identifier column.
 _ROSTER_KIND = {
     "ID": "canvas_id",
@@ -76,6 +80,12 @@ class GradebookRow:
     total: float
     max: float
     status: str
+    comments: dict[str, str] = field(default_factory=dict)  # free-text item -> a person's comment
+
+    @property
+    def feedback(self) -> str:
+        """The comments as one text for a student, one item a line (`item: comment`)."""
+        return "\n".join(f"{item}: {comment}" for item, comment in self.comments.items())
 
     @property
     def graded(self) -> bool:
@@ -140,7 +150,13 @@ def read_gradebook(path: str) -> list[GradebookRow]:
                     total, maximum = float(record["total"]), float(record["max"])
                 except (TypeError, ValueError):
                     raise ExportError(f"{path}, line {n}: total/max are not numbers") from None
-                rows.append(GradebookRow(student, total, maximum, (record["status"] or "").strip()))
+                comments = {
+                    column[len(MANUAL_PREFIX) : -len(COMMENT_SUFFIX)]: (record[column] or "").strip()
+                    for column in reader.fieldnames or []
+                    if column.startswith(MANUAL_PREFIX) and column.endswith(COMMENT_SUFFIX)
+                }
+                status = (record["status"] or "").strip()
+                rows.append(GradebookRow(student, total, maximum, status, {k: v for k, v in comments.items() if v}))
     except OSError as exc:
         raise ExportError(f"{path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -371,7 +387,8 @@ def render_moodle(plan: ExportPlan, assignment_name: str, id_field: str, now: da
         writer.writerow(WORKSHEET_HEADER)
         for placement in plan.placed:
             participant = f"Participant {placement.ids['Identifier']}"
-            writer.writerow([participant, placement.name, _points(placement.row.total), stamp])
+            feedback = placement.row.feedback
+            writer.writerow([participant, placement.name, _points(placement.row.total), stamp, feedback])
         return buf.getvalue()
     writer.writerow([MOODLE_ID_FIELDS[id_field], assignment_name])
     for placement in plan.placed:

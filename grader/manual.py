@@ -15,6 +15,11 @@ half of it. `grader review`, `grader manual import` and `grader feedback` all go
 `GradedBatch`, which is the folder as a person grading it sees it: the rubric, each student's
 result, their answers and the marks so far.
 
+Every rewrite of the gradebook shows the marks in three places besides `manual.json`: the
+gradebook's `manual:<item>` and `manual:<item>:comment` columns, a copy in each student's
+`results/<student>.json` (`marks`, only ever rewritten to match `manual.json`), and from the
+gradebook the LMS exports that have a place for comments (Moodle's grading worksheet).
+
 The rubric is what an item is worth (`[[manual]] points`), as it is for the checks: a mark
 must lie between 0 and that, and the gradebook's `max` adds it.
 """
@@ -28,6 +33,7 @@ import math
 import os
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -346,6 +352,35 @@ class GradedBatch:
         records = [self.records[s] for s in self.students]
         text = gradebook.render_csv(self.rubric, records, self.marks, self.late_rules())
         write_atomic(os.path.join(self.out_dir, GRADEBOOK), text)
+        sync_results(self.out_dir, records, self.marks)
+
+
+def student_marks(marks: Marks | None, student: str) -> dict[str, dict[str, Any]]:
+    """A student's marks as their results file keeps a copy of them: {item: {points, comment}}."""
+    given = marks.marks.get(student, {}) if marks else {}
+    return {item: mark.to_dict() for item, mark in sorted(given.items())}
+
+
+def sync_results(out_dir: str, records: Iterable[BatchRecord], marks: Marks | None) -> None:
+    """Copy each student's marks into `results/<student>.json` (its `marks`) where they differ.
+
+    Only the `marks` of the file as it is on disk now is replaced, so a result written by a
+    `grader grade --student` running meanwhile keeps its verdicts; a file that is gone or not
+    JSON is left alone (the next run grades that student again).
+    """
+    for record in records:
+        wanted = student_marks(marks, record.student)
+        if record.marks == wanted:
+            continue
+        path = os.path.join(out_dir, "results", record.student + ".json")
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            write_atomic(path, json.dumps({**data, "marks": wanted}, indent=2))
+            record.marks = wanted
 
 
 # ----------------------------------------------------------------------------- CSV exchange

@@ -1,7 +1,9 @@
 """`grades.csv`: one row per student, one column per check and per free-text item, then totals.
 
 Columns: `student`, the checks' points, `manual:<item id>` for each of the rubric's
-`[[manual]]` items (the points a person gave, empty until then), then `total`, `max`,
+`[[manual]]` items (the points a person gave, empty until then) each followed by
+`manual:<item id>:comment` (the comment given with them, for the LMS exports that have a place
+for feedback, and for anyone reading the sheet), then `total`, `max`,
 `percent` and `status`. `total` and `max` include the free-text items (`max` counts them
 whether or not they are marked yet), so an LMS export, which reads only `student`, `total`,
 `max` and `status`, carries the manual points without knowing about them.
@@ -45,6 +47,7 @@ from ..roster import GRADESCOPE, Identity, identify
 from ..rubric import Rubric
 
 MANUAL_PREFIX = "manual:"
+COMMENT_SUFFIX = ":comment"
 LATE_COLUMNS = ("raw", "days_late", "late_penalty", "late_source")
 FIXED_TAIL = ("total", "max", "percent", "status")
 LATE_POLICY_JSON = "late-policy.json"
@@ -56,7 +59,7 @@ def header(rubric: Rubric, late: bool = False) -> list[str]:
     return [
         "student",
         *(c.id for c in rubric.checks),
-        *(MANUAL_PREFIX + m.id for m in rubric.manual),
+        *(column for m in rubric.manual for column in (MANUAL_PREFIX + m.id, MANUAL_PREFIX + m.id + COMMENT_SUFFIX)),
         *(LATE_COLUMNS if late else ()),
         *FIXED_TAIL,
     ]
@@ -80,7 +83,14 @@ def render_csv(
         result = record.result
         by_id = {c.id: c.score for c in result.checks}
         score = totals(rubric, record.student, result, marks)
-        manual = [marks.points(record.student, m.id) if marks else None for m in rubric.manual]
+        given = [marks.get(record.student, m.id) if marks else None for m in rubric.manual]
+        manual = [
+            cell
+            for mark in given
+            for cell in (
+                ("", "") if mark is None else ("" if mark.points is None else f"{mark.points:g}", mark.comment)
+            )
+        ]
         total, columns = score.total, []
         if late is not None:
             lateness = late.assess(record, score.total)
@@ -95,7 +105,7 @@ def render_csv(
             [
                 record.student,
                 *(f"{by_id.get(c.id, 0.0):g}" for c in rubric.checks),
-                *("" if points is None else f"{points:g}" for points in manual),
+                *manual,
                 *columns,
                 f"{total:g}",
                 f"{score.max:g}",

@@ -180,9 +180,23 @@ def test_a_moodle_participant_goes_into_the_assignments_grading_worksheet(tmp_pa
     result = export("moodle", batch, "--assignment-name", "A", "-o", "-", "--id-field", "participant")
     assert result.exit_code == 0 and result.stderr == ""
     header, row = _rows(result.stdout)
-    assert header == ["Identifier", "Full name", "Grade", "Last modified (grade)"]
-    assert row[:3] == ["Participant 1234567", "Carol Xu", "17"]
+    assert header == ["Identifier", "Full name", "Grade", "Last modified (grade)", "Feedback comments"]
+    assert row[:3] == ["Participant 1234567", "Carol Xu", "17"] and row[4] == ""
     assert datetime.strptime(row[3], "%Y-%m-%d %H:%M:%S %z")  # PHP's strtotime reads this
+
+
+def test_the_moodle_worksheet_carries_the_free_text_comments_of_the_gradebook(tmp_path):
+    student = student_id(MOODLE_FOLDER)
+    lines = [
+        "student,manual:ex1,manual:ex1:comment,manual:ex2,manual:ex2:comment,total,max,percent,status",
+        f'{student},1.5,"Say why, please.",,,17,20,85.0,ok',
+    ]
+    (tmp_path / "grades.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert read_gradebook(str(tmp_path))[0].comments == {"ex1": "Say why, please."}
+    result = export("moodle", str(tmp_path), "--assignment-name", "A", "-o", "-", "--id-field", "participant")
+    assert result.exit_code == 0 and result.stderr == ""
+    _header, row = _rows(result.stdout)
+    assert row[0] == "Participant 1234567" and row[4] == "ex1: Say why, please."
 
 
 def test_the_issue_moodle_folder_gets_its_email_from_a_participants_roster(tmp_path):

@@ -80,7 +80,8 @@ def _expected_totals(rubric) -> dict[str, float]:
 # ----------------------------------------------------------------------------- grades.csv
 def test_gradebook_has_a_column_per_check_then_totals_and_status(rubric, records):
     rows = list(csv.reader(io.StringIO(gradebook.render_csv(rubric, records))))
-    manual = [f"manual:{m.id}" for m in rubric.manual]  # a column per free-text item, empty until marked
+    # Per free-text item its points and its comment, empty until marked.
+    manual = [column for m in rubric.manual for column in (f"manual:{m.id}", f"manual:{m.id}:comment")]
     assert rows[0] == ["student", *(c.id for c in rubric.checks), *manual, "total", "max", "percent", "status"]
     assert [r[0] for r in rows[1:]] == ["alice", "bob", "carol", "dan"]
     assert len({len(r) for r in rows}) == 1

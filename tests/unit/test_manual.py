@@ -232,13 +232,15 @@ def test_the_gradebook_has_a_column_per_item_and_totals_that_include_the_marks(b
     rows = gradebook(out)
     with open(out / "grades.csv", encoding="utf-8") as f:
         header = next(csv.reader(f))
-    manual_columns = [f"manual:{m.id}" for m in rubric.manual]
+    manual_columns = [column for m in rubric.manual for column in (f"manual:{m.id}", f"manual:{m.id}:comment")]
     assert header == ["student", *(c.id for c in rubric.checks), *manual_columns, "total", "max", "percent", "status"]
     full = rubric.max_score + 4 * ITEM_POINTS
     first = rubric.checks[0]
     assert rows["alice"]["manual:ex1-observations"] == "1.5" and rows["alice"]["manual:ex3-form"] == ""
     assert (rows["alice"]["total"], rows["alice"]["max"]) == (f"{rubric.max_score + 1.5:g}", f"{full:g}")
     assert rows["bob"]["manual:ex2-explanation"] == ""  # a comment alone is not a mark
+    assert rows["bob"]["manual:ex2-explanation:comment"] == "only a comment"
+    assert rows["bob"]["manual:ex3-form:comment"] == "ok" and rows["alice"]["manual:ex1-observations:comment"] == ""
     assert rows["bob"]["total"] == f"{rubric.max_score - first.points + 2:g}"
     assert rows["carol"]["percent"] == f"{100 * rubric.max_score / full:.1f}"
     exported = {r.student: (r.total, r.max) for r in read_gradebook(str(out))}  # what the LMS exports read
@@ -260,6 +262,31 @@ def test_a_student_graded_again_while_marking_keeps_the_new_result_in_the_gradeb
     write_batch(out, rubric, {"bob": {}})  # `grader grade --student bob` meanwhile: bob passes everything now
     batch.set_mark("alice", "ex1-observations", 1)
     assert gradebook(out)["bob"]["total"] == f"{rubric.max_score:g}"
+
+
+def result_file(out, student: str) -> dict:
+    return json.loads((out / "results" / f"{student}.json").read_text(encoding="utf-8"))
+
+
+def test_a_saved_mark_is_copied_into_that_students_results_file_only(batch, out):
+    before = result_file(out, "alice")
+    batch.set_mark("alice", "ex1-observations", 1.5, "Say why.")
+    after = result_file(out, "alice")
+    assert after["marks"] == {"ex1-observations": {"points": 1.5, "comment": "Say why."}}
+    assert {k: v for k, v in after.items() if k != "marks"} == {k: v for k, v in before.items() if k != "marks"}
+    assert result_file(out, "bob").get("marks", {}) == {}
+    batch.set_mark("alice", "ex1-observations", None, "")  # a mark taken back leaves no copy behind
+    assert result_file(out, "alice")["marks"] == {}
+
+
+def test_a_student_graded_again_gets_their_marks_back_in_the_results_file(batch, out, rubric):
+    batch.set_mark("alice", "ex1-observations", 2, "kept")
+    write_batch(out, rubric, {"alice": {}})  # `grader grade` writes alice's result anew, without marks
+    assert result_file(out, "alice")["marks"] == {}
+    records = GradedBatch.open(str(out), rubric).records
+    BatchWriter(str(out), rubric).write_gradebook(records[s] for s in sorted(records))
+    assert result_file(out, "alice")["marks"] == {"ex1-observations": {"points": 2.0, "comment": "kept"}}
+    assert GradedBatch.open(str(out), rubric).records["alice"].marks["ex1-observations"]["comment"] == "kept"
 
 
 def test_a_regrade_into_a_folder_with_marks_of_another_assignment_is_refused(out, rubric):
