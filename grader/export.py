@@ -44,6 +44,7 @@ from .roster import (
     match_student,
     original_name,
 )
+from .staging import student_id
 
 GRADEBOOK = "grades.csv"
 REQUIRED = ("student", "total", "max", "status")
@@ -99,7 +100,7 @@ class Lookup:
     roster: list[RosterEntry] | None = None
     classroom_prefix: str | None = None  # GitHub Classroom: `<prefix>-<username>`
     gradescope: Mapping[str, Identity] | None = None  # from submission_metadata.yml
-    recorded: Mapping[str, str] | None = None  # shortened student id -> its name (`recorded_names`)
+    recorded: Mapping[str, str] | None = None  # student id -> its submission's name (`recorded_names`)
 
 
 @dataclass(frozen=True)
@@ -169,19 +170,20 @@ def read_gradebook(path: str) -> list[GradebookRow]:
 
 
 def recorded_names(gradebook: str, students: list[str]) -> dict[str, str]:
-    """The submission names that shortened student ids stand for, from the batch's
-    `results/<id>.json` beside the gradebook (an id over 160 characters keeps only a hash)."""
+    """The submission names of the student ids that do not decode to them, from the batch's
+    `results/<id>.json` beside the gradebook: an id over 160 characters keeps only a hash, and a
+    Canvas submission's id is its student's, not its file's (`grader.staging.submission_student_id`)."""
     results = os.path.join(os.path.dirname(os.path.abspath(gradebook_path(gradebook))), "results")
     names = {}
     for student in students:
-        if "~" not in student:
-            continue
         try:
             with open(os.path.join(results, student + ".json"), encoding="utf-8") as f:
                 name = json.load(f)["submission"]["name"]
         except (OSError, ValueError, KeyError, TypeError):
             continue  # no result: the id stays as it is, and is reported as such
-        if isinstance(name, str) and name:
+        if not isinstance(name, str) or not name:
+            continue
+        if "~" in student or student_id(name.removesuffix(".ipynb") or name) != student:  # not decodable
             names[student] = name
     return names
 

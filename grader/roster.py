@@ -1,7 +1,9 @@
 """Who a submission belongs to: LMS download names, Gradescope metadata, class rosters.
 
 An LMS names the files of a bulk download after the student, in its own format, and that name
-becomes the grader's student id (`grader.staging.student_id`, reversibly). The id is not what
+becomes the grader's student id (`grader.staging.student_id`, reversibly; a Canvas file name,
+which changes with each resubmission, gives `<name>_<user id>` instead, and its result records
+the name: `grader.staging.submission_student_id`). The id is not what
 the LMS's grade import matches on, so `grader export` reads the name back:
 
 * Canvas: `<name>_<user id>_<file id>_<original file name>`, with `_LATE` after the name for a
@@ -106,13 +108,17 @@ def parse_download_name(
 def original_name(student: str, recorded: Mapping[str, str] | None = None) -> str:
     """The file or folder name a grader student id was made from.
 
-    A shortened id (a long name, `~` and a hash) cannot be decoded: its name is the one its
-    result recorded (`recorded`, from `results/<id>.json`), else the id itself.
+    The name its result recorded (`recorded`, from `results/<id>.json`) when given: a shortened
+    id (a long name, `~` and a hash) cannot be decoded, and a Canvas submission's id
+    (`grader.staging.submission_student_id`) decodes to its student, not its file. Otherwise the
+    id decoded, else the id itself.
     """
+    if recorded and recorded.get(student):
+        return recorded[student]
     try:
         return name_from_id(student)
     except ValueError:
-        return (recorded or {}).get(student, student)
+        return student
 
 
 def identify(

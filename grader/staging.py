@@ -31,7 +31,9 @@ The API:
   `SubmissionRefused` with the one-line reason;
 * `stage(notebook, own_files, scratch)`: copy the notebook and the student's own regular
   files into a kernel's scratch folder; returns what was left out, and why;
-* `student_id(name)` / `name_from_id(id)`: the id scheme and its inverse.
+* `student_id(name)` / `name_from_id(id)`: the id scheme and its inverse;
+* `submission_student_id(name)`: the id `discover` gives an entry (`student_id` of its name,
+  except for a Canvas download name: see there).
 """
 
 from __future__ import annotations
@@ -125,6 +127,27 @@ def name_from_id(student: str) -> str:
     return os.fsdecode(bytes(raw))
 
 
+def submission_student_id(name: str) -> str:
+    """The id `discover` gives the submission whose file (without `.ipynb`) or folder is `name`.
+
+    `student_id(name)`, except for a Canvas download name (`grader.roster`): Canvas names each
+    file after the submission (`xuerin_98765_4321_conv-layer`, and a resubmission
+    `xuerin_LATE_98765_4400_conv-layer-1`), so that id would change with every resubmission and
+    lose the student's earlier result (`--resume`), their `--student` id and their marks in
+    `manual.json`. Its id is `<name>_<user id>` (`xuerin_98765`) instead: Canvas's user id is the
+    student's for good. Such an id does not decode to the name (`name_from_id`): the name is
+    the one the result records (`submission.name`), where exports and the late policy read it.
+    Moodle's folder names (one per participant), GitHub Classroom's (one per login) and plain
+    names already stay the same across resubmissions and keep `student_id(name)`.
+    """
+    from .roster import CANVAS, parse_download_name  # roster reads ids with this module's name_from_id
+
+    identity = parse_download_name(name)
+    if identity is not None and identity.lms == CANVAS:
+        return student_id(f"{identity.name}_{identity.user_id}")
+    return student_id(name)
+
+
 # ----------------------------------------------------------------------------- discovery
 @dataclass(frozen=True)
 class Submission:
@@ -148,7 +171,8 @@ def discover(folder: str, notebook_name: str) -> list[Submission]:
     """Every submission in `folder`, sorted by id.
 
     A `.ipynb` file is a student (id from the file name without `.ipynb`), a folder is a
-    student (id from the folder name; its notebook is `notebook_name`, or its only notebook);
+    student (id from the folder name; its notebook is `notebook_name`, or its only notebook),
+    ids as `submission_student_id` gives them;
     other regular files (a roster, a README) are not submissions; hidden entries are skipped;
     a link, FIFO, socket or device is a student whose submission is refused. Raises
     FileNotFoundError when `folder` is not a folder and StudentIdCollision when two entries
@@ -172,9 +196,10 @@ def discover(folder: str, notebook_name: str) -> list[Submission]:
                 if not is_notebook_name:
                     continue  # a roster, a README: not a submission
                 problem = file_problem(name, st)
-                found.append(Submission(student_id(base), name, path, None if problem else path, None, problem))
+                student = submission_student_id(base)
+                found.append(Submission(student, name, path, None if problem else path, None, problem))
             else:
-                found.append(Submission(student_id(base), name, path, None, None, file_problem(name, st)))
+                found.append(Submission(submission_student_id(base), name, path, None, None, file_problem(name, st)))
     finally:
         os.close(root)
     _check_collisions(found)
@@ -272,7 +297,7 @@ def _walk(dir_fd: int, prefix: str = "", depth: int = 0, budget: list[int] | Non
 
 def _folder_submission(root_fd: int, folder: str, name: str, notebook_name: str) -> Submission:
     path = os.path.join(folder, name)
-    student = student_id(name)
+    student = submission_student_id(name)
     try:
         fd = os.open(name, _DIR_FLAGS, dir_fd=root_fd)
     except OSError as exc:

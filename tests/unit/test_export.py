@@ -325,6 +325,16 @@ def test_ids_in_no_known_format_are_decoded_to_the_original_name(tmp_path):
     assert _rows(result.stdout)[1] == ["carol x@uni.example", "17"]
 
 
+def test_a_canvas_students_id_is_read_back_through_its_recorded_result(tmp_path):
+    name = "xuerin_LATE_98765_4400_conv-layer-1.ipynb"
+    (tmp_path / "grades.csv").write_text("student,total,max,percent,status\nxuerin_98765,17,20,85.0,ok\n")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "xuerin_98765.json").write_text(json.dumps({"submission": {"name": name}}))
+    result = export("canvas", str(tmp_path), "--assignment-name", "A", "-o", "-")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert _rows(result.stdout)[2] == ["xuerin_98765", "98765", "", "", "", "17"]
+
+
 def test_a_shortened_id_is_read_back_through_its_recorded_result(tmp_path):
     name = "Александра Константиновна Петрова-Водкина_1234567_assignsubmission_file_"
     batch = graded(tmp_path, name)

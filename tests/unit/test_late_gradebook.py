@@ -260,6 +260,30 @@ def test_the_notebooks_time_is_recorded_but_a_new_time_alone_regrades_nothing(ru
     assert (got["ann"]["total"], got["kim"]["total"]) == ("20", "16")
 
 
+def test_a_canvas_resubmission_is_the_same_student_for_resume_marks_and_the_late_flag(scored, tmp_path, no_plots):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    (subs / "xuerin_98765_4321_conv-layer.ipynb").write_text(NOTEBOOK)
+    write_late_rules(str(out), rules())
+    run(subs, out, scored, FullMarks(scored))
+    GradedBatch.open(str(out), scored).set_mark("xuerin_98765", scored.manual[0].id, 2, "kept")
+    (subs / "xuerin_98765_4321_conv-layer.ipynb").unlink()  # the new download holds the resubmission only
+    (subs / "xuerin_LATE_98765_4400_conv-layer-1.ipynb").write_text(NOTEBOOK.replace("[]", "[ ]", 1))
+    again = FullMarks(scored)
+    run(subs, out, scored, again)
+    assert again.graded == ["xuerin_98765"]  # new bytes: graded again, under the same id
+    assert os.listdir(out / "results") == ["xuerin_98765.json"]
+    stored = json.loads((out / "results" / "xuerin_98765.json").read_text())
+    assert stored["submission"]["name"] == "xuerin_LATE_98765_4400_conv-layer-1.ipynb"
+    assert stored["marks"] == {scored.manual[0].id: {"points": 2.0, "comment": "kept"}}
+    row = rows((out / "grades.csv").read_text())["xuerin_98765"]
+    assert row[f"manual:{scored.manual[0].id}"] == "2" and row["late_source"] == "canvas"
+    assert late_columns(row)[:4] == ("22", "1", "10%", "canvas")  # the LATE flag of the file graded
+    unchanged = FullMarks(scored)
+    run(subs, out, scored, unchanged)
+    assert unchanged.graded == []  # resumed: the same id finds its result
+
+
 # ----------------------------------------------------------------------------- grader grade's options
 @pytest.fixture(autouse=True)
 def no_kernel(monkeypatch):

@@ -17,6 +17,7 @@ from grader.staging import (
     discover,
     name_from_id,
     student_id,
+    submission_student_id,
 )
 
 ID_CHARS = re.compile(r"^[A-Za-z0-9._@%~-]+$")
@@ -157,3 +158,48 @@ def test_names_the_old_scheme_merged_are_separate_students(tmp_path):
         "carol_x": "carol_x",
     }
     assert [s.student for s in found] == sorted(s.student for s in found)
+
+
+# ----------------------------------------------------------------------------- LMS download names
+CANVAS_FIRST = "xuerin_98765_4321_conv-layer.ipynb"
+CANVAS_AGAIN = "xuerin_LATE_98765_4400_conv-layer-1.ipynb"  # the same student's resubmission
+
+
+def test_a_canvas_resubmission_keeps_its_student_id_and_records_its_name(tmp_path):
+    ids = []
+    for n, name in enumerate((CANVAS_FIRST, CANVAS_AGAIN)):
+        folder = tmp_path / f"download{n}"
+        folder.mkdir()
+        _notebook(folder / name)
+        (found,) = discover(str(folder), "conv-layer.ipynb")
+        assert found.name == name
+        ids.append(found.student)
+    assert ids == ["xuerin_98765", "xuerin_98765"]
+
+
+def test_two_canvas_files_of_one_student_collide_naming_both(tmp_path):
+    _notebook(tmp_path / CANVAS_FIRST)
+    _notebook(tmp_path / "xuerin_98765_4321_conv-layer-1.ipynb")
+    _notebook(tmp_path / "leeann_98766_4400_conv-layer.ipynb")  # another student: no part of the clash
+    with pytest.raises(StudentIdCollision) as info:
+        discover(str(tmp_path), "conv-layer.ipynb")
+    message = str(info.value)
+    both = "'xuerin_98765_4321_conv-layer-1.ipynb' and 'xuerin_98765_4321_conv-layer.ipynb'"
+    assert f"{both} would both be student xuerin_98765" in message and "leeann" not in message
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Carol Xu_1234567_assignsubmission_file_",  # Moodle: one folder per participant, already stable
+        "conv-layer-octocat",  # GitHub Classroom: one repository per login
+        "submission_123456",  # Gradescope: its stable key is in submission_metadata.yml, not the name
+        "alice",
+        "Xuerin_98765_4321_conv-layer",  # not Canvas's (Canvas lower-cases the name)
+    ],
+)
+def test_names_other_than_canvas_downloads_keep_their_decodable_id(tmp_path, name):
+    (tmp_path / name).mkdir()
+    _notebook(tmp_path / name / "conv-layer.ipynb")
+    (found,) = discover(str(tmp_path), "conv-layer.ipynb")
+    assert found.student == student_id(name) == submission_student_id(name) and name_from_id(found.student) == name
