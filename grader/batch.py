@@ -153,7 +153,8 @@ class BatchRecord:
 
     def to_json(self) -> str:
         data = self.result.to_dict()
-        data["marks"] = self.marks
+        if self.marks:  # only when there are any: unmarked, the file is `grader check`'s JSON plus `submission`
+            data["marks"] = self.marks
         data["submission"] = {
             "student": self.student,
             "name": self.name,

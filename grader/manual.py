@@ -379,7 +379,8 @@ def sync_results(out_dir: str, records: Iterable[BatchRecord], marks: Marks | No
         except (OSError, ValueError):
             continue
         if isinstance(data, dict):
-            write_atomic(path, json.dumps({**data, "marks": wanted}, indent=2))
+            data.pop("marks", None)
+            write_atomic(path, json.dumps({**data, "marks": wanted} if wanted else data, indent=2))
             record.marks = wanted
 
 

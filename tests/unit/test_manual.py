@@ -276,13 +276,13 @@ def test_a_saved_mark_is_copied_into_that_students_results_file_only(batch, out)
     assert {k: v for k, v in after.items() if k != "marks"} == {k: v for k, v in before.items() if k != "marks"}
     assert result_file(out, "bob").get("marks", {}) == {}
     batch.set_mark("alice", "ex1-observations", None, "")  # a mark taken back leaves no copy behind
-    assert result_file(out, "alice")["marks"] == {}
+    assert "marks" not in result_file(out, "alice")
 
 
 def test_a_student_graded_again_gets_their_marks_back_in_the_results_file(batch, out, rubric):
     batch.set_mark("alice", "ex1-observations", 2, "kept")
     write_batch(out, rubric, {"alice": {}})  # `grader grade` writes alice's result anew, without marks
-    assert result_file(out, "alice")["marks"] == {}
+    assert "marks" not in result_file(out, "alice")
     records = GradedBatch.open(str(out), rubric).records
     BatchWriter(str(out), rubric).write_gradebook(records[s] for s in sorted(records))
     assert result_file(out, "alice")["marks"] == {"ex1-observations": {"points": 2.0, "comment": "kept"}}
