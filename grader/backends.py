@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .datasets import DATA_FOLDER
 from .policy import SandboxPolicy
 from .sandbox import PROTECTIONS, SandboxConfig, new_report, scrubbed_environment
 
@@ -36,6 +37,9 @@ class Backend:
 
     def start(self) -> None:
         """Begin the expensive part of start-up now (optional)."""
+
+    def preload(self, modules: list[str]) -> None:
+        """Kernels started from now on may come with `modules` imported (optional)."""
 
     def alive(self) -> bool:
         """False once the backend can no longer run kernels (its warm parent died)."""
@@ -102,6 +106,10 @@ class ForkServerBackend(Backend):
             self._notes.append(missing_bwrap)
         self._server = ForkServer(launch)
 
+    def preload(self, modules: list[str]) -> None:
+        self.start()
+        self._server.preload(modules)
+
     async def start_kernel(self, scratch: str, seed: int = 0) -> WarmKernel:
         self.start()
         lease = self._uids.lease() if self._uids is not None else None
@@ -112,6 +120,7 @@ class ForkServerBackend(Backend):
             config = SandboxConfig(
                 scratch=scratch,
                 scratch_root=self.scratch_root,
+                datasets=os.path.join(self.scratch_root, DATA_FOLDER),
                 engine_dirs=list(self._server.launch.server_only),
                 hide=[] if self._server.launch.allowlisted else self.hide(),
                 uid=lease.uid if lease is not None else None,
@@ -194,8 +203,9 @@ try:
                 pass
 except ImportError:
     pass
-from grader import harness
+from grader import book, harness
 harness.remember_originals()
+book.prepare()
 harness._seed({seed})
 for name in [m for m in sys.modules if m == "grader" or m.startswith("grader.")]:
     del sys.modules[name]

@@ -62,6 +62,8 @@ python3.11 -m venv "$ROOT/venv"
 # (requirements.txt pins torch as that same CPU build, so pip never looks for another).
 "$ROOT/venv/bin/python" -m pip install {torch_pip_args}
 "$ROOT/venv/bin/python" -m pip install -r "$SOURCE/requirements.txt"
+# The book's d2l package, without its obsolete pins (what it imports is in the lock).
+"$ROOT/venv/bin/python" -m pip install {d2l_pip_args}
 "$ROOT/venv/bin/python" -m pip install --no-deps "$SOURCE/engine"
 # The rubric loads, with the engine as run_autograder runs it.
 D2L_GRADER_COURSE="$SOURCE/course" PYTHONPATH="$SOURCE/engine" "$ROOT/venv/bin/python" -P -m grader list
@@ -227,7 +229,7 @@ def build(rubric: Rubric) -> bytes:
         {os.path.dirname(p)[len("engine/") :].replace("/", ".") for p in engine if p.endswith("/__init__.py")}
     )
     texts = {
-        "setup.sh": SETUP_SH.format(torch_pip_args=environment.TORCH_PIP_ARGS),
+        "setup.sh": SETUP_SH.format(torch_pip_args=environment.TORCH_PIP_ARGS, d2l_pip_args=environment.D2L_PIP_ARGS),
         "run_autograder": RUN_AUTOGRADER.format(
             assignment=_sh_quote(rubric.id), notebook=_sh_quote(rubric.notebook), max_score=f"{rubric.max_score:g}"
         ),

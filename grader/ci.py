@@ -91,6 +91,7 @@ jobs:
           python -m pip install --upgrade pip
           python -m pip install {torch_pip_args}
           python -m pip install -c {lock_path} "$GRADER_PACKAGE"
+          python -m pip install {d2l_pip_args}
       - name: Refuse a notebook that is a link
         # Graded are only the student's own files: a committed symbolic link (say, to the course
         # checkout's reference notebook), a notebook inside a linked folder, or anything but a
@@ -151,6 +152,7 @@ def github_workflow(rubric: Rubric, notebook: str | None = None) -> str:
         package=json.dumps(GRADER_PACKAGE),
         course_repository=COURSE_REPOSITORY,
         torch_pip_args=environment.TORCH_PIP_ARGS,
+        d2l_pip_args=environment.D2L_PIP_ARGS,
         lock_path=LOCK_PATH.replace(os.sep, "/"),
     )
 

@@ -22,8 +22,20 @@ import re
 TORCH_VERSION = "2.13.0"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH_CPU_REQUIREMENT = f"torch=={TORCH_VERSION}+cpu"
-# `pip install` arguments for the CPU build of torch alone (its dependencies come from the lock).
-TORCH_PIP_ARGS = f"--no-deps --index-url {TORCH_CPU_INDEX} {TORCH_CPU_REQUIREMENT}"
+# torchvision's release for that torch. The lock pins it without a label (PyPI's wheel, built
+# against PyPI's CUDA torch: next to the CPU torch its compiled operators cannot load, and
+# grader.book makes it importable anyway); installed first from the CPU index, its CPU build
+# satisfies the same pin and loads them.
+TORCHVISION_VERSION = "0.28.0"
+TORCHVISION_CPU_REQUIREMENT = f"torchvision=={TORCHVISION_VERSION}+cpu"
+# `pip install` arguments for the CPU builds of torch and torchvision alone (their dependencies
+# come from the lock).
+TORCH_PIP_ARGS = f"--no-deps --index-url {TORCH_CPU_INDEX} {TORCH_CPU_REQUIREMENT} {TORCHVISION_CPU_REQUIREMENT}"
+# The book's own package (`from d2l import torch as d2l`). Its 2023 pins (numpy 1.23.5,
+# matplotlib 3.7.2, ...) cannot be locked beside ours, so it is installed on its own, without
+# dependencies: what it imports is in pyproject.toml's dependencies, hence in the lock.
+D2L_REQUIREMENT = "d2l==1.0.3"
+D2L_PIP_ARGS = f"--no-deps {D2L_REQUIREMENT}"
 
 LOCK_NAME = "grading-requirements.txt"
 LOCK_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), LOCK_NAME)

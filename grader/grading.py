@@ -123,6 +123,9 @@ class Grader:
         self._extra_hide = [os.path.abspath(h) for h in hide]
         self.backend = make_backend(self.policy, self._root, self._hidden_folders)
         self._started = False
+        self._datasets_lock = threading.Lock()
+        self._datasets_written = False
+        self._preloaded: set[str] = set()
 
     # -- lifecycle
     def start(self) -> Grader:
@@ -250,6 +253,7 @@ class Grader:
                 )
             )
         result.manual = notebook.collect_manual(nb, rubric)
+        self._preload_for(nb)
         # The course's modules (and torch, which they import) load while the kernel runs: on a
         # cold `grader check` that import would otherwise come after the notebook, not beside it.
         preload = asyncio.ensure_future(asyncio.to_thread(_preload, rubric))
@@ -294,7 +298,27 @@ class Grader:
             if scratch is not None:  # off the event loop: the other notebooks keep running meanwhile
                 await asyncio.to_thread(shutil.rmtree, scratch, True)
 
+    def _preload_for(self, nb: Any) -> None:
+        """The first notebook that imports the book's `d2l` has the warm parent import it too
+        (once), so later kernels start with it: 2 s each otherwise. Not done for every batch,
+        because the import would take a core from the first notebooks of one that needs none."""
+        from .book import wanted
+
+        new = [m for m in wanted([c.source for c in nb.cells if c.cell_type == "code"]) if m not in self._preloaded]
+        if new:
+            self._preloaded.update(new)
+            self.start()
+            self.backend.preload(new)
+
     def new_scratch(self) -> str:
+        """A kernel's working folder; the first one also gets the stand-in data sets beside it
+        (`grader.datasets`: the book's `../data`), written once per grader."""
+        with self._datasets_lock:
+            if not self._datasets_written:
+                from .datasets import DATA_FOLDER, write_standins
+
+                write_standins(os.path.join(self._root, DATA_FOLDER))
+                self._datasets_written = True
         return tempfile.mkdtemp(dir=self._root)
 
     def _hidden_folders(self) -> list[str]:

@@ -79,6 +79,7 @@ class SandboxConfig:
 
     scratch: str
     scratch_root: str = ""  # the folder of every kernel's scratch: only `scratch` stays visible
+    datasets: str = ""  # the stand-in data sets (grader.datasets), the book's `../data`: visible, read-only
     engine_dirs: list[str] = field(default_factory=list)  # the grader's own code, visible to the warm parent only
     hide: list[str] = field(default_factory=list)  # without an allowlisted view: folders to cover up
     uid: int | None = None  # unprivileged uid to run as, when we are root
@@ -214,7 +215,9 @@ def _private_mounts(cfg: SandboxConfig, report: dict[str, Any]) -> None:
     if not report["filesystem_allowlist"]:
         covered += cfg.hide
     private = [folder for folder in ("/tmp", "/dev/shm") if os.path.isdir(folder)]
-    _remount_view(covered, private, cfg.tmpfs_bytes, keep=[cfg.scratch, *_python_paths()])
+    _remount_view(covered, private, cfg.tmpfs_bytes, keep=[cfg.scratch, cfg.datasets, *_python_paths()])
+    if cfg.datasets and os.path.isdir(cfg.datasets):  # shared by every kernel: nobody may change it
+        _mount(None, cfg.datasets, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for engine in cfg.engine_dirs:
         if os.path.isdir(engine):

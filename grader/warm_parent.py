@@ -255,6 +255,16 @@ class ForkServer:
             raise ForkServerError(f"kernel set-up failed: {reply['sandbox']['error']}")
         return int(reply["pid"]), reply["sandbox"]
 
+    def preload(self, modules: list[str]) -> None:
+        """Ask the server to import `modules` before it forks further kernels (no answer; sent
+        at once, read by the server in order, after its warm-up, before later spawns)."""
+        with self._cond:
+            if not self._closed:
+                try:
+                    self._send({"op": "preload", "modules": modules})
+                except (OSError, ValueError):
+                    pass
+
     def signal(self, pid: int, signum: int) -> None:
         """Signal a kernel through its keeper (which the server only signals while it is unreaped)."""
         with self._cond:

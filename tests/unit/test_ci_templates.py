@@ -59,8 +59,9 @@ def test_workflow_installs_the_pinned_grader_and_cpu_torch(tmp_path):
     (job,) = workflow["jobs"].values()
     install = next(s for s in job["steps"] if "pip install" in s.get("run", ""))["run"]
     # torch alone from the CPU index, as the CPU build the lock pins; then the grader, constrained by the lock
-    assert "pip install --no-deps --index-url https://download.pytorch.org/whl/cpu torch==2.13.0+cpu" in install
+    assert "pip install --no-deps --index-url https://download.pytorch.org/whl/cpu torch==2.13.0+cpu torchvision==0.28.0+cpu" in install
     assert 'pip install -c .github/grader-requirements.txt "$GRADER_PACKAGE"' in install
+    assert install.index('"$GRADER_PACKAGE"') < install.index("pip install --no-deps d2l==1.0.3")
     assert install.index("torch==2.13.0+cpu") < install.index("$GRADER_PACKAGE")
     assert job["env"]["GRADER_PACKAGE"].startswith("d2l-grader @ git+https://")
     python = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@"))
@@ -251,7 +252,13 @@ def test_bundle_requirements_are_the_packaged_lock(bundle):
     assert requirements == LOCK
     pins = environment.pins(requirements)
     assert pins["torch"] == "2.13.0+cpu" and "numpy" in pins
-    # setup.sh: the CPU build of torch alone first, then everything at the lock's versions
-    torch = "pip install --no-deps --index-url https://download.pytorch.org/whl/cpu torch==2.13.0+cpu\n"
+    # setup.sh: the CPU builds of torch and torchvision alone first, then everything at the
+    # lock's versions, then the book's d2l without its obsolete pins
+    torch = (
+        "pip install --no-deps --index-url https://download.pytorch.org/whl/cpu "
+        "torch==2.13.0+cpu torchvision==0.28.0+cpu\n"
+    )
     locked = 'pip install -r "$SOURCE/requirements.txt"\n'
-    assert torch in setup and locked in setup and setup.index(torch) < setup.index(locked)
+    d2l = "pip install --no-deps d2l==1.0.3\n"
+    assert torch in setup and locked in setup and d2l in setup
+    assert setup.index(torch) < setup.index(locked) < setup.index(d2l)

@@ -50,7 +50,22 @@ def test_torch_version_is_the_one_pyproject_requires_and_the_locks_pin_as_the_cp
         "--index-url",
         environment.TORCH_CPU_INDEX,
         environment.TORCH_CPU_REQUIREMENT,
+        environment.TORCHVISION_CPU_REQUIREMENT,
     ]
+
+
+def test_torchvision_and_d2l_are_installed_the_way_the_locks_and_readme_say():
+    """torchvision: pyproject and both locks pin the release the CPU build satisfies; d2l:
+    installed without dependencies by the README's commands, CI, Gradescope and the workflow."""
+    (torchvision,) = [r for r in _requirements() if r.name == "torchvision"]
+    assert str(torchvision.specifier) == f"=={environment.TORCHVISION_VERSION}"
+    assert f"torchvision=={environment.TORCHVISION_VERSION}+cpu" == environment.TORCHVISION_CPU_REQUIREMENT
+    for lock in (GRADING, DEV):
+        assert environment.pins(lock)["torchvision"] == environment.TORCHVISION_VERSION
+        assert "d2l" not in environment.pins(lock)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.count(f"pip install {environment.D2L_PIP_ARGS}") >= 2
+    assert f"pip install {environment.D2L_PIP_ARGS}" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(("lock", "extras"), [(GRADING, ()), (DEV, ("test", "dask", "lint"))], ids=["grading", "dev"])

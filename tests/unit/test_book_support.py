@@ -1,0 +1,104 @@
+"""The book's notebooks, without a kernel: the offline data stand-in and the d2l adaptations.
+
+`grader.datasets` writes Fashion-MNIST where torchvision looks, in the real format; torchvision
+itself reads it here. `grader.book` makes torchvision importable beside the CPU build of torch
+and adapts an imported `d2l.torch` (no DataLoader workers, no live plots).
+"""
+
+from __future__ import annotations
+
+import collections
+import types
+
+import numpy as np
+import pytest
+
+from grader import book, datasets
+
+
+def test_the_stand_in_is_the_same_bytes_every_time(tmp_path):
+    first = datasets.write_fashion_mnist(str(tmp_path / "a"))
+    second = datasets.write_fashion_mnist(str(tmp_path / "b"))
+    for images, labels in datasets.RAW_FILES.values():
+        for name in (images, labels):
+            assert (tmp_path / "a" / "FashionMNIST" / "raw" / name).read_bytes() == (
+                tmp_path / "b" / "FashionMNIST" / "raw" / name
+            ).read_bytes()
+    assert first.endswith("FashionMNIST/raw") and second.endswith("FashionMNIST/raw")
+
+
+def test_idx_files_have_the_formats_header():
+    images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    data = datasets.idx_bytes(images)
+    assert np.frombuffer(data[:16], ">i4").tolist() == [0x803, 2, 28, 28]
+    assert data[16:] == images.tobytes()
+    assert np.frombuffer(datasets.idx_bytes(np.array([3, 1], np.uint8))[:8], ">i4").tolist() == [0x801, 2]
+    with pytest.raises(ValueError):
+        datasets.idx_bytes(images.astype(np.float32))
+
+
+def test_torchvision_reads_the_stand_in_offline_where_the_book_looks(tmp_path):
+    """`d2l.load_data_fashion_mnist` asks torchvision for FashionMNIST(root='../data',
+    download=True): with the four raw files there it reads them and downloads nothing."""
+    book.make_torchvision_importable()
+    import torchvision
+
+    root = tmp_path / "data"
+    datasets.write_standins(str(root))
+    train = torchvision.datasets.FashionMNIST(str(root), train=True, download=True)  # finds it: no download
+    test = torchvision.datasets.FashionMNIST(str(root), train=False, download=False)
+    assert (len(train), len(test)) == (datasets.TRAIN_IMAGES, datasets.TEST_IMAGES)
+    assert tuple(train.data.shape[1:]) == (28, 28)
+    counts = collections.Counter(int(label) for label in train.targets)
+    assert sorted(counts) == list(range(10)) and max(counts.values()) - min(counts.values()) <= 1
+    # learnable: images of one class are closer to their class mean than to other classes' means
+    pixels = train.data.float().reshape(len(train), -1)
+    means = np.stack([pixels[train.targets == c].mean(0).numpy() for c in range(10)])
+    distances = ((pixels.numpy()[:, None, :] - means[None]) ** 2).sum(-1)
+    assert (distances.argmin(1) == train.targets.numpy()).mean() > 0.9
+
+
+def test_an_imported_d2l_gets_no_workers_and_no_live_plots():
+    shown = []
+
+    class DataModule:
+        def __init__(self, root="../data", num_workers=4):
+            self.root, self.num_workers = root, num_workers
+
+    fake = types.ModuleType("d2l.torch")
+    fake.get_dataloader_workers = lambda: 4
+    fake.DataModule = DataModule
+    fake.display = types.SimpleNamespace(display=shown.append, clear_output=shown.append)
+    book.adapt_d2l(fake)
+    assert fake.get_dataloader_workers() == 0
+    assert DataModule().num_workers == 0 and DataModule().root == "../data"
+    assert DataModule(num_workers=2).num_workers == 2  # a choice written out is kept
+    fake.display.display("figure")
+    fake.display.clear_output(wait=True)
+    assert shown == []
+
+
+def test_the_import_hook_is_installed_once_and_adapts_an_already_imported_d2l(monkeypatch):
+    fake = types.ModuleType("d2l.torch")
+    fake.get_dataloader_workers = lambda: 4
+    monkeypatch.setitem(__import__("sys").modules, "d2l.torch", fake)
+    meta_path = list(__import__("sys").meta_path)
+    monkeypatch.setattr("sys.meta_path", meta_path)
+    book.prepare()
+    book.prepare()
+    assert sum(isinstance(finder, book._BookImports) for finder in meta_path) == 1
+    assert fake.get_dataloader_workers() == 0
+
+
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        (["import torch", "from d2l import torch as d2l"], ["d2l.torch"]),
+        (["x = 1\n  import d2l.torch"], ["d2l.torch"]),
+        (["import d2l"], ["d2l.torch"]),
+        (["# from d2l import torch as d2l", "print('import d2l')", "import d2lx"], []),
+        ([], []),
+    ],
+)
+def test_a_notebook_that_imports_d2l_has_the_warm_parent_import_it_ahead(sources, expected):
+    assert book.wanted(sources) == expected
