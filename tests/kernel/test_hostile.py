@@ -354,7 +354,11 @@ while True:
     if here == os.path.dirname(here):
         break
     here = os.path.dirname(here)
-leaks += ['sibling ' + p for p in glob.glob(os.path.join(os.path.dirname(os.getcwd()), '*')) if p != os.getcwd()]
+# beside the kernel's folder only the shared data stand-in (the book's ../data), and in it
+# only the stand-in's own files
+data = os.path.join(os.path.dirname(os.getcwd()), 'data')
+leaks += ['sibling ' + p for p in glob.glob(os.path.join(os.path.dirname(os.getcwd()), '*')) if p not in (os.getcwd(), data)]
+leaks += ['data ' + os.path.join(r, n) for r, ds, fs in os.walk(data) for n in fs if os.path.basename(r) != 'raw' or not n.endswith('-ubyte')]
 # `import grader` gives the grading stand-in (grader.check does nothing); the engine's own
 # modules stay out of reach
 for module in ('grader.harness', 'grader.api', 'reference', 'conv_layer'):
