@@ -42,7 +42,7 @@ def variant(
     return path
 
 
-def from_cells(out_dir, cells: list[str], name: str = "submission.ipynb", assignment: str | None = None) -> str:
+def notebook_of(cells: list[str]) -> nbformat.NotebookNode:
     """A notebook whose code cells are `cells` (a string starting with '#md ' becomes markdown)."""
     nb = nbformat.v4.new_notebook()
     for source in cells:
@@ -50,6 +50,12 @@ def from_cells(out_dir, cells: list[str], name: str = "submission.ipynb", assign
             nb.cells.append(nbformat.v4.new_markdown_cell(source[4:]))
         else:
             nb.cells.append(nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def from_cells(out_dir, cells: list[str], name: str = "submission.ipynb", assignment: str | None = None) -> str:
+    """`notebook_of(cells)` written to `out_dir/name`, with our metadata naming `assignment` if given."""
+    nb = notebook_of(cells)
     if assignment:
         nb.metadata["d2l_grader"] = {"assignment": assignment}
     path = os.path.join(str(out_dir), name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from nbfactory import reference_path
+from nbfactory import notebook_of, reference_path
 
 from grader.results import PASSED
 
@@ -70,12 +70,7 @@ BOOK_6_6 = [
 def book_layout(book_cells: list[str], answers_from: str, folder, name: str) -> str:
     """The book's cells, then every cell of the reference notebook `answers_from` as a student
     would paste their answers: no cell metadata, no notebook metadata."""
-    nb = nbformat.v4.new_notebook()
-    for source in book_cells:
-        if source.startswith("#md "):
-            nb.cells.append(nbformat.v4.new_markdown_cell(source[4:]))
-        else:
-            nb.cells.append(nbformat.v4.new_code_cell(source))
+    nb = notebook_of(book_cells)
     for cell in nbformat.read(reference_path(answers_from), as_version=4).cells:
         cell.metadata = {}
         nb.cells.append(cell)

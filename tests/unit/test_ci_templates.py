@@ -59,7 +59,10 @@ def test_workflow_installs_the_pinned_grader_and_cpu_torch(tmp_path):
     (job,) = workflow["jobs"].values()
     install = next(s for s in job["steps"] if "pip install" in s.get("run", ""))["run"]
     # torch alone from the CPU index, as the CPU build the lock pins; then the grader, constrained by the lock
-    assert "pip install --no-deps --index-url https://download.pytorch.org/whl/cpu torch==2.13.0+cpu torchvision==0.28.0+cpu" in install
+    assert (
+        "pip install --no-deps --index-url https://download.pytorch.org/whl/cpu torch==2.13.0+cpu torchvision==0.28.0+cpu"
+        in install
+    )
     assert 'pip install -c .github/grader-requirements.txt "$GRADER_PACKAGE"' in install
     assert install.index('"$GRADER_PACKAGE"') < install.index("pip install --no-deps d2l==1.0.3")
     assert install.index("torch==2.13.0+cpu") < install.index("$GRADER_PACKAGE")
