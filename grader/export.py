@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .reporters.gradebook import COMMENT_SUFFIX, MANUAL_PREFIX
 from .roster import (
     CANVAS,
     CLASSROOM,
@@ -57,7 +58,6 @@ MOODLE_ID_FIELDS = {
     "participant": "Identifier",
 }
 WORKSHEET_HEADER = ("Identifier", "Full name", "Grade", "Last modified (grade)", "Feedback comments")
-MANUAL_PREFIX, COMMENT_SUFFIX = "manual:", ":comment"  # grader.reporters.gradebook's comment columns
 # The roster column (grader.roster.ROSTER_COLUMNS) behind each LMS identifier column.
 _ROSTER_KIND = {
     "ID": "canvas_id",
