@@ -1,9 +1,10 @@
 """Who a submission belongs to: LMS download names, Gradescope metadata, class rosters.
 
 An LMS names the files of a bulk download after the student, in its own format, and that name
-becomes the grader's student id (`grader.staging.student_id`, reversibly; a Canvas file name,
-which changes with each resubmission, gives `<name>_<user id>` instead, and its result records
-the name: `grader.staging.submission_student_id`). The id is not what
+becomes the grader's student id (`grader.staging.student_id`, reversibly; a Canvas file name or
+a Gradescope folder, which change with each resubmission, give `<name>_<user id>` or
+`gradescope_<SID>` instead, and the result records the name:
+`grader.staging.submission_student_id`). The id is not what
 the LMS's grade import matches on, so `grader export` reads the name back:
 
 * Canvas: `<name>_<user id>_<file id>_<original file name>`, with `_LATE` after the name for a

@@ -42,8 +42,12 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # roster imports this module
+    from .roster import Identity
 
 NOTEBOOK_SUFFIX = ".ipynb"
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024  # as grader.notebook: larger notebooks are refused there too
@@ -127,7 +131,7 @@ def name_from_id(student: str) -> str:
     return os.fsdecode(bytes(raw))
 
 
-def submission_student_id(name: str) -> str:
+def submission_student_id(name: str, gradescope: Mapping[str, Identity] | None = None) -> str:
     """The id `discover` gives the submission whose file (without `.ipynb`) or folder is `name`.
 
     `student_id(name)`, except for a Canvas download name (`grader.roster`): Canvas names each
@@ -137,15 +141,41 @@ def submission_student_id(name: str) -> str:
     `manual.json`. Its id is `<name>_<user id>` (`xuerin_98765`) instead: Canvas's user id is the
     student's for good. Such an id does not decode to the name (`name_from_id`): the name is
     the one the result records (`submission.name`), where exports and the late policy read it.
+    A Gradescope export's folders are named after the submission too (`submission_123456`);
+    with its `submission_metadata.yml` (`gradescope`: folder name -> who submitted it), the id
+    is `gradescope_<SID>` (or `gradescope_<email>` without a SID) of the first submitter.
     Moodle's folder names (one per participant), GitHub Classroom's (one per login) and plain
     names already stay the same across resubmissions and keep `student_id(name)`.
     """
     from .roster import CANVAS, parse_download_name  # roster reads ids with this module's name_from_id
 
-    identity = parse_download_name(name)
+    identity = parse_download_name(name, gradescope=gradescope)
     if identity is not None and identity.lms == CANVAS:
         return student_id(f"{identity.name}_{identity.user_id}")
+    if identity is not None and gradescope and name in gradescope and (identity.user_id or identity.email):
+        return student_id(f"gradescope_{identity.user_id or identity.email}")
     return student_id(name)
+
+
+GRADESCOPE_METADATA = "submission_metadata.yml"
+
+
+def _gradescope_submitters(root_fd: int, entries: dict[str, os.stat_result]) -> dict[str, Identity]:
+    """A Gradescope export's `submission_metadata.yml` (a regular file at the top of the
+    submissions folder), read; {} when there is none or it cannot be read: ids then stay the
+    folder names, unique and resumable all the same."""
+    st = entries.get(GRADESCOPE_METADATA)
+    if st is None or file_problem(GRADESCOPE_METADATA, st):
+        return {}
+    from .roster import RosterError, parse_gradescope_metadata
+
+    try:
+        fd = os.open(GRADESCOPE_METADATA, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0), dir_fd=root_fd)
+        with os.fdopen(fd, "rb") as f:
+            text = f.read(MAX_NOTEBOOK_BYTES).decode("utf-8")
+        return parse_gradescope_metadata(text)
+    except (OSError, UnicodeDecodeError, RosterError):
+        return {}
 
 
 # ----------------------------------------------------------------------------- discovery
@@ -184,22 +214,25 @@ def discover(folder: str, notebook_name: str) -> list[Submission]:
         raise FileNotFoundError(f"{folder}: no such folder") from None
     try:
         found = []
-        for name, st in _listing(root):
+        listing = _listing(root)
+        gradescope = _gradescope_submitters(root, dict(listing))
+        for name, st in listing:
             if name.startswith("."):
                 continue
             path = os.path.join(folder, name)
             is_notebook_name = name.endswith(NOTEBOOK_SUFFIX) and len(name) > len(NOTEBOOK_SUFFIX)
             base = name[: -len(NOTEBOOK_SUFFIX)] if is_notebook_name else name
             if stat.S_ISDIR(st.st_mode):
-                found.append(_folder_submission(root, folder, name, notebook_name))
+                found.append(_folder_submission(root, folder, name, notebook_name, gradescope))
             elif stat.S_ISREG(st.st_mode):
                 if not is_notebook_name:
                     continue  # a roster, a README: not a submission
                 problem = file_problem(name, st)
-                student = submission_student_id(base)
+                student = submission_student_id(base, gradescope)
                 found.append(Submission(student, name, path, None if problem else path, None, problem))
             else:
-                found.append(Submission(submission_student_id(base), name, path, None, None, file_problem(name, st)))
+                student = submission_student_id(base, gradescope)
+                found.append(Submission(student, name, path, None, None, file_problem(name, st)))
     finally:
         os.close(root)
     _check_collisions(found)
@@ -295,9 +328,11 @@ def _walk(dir_fd: int, prefix: str = "", depth: int = 0, budget: list[int] | Non
                 os.close(child)
 
 
-def _folder_submission(root_fd: int, folder: str, name: str, notebook_name: str) -> Submission:
+def _folder_submission(
+    root_fd: int, folder: str, name: str, notebook_name: str, gradescope: Mapping[str, Identity]
+) -> Submission:
     path = os.path.join(folder, name)
-    student = submission_student_id(name)
+    student = submission_student_id(name, gradescope)
     try:
         fd = os.open(name, _DIR_FLAGS, dir_fd=root_fd)
     except OSError as exc:

@@ -411,3 +411,26 @@ def test_canvas_ids_in_no_known_format_must_be_numbers(tmp_path):
     result = export("canvas", batch, "--assignment-name", "A", "-o", "-", "--id-column", "canvas-id")
     assert [r[1] for r in _rows(result.stdout)[2:]] == ["12345"]
     assert "alice: not a Canvas user id (a number)" in result.stderr
+
+
+def test_a_gradescope_students_stable_id_is_read_back_through_its_recorded_folder(tmp_path):
+    """With the export's metadata, `grader grade` names a Gradescope submission after its
+    submitter (gradescope_<SID>, or the email without one); the export finds the folder name
+    in the result and the people in the metadata, as for folder-named ids."""
+    submissions = tmp_path / "export"
+    submissions.mkdir()
+    write(submissions / "submission_metadata.yml", GRADESCOPE_METADATA)
+    batch = tmp_path / "graded"
+    (batch / "results").mkdir(parents=True)
+    ids = {"submission_111": "gradescope_1001", "submission_222": "gradescope_dan@uni.example"}
+    rows = ["student,total,max,percent,status", *(f"{student},17,20,85.0,ok" for student in ids.values())]
+    (batch / "grades.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    for folder, student in ids.items():
+        (batch / "results" / f"{student}.json").write_text(json.dumps({"submission": {"name": folder}}))
+    moodle = export("moodle", str(batch), "--assignment-name", "A", "-o", "-", "--submissions", str(submissions))
+    assert moodle.exit_code == 0 and moodle.stderr == ""
+    assert sorted(r[0] for r in _rows(moodle.stdout)[1:]) == [
+        "carol@uni.example",
+        "dan@uni.example",
+        "zoe@uni.example",
+    ]

@@ -203,3 +203,60 @@ def test_names_other_than_canvas_downloads_keep_their_decodable_id(tmp_path, nam
     _notebook(tmp_path / name / "conv-layer.ipynb")
     (found,) = discover(str(tmp_path), "conv-layer.ipynb")
     assert found.student == student_id(name) == submission_student_id(name) and name_from_id(found.student) == name
+
+
+GRADESCOPE_METADATA = """\
+submission_111:
+  :submitters:
+  - :name: Carol Xu
+    :sid: '1001'
+    :email: carol@uni.example
+submission_222:
+  :submitters:
+  - :name: Dan Ho
+    :sid:
+    :email: dan@uni.example
+"""
+
+
+def _gradescope_export(folder, metadata: str | None, *submissions: str) -> None:
+    folder.mkdir()
+    if metadata is not None:
+        (folder / "submission_metadata.yml").write_text(metadata, encoding="utf-8")
+    for name in submissions:
+        (folder / name).mkdir()
+        _notebook(folder / name / "conv-layer.ipynb")
+
+
+def test_a_gradescope_submission_is_its_submitters_student_across_exports(tmp_path):
+    """Gradescope names the folders after the submission; its metadata says who submitted it:
+    the id is the submitter's SID (the email without one), so a later export of a newer
+    submission is the same student for --resume, --student and the marks."""
+    _gradescope_export(tmp_path / "first", GRADESCOPE_METADATA, "submission_111", "submission_222")
+    found = discover(str(tmp_path / "first"), "conv-layer.ipynb")
+    assert [(s.student, s.name) for s in found] == [
+        ("gradescope_1001", "submission_111"),
+        ("gradescope_dan@uni.example", "submission_222"),
+    ]
+    newer = GRADESCOPE_METADATA.replace("submission_111", "submission_333")
+    _gradescope_export(tmp_path / "later", newer, "submission_333")
+    (again,) = discover(str(tmp_path / "later"), "conv-layer.ipynb")
+    assert (again.student, again.name) == ("gradescope_1001", "submission_333")
+
+
+@pytest.mark.parametrize(
+    "metadata", [None, "{ not: [yaml", "- a list, not submissions\n"], ids=["none", "broken", "other"]
+)
+def test_without_usable_gradescope_metadata_the_folder_names_stay_the_ids(tmp_path, metadata):
+    _gradescope_export(tmp_path / "export", metadata, "submission_111")
+    (found,) = discover(str(tmp_path / "export"), "conv-layer.ipynb")
+    assert found.student == "submission_111"
+
+
+def test_gradescope_metadata_that_is_a_link_is_not_read(tmp_path):
+    (tmp_path / "elsewhere.yml").write_text(GRADESCOPE_METADATA, encoding="utf-8")
+    _gradescope_export(tmp_path / "export", None, "submission_111")
+    (tmp_path / "export" / "submission_metadata.yml").symlink_to(tmp_path / "elsewhere.yml")
+    found = {s.name: s for s in discover(str(tmp_path / "export"), "conv-layer.ipynb")}
+    assert found["submission_111"].student == "submission_111"
+    assert "symbolic link" in found["submission_metadata.yml"].problem  # a link is refused, as any
