@@ -591,11 +591,21 @@ def _is_sleep(pid: str) -> bool:
         return False
 
 
-def test_huge_returned_values_are_refused_not_shipped(hostile, rubrics, tmp_path):
-    path = variant(NB, tmp_path, append=["def corr2d_matmul(X, K):\n    return torch.zeros(11_000_000)"])
-    result = grade(hostile, rubrics, path)
+@pytest.mark.parametrize(
+    "returned, refusal",
+    [
+        ("torch.zeros(11_000_000)", "an array larger than 32 MiB, which is not plain data"),
+        ("'x' * 2_000_000", "longer than the limit of 1048576"),
+        ("list(range(200_000))", "longer than the limit of 100000"),
+        # shipped down to the depth limit (the rest is refused there): judged as the list it is
+        ("functools.reduce(lambda inner, _: [inner], range(100_000), [])", "corr2d_matmul returned a list"),
+    ],
+    ids=["array", "string", "list", "nesting"],
+)
+def test_huge_returned_values_are_refused_not_shipped(hostile, rubrics, tmp_path, returned, refusal):
+    """Whatever a checked function returns is bounded in the kernel before it is shipped (an
+    array, a string, a list, nesting): the oversized value costs its own checks only."""
+    source = f"import functools\n\n\ndef corr2d_matmul(X, K):\n    return {returned}"
+    result = grade(hostile, rubrics, variant(NB, tmp_path, append=[source]))
     assert lost(result) == {"corr2d-matmul-example": 1, "corr2d-matmul-shapes": 1}
-    assert (
-        "an array larger than 32 MiB, which is not plain data"
-        in {c.id: c.message for c in result.checks}["corr2d-matmul-example"]
-    )
+    assert refusal in {c.id: c.message for c in result.checks}["corr2d-matmul-example"]
