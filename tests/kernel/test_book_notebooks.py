@@ -10,10 +10,14 @@ beside the CPU build of torch, the offline Fashion-MNIST stand-in where torchvis
 
 from __future__ import annotations
 
+import collections
+
 import nbformat
+import numpy as np
 import pytest
 from nbfactory import notebook_of, reference_path
 
+from grader import book, datasets
 from grader.results import PASSED
 
 pytestmark = pytest.mark.kernel
@@ -123,3 +127,24 @@ def test_the_book_imports_and_data_are_there_and_the_data_is_read_only(grader, c
     assert values["workers"] == 0
     assert values["shape"] == [64, 1, 28, 28] and len(values["labels"]) > 5
     assert values["changed"] in ("PermissionError", "OSError"), values
+
+
+def test_torchvision_reads_the_stand_in_offline_where_the_book_looks(tmp_path):
+    """`d2l.load_data_fashion_mnist` asks torchvision for FashionMNIST(root='../data',
+    download=True): with the four raw files there it reads them and downloads nothing."""
+    book.make_torchvision_importable()
+    import torchvision
+
+    root = tmp_path / "data"
+    datasets.write_standins(str(root))
+    train = torchvision.datasets.FashionMNIST(str(root), train=True, download=True)  # finds it: no download
+    test = torchvision.datasets.FashionMNIST(str(root), train=False, download=False)
+    assert (len(train), len(test)) == (datasets.TRAIN_IMAGES, datasets.TEST_IMAGES)
+    assert tuple(train.data.shape[1:]) == (28, 28)
+    counts = collections.Counter(int(label) for label in train.targets)
+    assert sorted(counts) == list(range(10)) and max(counts.values()) - min(counts.values()) <= 1
+    # learnable: images of one class are closer to their class mean than to other classes' means
+    pixels = train.data.float().reshape(len(train), -1)
+    means = np.stack([pixels[train.targets == c].mean(0).numpy() for c in range(10)])
+    distances = ((pixels.numpy()[:, None, :] - means[None]) ** 2).sum(-1)
+    assert (distances.argmin(1) == train.targets.numpy()).mean() > 0.9

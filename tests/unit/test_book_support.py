@@ -1,13 +1,12 @@
 """The book's notebooks, without a kernel: the offline data stand-in and the d2l adaptations.
 
-`grader.datasets` writes Fashion-MNIST where torchvision looks, in the real format; torchvision
-itself reads it here. `grader.book` makes torchvision importable beside the CPU build of torch
-and adapts an imported `d2l.torch` (no DataLoader workers, no live plots).
+`grader.datasets` writes Fashion-MNIST where torchvision looks, in the real format (torchvision
+itself reads it in tests/kernel/test_book_notebooks.py: importing it costs a second). `grader.book`
+adapts an imported `d2l.torch` (no DataLoader workers, no live plots).
 """
 
 from __future__ import annotations
 
-import collections
 import types
 
 import numpy as np
@@ -35,27 +34,6 @@ def test_idx_files_have_the_formats_header():
     assert np.frombuffer(datasets.idx_bytes(np.array([3, 1], np.uint8))[:8], ">i4").tolist() == [0x801, 2]
     with pytest.raises(ValueError):
         datasets.idx_bytes(images.astype(np.float32))
-
-
-def test_torchvision_reads_the_stand_in_offline_where_the_book_looks(tmp_path):
-    """`d2l.load_data_fashion_mnist` asks torchvision for FashionMNIST(root='../data',
-    download=True): with the four raw files there it reads them and downloads nothing."""
-    book.make_torchvision_importable()
-    import torchvision
-
-    root = tmp_path / "data"
-    datasets.write_standins(str(root))
-    train = torchvision.datasets.FashionMNIST(str(root), train=True, download=True)  # finds it: no download
-    test = torchvision.datasets.FashionMNIST(str(root), train=False, download=False)
-    assert (len(train), len(test)) == (datasets.TRAIN_IMAGES, datasets.TEST_IMAGES)
-    assert tuple(train.data.shape[1:]) == (28, 28)
-    counts = collections.Counter(int(label) for label in train.targets)
-    assert sorted(counts) == list(range(10)) and max(counts.values()) - min(counts.values()) <= 1
-    # learnable: images of one class are closer to their class mean than to other classes' means
-    pixels = train.data.float().reshape(len(train), -1)
-    means = np.stack([pixels[train.targets == c].mean(0).numpy() for c in range(10)])
-    distances = ((pixels.numpy()[:, None, :] - means[None]) ** 2).sum(-1)
-    assert (distances.argmin(1) == train.targets.numpy()).mean() > 0.9
 
 
 def test_an_imported_d2l_gets_no_workers_and_no_live_plots():

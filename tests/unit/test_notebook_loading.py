@@ -141,6 +141,7 @@ def huge_files(tmp_path_factory):
     return paths
 
 
+@pytest.mark.xdist_group("huge-notebooks")  # the three files are written once, on one worker (~2 s)
 @pytest.mark.parametrize("name, reason", [("many", "cells"), ("long-code", "KiB of code"), ("brackets", None)])
 def test_a_47_mib_file_is_handled_quickly(huge_files, name, reason):
     """Measured on the project's 2-core machine: the refusals take 0.15-0.3 s and reading the
