@@ -57,7 +57,10 @@ MOODLE_ID_FIELDS = {
     "username": "Username",
     "participant": "Identifier",
 }
-WORKSHEET_HEADER = ("Identifier", "Full name", "Grade", "Last modified (grade)", "Feedback comments")
+WORKSHEET_HEADER = ("Identifier", "Full name", "Grade", "Last modified (grade)")
+# Only when some student has a comment: Moodle leaves the feedback of a worksheet without the
+# column as it is, rather than risk a blank one replacing comments typed in Moodle itself.
+WORKSHEET_FEEDBACK = "Feedback comments"
 # The roster column (grader.roster.ROSTER_COLUMNS) behind each LMS identifier column.
 _ROSTER_KIND = {
     "ID": "canvas_id",
@@ -386,11 +389,12 @@ def render_moodle(plan: ExportPlan, assignment_name: str, id_field: str, now: da
     writer = csv.writer(buf, lineterminator="\r\n")
     if id_field == "participant":
         stamp = (now or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M:%S %z")
-        writer.writerow(WORKSHEET_HEADER)
+        comments = any(placement.row.comments for placement in plan.placed)
+        writer.writerow([*WORKSHEET_HEADER, *([WORKSHEET_FEEDBACK] if comments else [])])
         for placement in plan.placed:
             participant = f"Participant {placement.ids['Identifier']}"
-            feedback = placement.row.feedback
-            writer.writerow([participant, placement.name, _points(placement.row.total), stamp, feedback])
+            row = [participant, placement.name, _points(placement.row.total), stamp]
+            writer.writerow([*row, placement.row.feedback] if comments else row)
         return buf.getvalue()
     writer.writerow([MOODLE_ID_FIELDS[id_field], assignment_name])
     for placement in plan.placed:
