@@ -302,8 +302,10 @@ class Grader:
         """The first notebook that imports the book's `d2l` has the warm parent import it too
         (once), so later kernels start with it: 2 s each otherwise. Not done for every batch,
         because the import would take a core from the first notebooks of one that needs none."""
-        from .book import wanted
+        from .book import PRELOADABLE, wanted
 
+        if self._preloaded.issuperset(PRELOADABLE):
+            return
         new = [m for m in wanted([c.source for c in nb.cells if c.cell_type == "code"]) if m not in self._preloaded]
         if new:
             self._preloaded.update(new)
