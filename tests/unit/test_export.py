@@ -13,6 +13,7 @@ from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
+from lms_samples import GRADESCOPE_METADATA
 
 from grader import cli
 from grader.export import ExportError, Lookup, canvas_csv, moodle_csv, plan_canvas, plan_moodle, read_gradebook
@@ -250,24 +251,6 @@ def test_two_notebooks_of_one_student_are_both_left_out_and_named(tmp_path):
         "grader: warning: roster line 3 (Xu, Erin) is matched by xuerin_98765_4321_conv-layer and "
         "xuerin_98765_4500_conv-layer-1: none of them exported"
     ]
-
-
-GRADESCOPE_METADATA = """\
-submission_111:
-  :submitters:
-  - :name: Carol Xu
-    :sid: '1001'
-    :email: carol@uni.example
-  - :name: Zoë Brandt
-    :sid: '1002'
-    :email: zoe@uni.example
-  :created_at: 2024-03-01 12:34:56.789000000 -08:00
-submission_222:
-  :submitters:
-  - :name: Dan Ho
-    :sid:
-    :email: dan@uni.example
-"""
 
 
 def test_gradescope_folders_are_read_through_their_metadata_and_groups_count_for_everyone(tmp_path):

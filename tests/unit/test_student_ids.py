@@ -10,6 +10,7 @@ import unicodedata
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from lms_samples import GRADESCOPE_METADATA
 
 from grader.staging import (
     MAX_ID_LENGTH,
@@ -203,20 +204,6 @@ def test_names_other_than_canvas_downloads_keep_their_decodable_id(tmp_path, nam
     _notebook(tmp_path / name / "conv-layer.ipynb")
     (found,) = discover(str(tmp_path), "conv-layer.ipynb")
     assert found.student == student_id(name) == submission_student_id(name) and name_from_id(found.student) == name
-
-
-GRADESCOPE_METADATA = """\
-submission_111:
-  :submitters:
-  - :name: Carol Xu
-    :sid: '1001'
-    :email: carol@uni.example
-submission_222:
-  :submitters:
-  - :name: Dan Ho
-    :sid:
-    :email: dan@uni.example
-"""
 
 
 def _gradescope_export(folder, metadata: str | None, *submissions: str) -> None:
