@@ -141,6 +141,7 @@ class ForkServerBackend(Backend):
             raise
         kernel.report["backend"] = self.name
         kernel.report["notes"] = [*self._notes, *kernel.report.get("notes", [])]
+        kernel.harness_prepared = True  # the warm parent compiled it (forkserver._warm_up)
         measurable = group is not None and self.policy.cpu_time and kernel.report.get("resource_groups")
         kernel.report["cpu_time_budget"] = bool(measurable)
         if measurable:

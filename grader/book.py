@@ -44,9 +44,14 @@ UNGUARDED_OPERATORS = (
     "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
     "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
 )
-# What a warm parent may import ahead for the notebooks that will import it (`wanted`).
-PRELOADABLE = ("d2l.torch",)
+# What a warm parent may import ahead for the notebooks that will import it (`wanted`), in
+# the order it imports them: matplotlib's pyplot with the Agg backend and IPython's inline
+# backend (~0.45 CPU-s, which most graded notebooks never use), and the book's `d2l.torch`
+# (which imports pyplot itself).
+PLOTTING = "matplotlib.pyplot"
+PRELOADABLE = (PLOTTING, "d2l.torch")
 _IMPORTS_D2L = re.compile(r"^\s*(?:from\s+d2l\b|import\s+d2l\b)", re.MULTILINE)
+_IMPORTS_PLOTTING = re.compile(r"^\s*(?:from\s+matplotlib\b|import\s+matplotlib\b|%matplotlib\b)", re.MULTILINE)
 _kept: list[Any] = []  # the torch.library.Library that defines them: dropping it undefines them
 
 
@@ -86,8 +91,10 @@ def make_torchvision_importable() -> bool:
 
 
 def wanted(sources: list[str]) -> list[str]:
-    """The modules of `PRELOADABLE` that these code cells import."""
-    return ["d2l.torch"] if any(_IMPORTS_D2L.search(source) for source in sources) else []
+    """The modules of `PRELOADABLE` that these code cells import (directly, or through d2l)."""
+    if any(_IMPORTS_D2L.search(source) for source in sources):
+        return list(PRELOADABLE)
+    return [PLOTTING] if any(_IMPORTS_PLOTTING.search(source) for source in sources) else []
 
 
 def _quiet_display() -> types.SimpleNamespace:

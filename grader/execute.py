@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import signal
 import time
@@ -23,16 +22,13 @@ from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from . import harness_cell
 from .forkserver import coverage_running
 from .harness import MIME as RESULT_MIME
 from .harness import digest as harness_digest
 from .kernel_manager import WarmKernel, discard
 from .limits import Limits, format_size
 from .results import NotebookError
-
-HARNESS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
-with open(HARNESS_PATH, encoding="utf-8") as _harness:
-    HARNESS_SOURCE = _harness.read()
 
 
 @dataclass
@@ -215,7 +211,7 @@ async def execute_notebook(
         if not alive:
             return result
         if harness_request is not None:
-            await _run_harness(client, harness_request, result)
+            await _run_harness(client, harness_request, result, kernel.harness_prepared)
     except DeadKernelError:
         if result.unavailable is None:
             result.unavailable = "the kernel died while the checks ran"
@@ -296,40 +292,20 @@ async def _kill(client: _GraderClient) -> None:
         await client.km.provisioner.kill()
 
 
-# Test runs only: the kernel's coverage is saved when the checks are done (the kernel is
-# killed with SIGKILL afterwards, so it would save nothing at exit; see forkserver.py).
-_SAVE_KERNEL_COVERAGE = """
-try:
-    __import__('sys').modules['coverage'].Coverage.current().save()
-except Exception:
-    pass
-"""
-
-
-def harness_cell_source(request: dict[str, Any]) -> str:
-    """The code of the final cell: the harness, run on `request` in a namespace of its own
-    (so it cannot clobber the student's names).
-
-    When coverage.py measures the grader (test runs), the harness is compiled under its real
-    path, so the kernel's measurement counts its lines, and the cell ends by saving that
-    measurement; otherwise the cell is exactly the harness and its call.
-    """
-    program = HARNESS_SOURCE + "\n_run(__import__('json').loads(" + json.dumps(json.dumps(request)) + "))\n"
-    filename = "<d2l-grader-harness>"
-    if coverage_running() is not None:
-        program += _SAVE_KERNEL_COVERAGE
-        filename = HARNESS_PATH
-    return f"exec(compile({program!r}, {filename!r}, 'exec'), {{'__name__': 'd2l_grader_harness'}})"
+def harness_cell_source(request: dict[str, Any], prepared: bool = False) -> str:
+    """The code of the final cell: the harness run on `request` (see `grader.harness_cell`);
+    `prepared`: the kernel was forked from a warm parent that compiled the harness already."""
+    return harness_cell.cell_source(request, prepared=prepared, measured=coverage_running() is not None)
 
 
 HARNESS_TIMEOUT = "the checks did not finish in time (a function of yours may not return)"
 
 
-async def _run_harness(client: _GraderClient, request: dict[str, Any], result: Execution) -> None:
+async def _run_harness(client: _GraderClient, request: dict[str, Any], result: Execution, prepared: bool) -> None:
     """Run the harness as a *silent* execution (IPython runs no pre/post-cell hooks for it, so
     a hook the notebook registered never sees its source), asking the execute reply for the
     results (a user_expression) while IOPub carries their digest: two channels that must agree."""
-    cell = nbformat.v4.new_code_cell(harness_cell_source(request))
+    cell = nbformat.v4.new_code_cell(harness_cell_source(request, prepared))
     replies: list[dict[str, Any]] = []
     kc: Any = client.kc
     execute = kc.execute

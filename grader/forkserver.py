@@ -30,7 +30,7 @@ import stat
 import sys
 from typing import Any, NoReturn
 
-from . import book, harness, sandbox
+from . import book, harness, harness_cell, sandbox
 from .sandbox import SandboxConfig
 
 
@@ -65,11 +65,15 @@ def _warm_up() -> None:
     import secrets  # noqa: F401  (numpy.random needs it lazily)
 
     _seed(0)  # imports numpy.random now rather than in every child
+    harness_cell.prepare(measured=coverage_running() is not None)  # every kernel's last cell
+    _configure_kernel_app()
 
 
-def _warm_up_extras() -> None:
-    """Imports that only some notebooks need (plots): done when the server is idle, so the
-    first kernels are not held up; kernels forked before it import them if they must."""
+def _warm_up_plotting() -> None:
+    """What plotting notebooks import (~0.45 CPU-s), done only once the grader has seen a
+    notebook that plots (`book.wanted`): most graded notebooks never do, and a warm parent that
+    imported it anyway would take that time from the first kernels' core. Kernels forked before
+    it import it themselves if they must."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -193,24 +197,52 @@ def _seed(seed: int) -> None:
     torch.default_generator.manual_seed(seed)
 
 
+# How every kernel is configured (ipykernel's command-line options; the connection file apart).
+KERNEL_OPTIONS = (
+    "--HistoryManager.enabled=False",
+    "--IPKernelApp.log_level=CRITICAL",
+    "--InteractiveShell.colors=nocolor",
+    # C-level writes to fds 1/2 go to /dev/null rather than through two relay threads
+    "--IPKernelApp.capture_fd_output=False",
+)
+
+
+def _configure_kernel_app() -> None:
+    """In the warm parent: the kernel application's configuration, done once for every kernel.
+
+    `IPKernelApp.initialize` first runs IPython's application set-up (command-line parsing,
+    configuration files, logging, the profile folder: ~15 ms of CPU, a quarter of a kernel's
+    start), then makes the sockets, threads and shell that belong to one kernel. The first
+    part depends on nothing of the kernel's, so the warm parent does it here and each kernel
+    only the second (`_start_kernel`). The configuration files looked for are the warm
+    parent's (its HOME is an empty /tmp of its own), never a notebook's."""
+    from ipykernel.kernelapp import IPKernelApp
+    from IPython.core.application import BaseIPythonApplication
+
+    BaseIPythonApplication.initialize(IPKernelApp.instance(), list(KERNEL_OPTIONS))
+    _CONFIGURED[0] = True
+
+
+_CONFIGURED = [False]  # the kernel application was configured in the warm parent
+
+
 def _start_kernel(connection_file: str) -> None:
     from ipykernel.kernelapp import IPKernelApp
+    from IPython.core.application import BaseIPythonApplication
 
     # No heartbeat: the grader asks its kernel manager (the fork server's exit events) whether
     # the kernel lives, never a heartbeat channel, and ipykernel's heartbeat costs every kernel
     # a ZeroMQ context of its own and two threads.
     IPKernelApp.init_heartbeat = lambda self: None  # type: ignore[method-assign]
     app = IPKernelApp.instance()
-    app.initialize(
-        [
-            f"--IPKernelApp.connection_file={connection_file}",
-            "--HistoryManager.enabled=False",
-            "--IPKernelApp.log_level=CRITICAL",
-            "--InteractiveShell.colors=nocolor",
-            # C-level writes to fds 1/2 go to /dev/null rather than through two relay threads
-            "--IPKernelApp.capture_fd_output=False",
-        ]
-    )
+    if _CONFIGURED[0]:
+        app.connection_file = connection_file
+        # IPKernelApp.initialize begins with this application set-up, already done in the warm
+        # parent (`_configure_kernel_app`); the kernel's own part follows, in ipykernel's order.
+        BaseIPythonApplication.initialize = lambda self, argv=None: None  # type: ignore[method-assign]
+        app.initialize([])
+    else:
+        app.initialize([f"--IPKernelApp.connection_file={connection_file}", *KERNEL_OPTIONS])
     app.start()
 
 
@@ -285,20 +317,13 @@ def serve() -> None:
 
     # Children's collections skip the warm objects: fewer copy-on-write page faults. No full
     # collection first (75 ms here, before the first kernel of a cold `grader check` could
-    # start): the few objects the imports left as garbage are frozen with the rest, and the
-    # idle-time pass below collects what accumulates later.
+    # start): the few objects the imports left as garbage are frozen with the rest; what
+    # serving requests leaves behind goes in the ordinary (young-generation) collections.
     gc.freeze()
     send({"ready": True, "pid": os.getpid()})
     buffer = b""
-    extras_pending = True
     while True:
-        ready, _, _ = select.select([inp, wake_r], [], [], 0.05 if extras_pending else 1.0)
-        if extras_pending and not ready:
-            extras_pending = False
-            _warm_up_extras()
-            gc.collect()
-            gc.freeze()
-            continue
+        ready, _, _ = select.select([inp, wake_r], [], [], 1.0)
         if wake_r in ready:
             os.read(wake_r, 4096)
         _reap(send)
@@ -330,12 +355,16 @@ def _preload(modules: list[str]) -> None:
     import importlib
 
     book.prepare()
-    for name in modules:
-        if name in book.PRELOADABLE and name not in sys.modules:
+    for name in book.PRELOADABLE:  # in this order: d2l imports pyplot, which wants Agg first
+        if name in modules and name not in sys.modules:
             try:
-                importlib.import_module(name)
+                if name == book.PLOTTING:
+                    _warm_up_plotting()
+                else:
+                    importlib.import_module(name)
             except Exception:
                 pass
+    gc.collect()  # what the requests served so far left behind, before it is frozen for good
     gc.freeze()
 
 
@@ -398,7 +427,7 @@ def _sweep_user(uid: int) -> None:
 # project folder (it is hidden, and the kernel runs as another user), and it is killed with
 # SIGKILL, so nothing is saved at exit. So each measured kernel child gets a coverage of its own
 # that writes into the kernel's scratch folder; the harness cell saves it once the checks have
-# run (see `execute.harness_cell_source`), and the server copies the file beside its own data
+# run (see `grader.harness_cell`), and the server copies the file beside its own data
 # when it reaps the kernel, before the grader deletes the scratch folder. The sandbox is
 # applied exactly as without coverage. Outside coverage runs none of this runs: each entry
 # point first asks `coverage_running()`, a dictionary lookup.

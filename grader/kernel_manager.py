@@ -243,6 +243,7 @@ class WarmKernel:
     cpu_seconds: Callable[[], float | None] = lambda: None
     oom_kills: Callable[[], int] = lambda: 0  # processes its memory limit killed
     release: Callable[[], None] = lambda: None
+    harness_prepared: bool = False  # forked from a warm parent that compiled the harness (harness_cell.prepare)
 
 
 async def start_kernel(fork_server: ForkServer, sandbox: SandboxConfig, startup_timeout: float = 60) -> WarmKernel:

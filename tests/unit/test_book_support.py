@@ -71,12 +71,16 @@ def test_the_import_hook_is_installed_once_and_adapts_an_already_imported_d2l(mo
 @pytest.mark.parametrize(
     ("sources", "expected"),
     [
-        (["import torch", "from d2l import torch as d2l"], ["d2l.torch"]),
-        (["x = 1\n  import d2l.torch"], ["d2l.torch"]),
-        (["import d2l"], ["d2l.torch"]),
+        (["import torch", "from d2l import torch as d2l"], ["matplotlib.pyplot", "d2l.torch"]),
+        (["x = 1\n  import d2l.torch"], ["matplotlib.pyplot", "d2l.torch"]),
+        (["import d2l"], ["matplotlib.pyplot", "d2l.torch"]),
+        (["import matplotlib.pyplot as plt"], ["matplotlib.pyplot"]),
+        (["from matplotlib import pyplot"], ["matplotlib.pyplot"]),
+        (["%matplotlib inline\nx = 1"], ["matplotlib.pyplot"]),
         (["# from d2l import torch as d2l", "print('import d2l')", "import d2lx"], []),
+        (["# import matplotlib", "s = 'import matplotlib'", "import matplotlibx"], []),
         ([], []),
     ],
 )
-def test_a_notebook_that_imports_d2l_has_the_warm_parent_import_it_ahead(sources, expected):
+def test_a_notebook_that_imports_d2l_or_plots_has_the_warm_parent_import_it_ahead(sources, expected):
     assert book.wanted(sources) == expected

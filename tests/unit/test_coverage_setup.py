@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from grader import execute, forkserver
+from grader import execute, forkserver, harness_cell
 
 REQUEST = {"token": "t0k", "fetches": [{"key": "k", "kind": "name", "name": "x"}]}
 
@@ -44,24 +44,42 @@ def test_coverage_running_is_none_unless_coverage_measures(monkeypatch, no_cover
 
 def test_without_coverage_the_harness_cell_is_the_harness_and_its_call_only(no_coverage):
     source = execute.harness_cell_source(REQUEST)
-    program = execute.HARNESS_SOURCE + "\n_run(__import__('json').loads(" + json.dumps(json.dumps(REQUEST)) + "))\n"
-    assert source == f"exec(compile({program!r}, '<d2l-grader-harness>', 'exec'), {{'__name__': 'd2l_grader_harness'}})"
-    assert "coverage" not in source.replace(execute.HARNESS_SOURCE, "")
+    program = harness_cell.HARNESS_SOURCE + "\n_run(__import__('json').loads(_request))\n"
+    namespace = f"{{'__name__': 'd2l_grader_harness', '_request': {json.dumps(REQUEST)!r}}}"
+    assert source == f"exec(compile({program!r}, '<d2l-grader-harness>', 'exec'), {namespace})"
+    assert "coverage" not in source.replace(harness_cell.HARNESS_SOURCE, "")
+
+
+def test_a_kernel_of_a_warm_parent_runs_the_same_program_compiled_there(no_coverage, monkeypatch):
+    monkeypatch.delitem(sys.modules, harness_cell.PREPARED_MODULE, raising=False)
+    harness_cell.prepare(measured=False)
+    prepared = sys.modules[harness_cell.PREPARED_MODULE].code
+    source = execute.harness_cell_source(REQUEST, prepared=True)
+    assert harness_cell.HARNESS_SOURCE[:200] not in source and len(source) < 400
+    sent = (
+        ast.parse(execute.harness_cell_source(REQUEST)).body[0].value.args[0]
+    )  # exec(compile(PROGRAM, FILENAME, 'exec'), ...)
+    assert prepared == compile(*(ast.literal_eval(arg) for arg in sent.args[:2]), "exec")
+    # the two cells differ only in where the program comes from; the namespace and request are the same
+    namespaces = {
+        ast.unparse(ast.parse(cell).body[0].value.args[1]) for cell in (source, execute.harness_cell_source(REQUEST))
+    }
+    assert len(namespaces) == 1 and json.dumps(REQUEST) in ast.literal_eval(namespaces.pop())["_request"]
 
 
 def test_with_coverage_the_harness_keeps_its_real_lines_and_saves_the_kernels_data(measuring):
     source = execute.harness_cell_source(REQUEST)
     compile_call = ast.parse(source).body[0].value.args[0]  # exec(compile(PROGRAM, FILENAME, 'exec'), ...)
     program, filename = (ast.literal_eval(arg) for arg in compile_call.args[:2])
-    assert filename == execute.HARNESS_PATH and os.path.isfile(filename)
-    assert program.startswith(execute.HARNESS_SOURCE)  # line numbers are harness.py's own
+    assert filename == harness_cell.HARNESS_PATH and os.path.isfile(filename)
+    assert program.startswith(harness_cell.HARNESS_SOURCE)  # line numbers are harness.py's own
     code = compile(program, filename, "exec")  # valid Python, ending in the save
     assert code.co_filename == filename
-    assert program.rstrip().endswith("pass") and ".save()" in program[len(execute.HARNESS_SOURCE) :]
+    assert program.rstrip().endswith("pass") and ".save()" in program[len(harness_cell.HARNESS_SOURCE) :]
 
 
 def test_the_save_in_the_harness_cell_never_fails_the_cell(measuring, monkeypatch):
-    program = execute._SAVE_KERNEL_COVERAGE
+    program = harness_cell.SAVE_KERNEL_COVERAGE
     exec(compile(program, "<save>", "exec"), {})  # the (fake) measurement saves
     monkeypatch.delitem(sys.modules, "coverage")
     exec(compile(program, "<save>", "exec"), {})  # a kernel not measured: nothing happens

@@ -1,0 +1,62 @@
+"""What a kernel forked from the warm parent starts with, and what it must not.
+
+The warm parent does once what every kernel would otherwise repeat (ipykernel's application
+set-up, compiling the harness) and imports plotting only once a notebook plots; a kernel
+must still be configured exactly as its options say and be a kernel of its own.
+"""
+
+from __future__ import annotations
+
+import nbformat
+
+from grader.forkserver import KERNEL_OPTIONS
+from grader.grading import Grader
+from tests.kernel.conftest import TEST_LIMITS
+from tests.kernels import run_cells, run_together
+
+INSPECT = [
+    "import sys\n"
+    "ip = get_ipython()\n"
+    "app = __import__('ipykernel.kernelapp').kernelapp.IPKernelApp.instance()\n"
+    "history = ip.history_manager.enabled\n"
+    "colors = str(ip.colors)\n"
+    "log_level = int(app.log_level)\n"
+    "captures_fds = bool(app.capture_fd_output)\n"
+    "connection_file = app.connection_file\n"
+    "plotting = 'matplotlib.pyplot' in sys.modules\n"
+    "harness_ready = '_d2l_grader_harness' in sys.modules\n"
+]
+NAMES = ["history", "colors", "log_level", "captures_fds", "connection_file", "plotting", "harness_ready"]
+
+
+def test_each_kernel_is_configured_as_its_options_say_with_its_own_connection(grader):
+    (first, one), (second, other) = run_together(grader, (INSPECT, NAMES), (INSPECT, NAMES))
+    assert not first.errors and not second.errors
+    assert "--HistoryManager.enabled=False" in KERNEL_OPTIONS and one["history"] is False
+    assert "--InteractiveShell.colors=nocolor" in KERNEL_OPTIONS and one["colors"].lower() == "nocolor"
+    assert "--IPKernelApp.log_level=CRITICAL" in KERNEL_OPTIONS and one["log_level"] == 50
+    assert one["captures_fds"] is False
+    assert one["harness_ready"] is True  # compiled once in the warm parent
+    assert one["connection_file"] and one["connection_file"] != other["connection_file"]
+    assert {k: v for k, v in one.items() if k != "connection_file"} == {
+        k: v for k, v in other.items() if k != "connection_file"
+    }
+
+
+def test_plotting_is_imported_ahead_only_once_a_notebook_plots(tmp_path, course):
+    plots = tmp_path / "plots.ipynb"
+    nbformat.write(
+        nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.close('all')")]
+        ),
+        plots,
+    )
+    with Grader(TEST_LIMITS, course=course) as fresh:
+        execution, before = run_cells(fresh, INSPECT, ["plotting"])
+        assert not execution.errors and before["plotting"] is False  # a conv-layer batch never pays for it
+        result = fresh.grade(str(plots), "conv-layer")
+        assert not [e for e in result.errors if e.kind == "cell-error"]  # it plotted, importing pyplot itself
+        execution, after = run_cells(
+            fresh, [*INSPECT, "backend = __import__('matplotlib').get_backend()"], ["plotting", "backend"]
+        )
+        assert not execution.errors and after["plotting"] is True and after["backend"].lower() == "agg"
