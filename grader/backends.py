@@ -41,6 +41,11 @@ class Backend:
     def preload(self, modules: list[str]) -> None:
         """Kernels started from now on may come with `modules` imported (optional)."""
 
+    def spawn_judge(self, socket_path: str) -> None:
+        """Start a judge (`grader.judge_process`) that connects to `socket_path`; backends
+        without a warm parent have none (the grader judges itself)."""
+        raise NotImplementedError
+
     def alive(self) -> bool:
         """False once the backend can no longer run kernels (its warm parent died)."""
         return True
@@ -105,6 +110,11 @@ class ForkServerBackend(Backend):
         if not launch.allowlisted and self.policy.use_bwrap and missing_bwrap not in self._notes:
             self._notes.append(missing_bwrap)
         self._server = ForkServer(launch)
+
+    def spawn_judge(self, socket_path: str) -> None:
+        self.start()
+        assert self._server is not None
+        self._server.judge(socket_path)
 
     def preload(self, modules: list[str]) -> None:
         self.start()

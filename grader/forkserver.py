@@ -265,6 +265,55 @@ def _spawn(request: dict[str, Any]) -> dict[str, Any]:
     return {"id": request["id"], "pid": pid, "kernel_pid": started.get("kernel_pid"), "sandbox": report}
 
 
+def _spawn_judge(request: dict[str, Any]) -> dict[str, Any]:
+    """Fork the judge (`grader.judge_process`): a child that never runs notebook code, so it
+    is not confined like a kernel; it connects to the grader's socket and answers there."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            signal.set_wakeup_fd(-1)  # the server's; its pipe is closed below
+            for signum in (signal.SIGCHLD, signal.SIGINT):
+                signal.signal(signum, signal.SIG_DFL)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):  # never the server's pipes: its end must be seen when it ends
+                os.dup2(devnull, fd)
+            os.closerange(3, 1024)
+            sandbox.die_with_parent()
+            measuring = _measure_judge()
+            try:
+                from . import judge_process
+
+                judge_process.serve(request["socket"])
+            finally:
+                if measuring is not None:
+                    measuring.stop()
+                    measuring.save()
+        except BaseException:
+            code = 70
+        finally:
+            os._exit(code)
+    return {"id": request["id"], "pid": pid}
+
+
+def _measure_judge() -> Any:
+    """Test runs only: a measurement of the judge's own (the inherited one would be saved
+    under the server's name, or not at all: the judge ends with os._exit)."""
+    if coverage_running() is None:
+        return None
+    try:
+        import importlib
+
+        control: Any = importlib.import_module("coverage.control")
+        inherited = control.Coverage.current()
+        inherited.stop()
+        cov = control.Coverage(config_file=control.CONFIG_DATA_PREFIX + inherited.config.serialize())
+        cov.start()
+        return cov
+    except BaseException:
+        return None
+
+
 def read_status(raw_lines: list[bytes]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the keeper's line, the kernel's report) from the set-up pipe; the report is the error
     when set-up failed. The keeper's {"kernel_pid": N} and the kernel's report share the pipe,
@@ -343,6 +392,8 @@ def serve() -> None:
                     _signal(request)
                 elif request.get("op") == "preload":
                     _preload(request.get("modules", []))
+                elif request.get("op") == "judge":
+                    send(_spawn_judge(request))
                 elif request.get("op") == "stop":
                     _leave(out)
 

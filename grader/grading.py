@@ -21,10 +21,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from .backends import make_backend, missing_protections
+from .backends import Backend, make_backend, missing_protections
 from .limits import Limits
 from .policy import SandboxPolicy
-from .results import GradeResult, NotebookError
+from .results import CheckResult, GradeResult, NotebookError
 from .sandbox import PROTECTIONS
 
 # What grading a notebook needs beyond starting the warm parent (nbformat, pydantic, nbclient,
@@ -34,6 +34,7 @@ from .sandbox import PROTECTIONS
 if TYPE_CHECKING:
     from .course import Course
     from .execute import Execution
+    from .judge_process import RemoteJudge
     from .kernel_manager import WarmKernel
     from .planning import Plan
     from .rubric import Rubric
@@ -126,6 +127,7 @@ class Grader:
         self._datasets_lock = threading.Lock()
         self._datasets_written = False
         self._preloaded: set[str] = set()
+        self._judge: RemoteJudge | None = None  # the warm parent's judging child, once asked for
 
     # -- lifecycle
     def start(self) -> Grader:
@@ -147,6 +149,9 @@ class Grader:
         self.backend.kill()
 
     def close(self) -> None:
+        if self._judge is not None:
+            self._judge.close()  # it ends when we hang up (and with the warm parent in any case)
+            self._judge = None
         self.backend.close()
         if self._started:
             self._started = False
@@ -219,7 +224,6 @@ class Grader:
     ) -> GradeResult:
         from . import notebook, staging
         from .course import UnknownAssignment
-        from .judging import evaluate
 
         name = os.path.basename(path)
         rubric: Rubric | None = None
@@ -242,7 +246,8 @@ class Grader:
                 rubric = rubric.public_part(exercise)
             except LookupError as exc:
                 return not_graded(rubric, name, "unknown-exercise", str(exc))
-        the_plan = self.plan_for(rubric, staging.notebook_sha256(path, own_files))
+        salt = staging.notebook_sha256(path, own_files)
+        the_plan = self.plan_for(rubric, salt)
         result = GradeResult(assignment=rubric.id, notebook=name, max_score=rubric.max_score, exercise=exercise)
         named = notebook.named_assignment(nb)
         if named is not None and named != rubric.id:
@@ -254,17 +259,46 @@ class Grader:
             )
         result.manual = notebook.collect_manual(nb, rubric)
         self._preload_for(nb)
-        # The course's modules (and torch, which they import) load while the kernel runs: on a
-        # cold `grader check` that import would otherwise come after the notebook, not beside it.
-        preload = asyncio.ensure_future(asyncio.to_thread(_preload, rubric))
+        judge = self._remote_judge()
+        # Without a judge, the course's modules (and torch, which they import) load here while
+        # the kernel runs: on a cold `grader check` they would otherwise come after the notebook.
+        preload = None if judge is not None else asyncio.ensure_future(asyncio.to_thread(_preload, rubric))
         execution = await self._execute(nb, path, own_files, pool, the_plan)
-        await asyncio.wait([preload])  # its failure, if any, is evaluate's to report
+        if preload is not None:
+            await asyncio.wait([preload])  # its failure, if any, is evaluate's to report
         result.errors.extend(execution.errors)
         result.sandbox = _public_sandbox(execution.sandbox)
         result.warnings = missing_protections(result.sandbox)
-        result.checks = evaluate(the_plan, execution.fetched, execution.unavailable, self.limits.judge_timeout)
+        result.checks = await self._judge_checks(judge, rubric, salt, the_plan, execution)
         notebook.explain_missing_names(result.checks, result.errors, nb)
         return result
+
+    def _remote_judge(self) -> RemoteJudge | None:
+        """The warm parent's judge (`grader.judge_process`), where the backend has a warm parent."""
+        if self._judge is None and type(self.backend).spawn_judge is not Backend.spawn_judge:
+            from .judge_process import RemoteJudge
+
+            self._judge = RemoteJudge(os.path.join(self._root, "judge"), self.backend.spawn_judge)
+        return self._judge
+
+    async def _judge_checks(
+        self, judge: RemoteJudge | None, rubric: Rubric, salt: str, the_plan: Plan, execution: Execution
+    ) -> list[CheckResult]:
+        """The verdicts: from the judge, or computed here when there is none or it failed (a
+        slower notebook, never a lost or different verdict: both run `judging.evaluate` on the
+        same plan)."""
+        if judge is not None:
+            from .judge_process import JudgeUnavailable
+
+            try:
+                return await asyncio.to_thread(
+                    judge.evaluate, rubric, salt, execution.fetched, execution.unavailable, self.limits.judge_timeout
+                )
+            except JudgeUnavailable:
+                pass
+        from .judging import evaluate
+
+        return evaluate(the_plan, execution.fetched, execution.unavailable, self.limits.judge_timeout)
 
     async def _execute(
         self, nb: Any, path: str, own_files: str | None, pool: KernelPool | None, the_plan: Plan

@@ -255,6 +255,19 @@ class ForkServer:
             raise ForkServerError(f"kernel set-up failed: {reply['sandbox']['error']}")
         return int(reply["pid"]), reply["sandbox"]
 
+    def judge(self, socket_path: str) -> None:
+        """Fork a judge (`grader.judge_process`) that connects to `socket_path`."""
+        self.wait_ready()
+        with self._cond:
+            self._next_id += 1
+            rid = self._next_id
+            self._send({"op": "judge", "id": rid, "socket": socket_path})
+            if not self._cond.wait_for(lambda: rid in self._replies or self._closed, 60):
+                raise ForkServerError("the kernel fork server did not answer")
+            if rid not in self._replies:
+                raise ForkServerError("the kernel fork server stopped")
+            self._replies.pop(rid)
+
     def preload(self, modules: list[str]) -> None:
         """Ask the server to import `modules` before it forks further kernels (no answer; sent
         at once, read by the server in order, after its warm-up, before later spawns)."""

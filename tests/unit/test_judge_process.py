@@ -1,0 +1,112 @@
+"""The judge's protocol (grader/judge_process.py), with the judge in a thread of this process.
+
+In a real run the judge is a child of the warm parent (tests/kernel/test_judge.py); here the
+same `serve` loop answers over the same socket, so the protocol, the course copies and every
+failure the grader must survive are tested without a kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+
+import pytest
+
+from grader import judge_process
+from grader.judge_process import JudgeUnavailable, RemoteJudge
+from grader.judging import evaluate
+from grader.planning import plan
+
+
+def in_thread(calls: list[str] | None = None):
+    """A `spawn` that runs the judge's loop in a thread (and notes each start)."""
+
+    def spawn(path: str) -> None:
+        if calls is not None:
+            calls.append(path)
+        threading.Thread(target=judge_process.serve, args=(path,), daemon=True).start()
+
+    return spawn
+
+
+@pytest.fixture
+def rubric(course):
+    return course.get("conv-layer")
+
+
+def test_the_judge_gives_the_verdicts_judging_gives_here(rubric, tmp_path):
+    judge = RemoteJudge(str(tmp_path / "judge"), in_thread())
+    try:
+        for fetched, unavailable in (({}, None), (None, "the kernel died in cell 3")):
+            remote = judge.evaluate(rubric, "ab" * 32, fetched, unavailable, 10.0)
+            assert remote == evaluate(plan(rubric), fetched, unavailable, 10.0)
+            assert [c.id for c in remote] == [c.id for c in rubric.checks]
+        assert {c.status for c in remote} == {"error"} and remote[0].message == "the kernel died in cell 3"
+    finally:
+        judge.close()
+
+
+def test_each_rubric_is_sent_once_with_copies_of_its_course_files_only(rubric, tmp_path):
+    starts: list[str] = []
+    judge = RemoteJudge(str(tmp_path / "judge"), in_thread(starts))
+    try:
+        for _ in range(3):
+            judge.evaluate(rubric, "", {}, None, 10.0)
+        part = rubric.public_part(rubric.exercises[0].id)
+        judge.evaluate(part, "", {}, None, 10.0)
+        copies = sorted(
+            os.path.relpath(os.path.join(folder, name), tmp_path / "judge")
+            for folder, _, names in os.walk(tmp_path / "judge")
+            for name in names
+        )
+        course_files = sorted(os.path.relpath(p, rubric.course_root) for p in rubric.module_paths())
+        assert copies == [os.path.join("r1", f) for f in course_files] + [os.path.join("r2", f) for f in course_files]
+        assert len(starts) == 1  # one judge for all of it
+        assert oct(os.stat(tmp_path / "judge").st_mode & 0o777) == "0o700"
+    finally:
+        judge.close()
+
+
+def test_a_judge_that_is_gone_is_reported_and_replaced_next_time(rubric, tmp_path):
+    starts: list[str] = []
+    judge = RemoteJudge(str(tmp_path / "judge"), in_thread(starts))
+    try:
+        judge.evaluate(rubric, "", {}, None, 10.0)
+        judge._conn.shutdown(socket.SHUT_RDWR)  # the judge's end of the line is gone
+        with pytest.raises(JudgeUnavailable):
+            judge.evaluate(rubric, "", {}, None, 10.0)
+        assert judge.evaluate(rubric, "", {}, None, 10.0) == evaluate(plan(rubric), {}, None, 10.0)
+        assert len(starts) == 2
+    finally:
+        judge.close()
+
+
+def test_a_judge_that_never_connects_is_given_up(rubric, tmp_path, monkeypatch):
+    monkeypatch.setattr(judge_process, "CONNECT_TIMEOUT", 0.3)
+    judge = RemoteJudge(str(tmp_path / "judge"), lambda path: None)
+    with pytest.raises(JudgeUnavailable, match="did not start"):
+        judge.evaluate(rubric, "", {}, None, 10.0)
+    assert not os.path.exists(tmp_path / "judge" / judge_process.SOCKET_NAME)
+
+
+def test_a_judge_that_fails_or_answers_for_other_checks_is_not_believed(rubric, tmp_path):
+    judge = RemoteJudge(str(tmp_path / "judge"), in_thread())
+    try:
+        judge.evaluate(rubric, "", {}, None, 10.0)
+        with pytest.raises(JudgeUnavailable, match="unknown request"):
+            judge._ask({"op": "nonsense"}, 10.0)
+        fewer = rubric.public_part(rubric.exercises[0].id)
+        judge._sent[id(fewer)] = (fewer, "r1")  # as if the judge held the whole rubric under this one's key
+        with pytest.raises(JudgeUnavailable, match="other checks"):
+            judge.evaluate(fewer, "", {}, None, 10.0)
+    finally:
+        judge.close()
+
+
+def test_course_files_outside_the_course_folder_are_refused(rubric, tmp_path):
+    from dataclasses import replace
+
+    elsewhere = replace(rubric, reference_module="../../outside")
+    with pytest.raises(JudgeUnavailable, match="outside the course folder"):
+        RemoteJudge._copy_course_files(elsewhere, str(tmp_path / "copy"))
