@@ -260,12 +260,14 @@ class Grader:
         result.manual = notebook.collect_manual(nb, rubric)
         self._preload_for(nb)
         judge = self._remote_judge()
-        # Without a judge, the course's modules (and torch, which they import) load here while
-        # the kernel runs: on a cold `grader check` they would otherwise come after the notebook.
-        preload = None if judge is not None else asyncio.ensure_future(asyncio.to_thread(_preload, rubric))
+        # While the kernel runs, the judge starts and gets the rubric (or, without one, the
+        # course's modules and torch load here): on a cold `grader check` that would otherwise
+        # come after the notebook, not beside it.
+        preload = asyncio.ensure_future(
+            asyncio.to_thread(_preload, rubric) if judge is None else asyncio.to_thread(judge.prepare, rubric)
+        )
         execution = await self._execute(nb, path, own_files, pool, the_plan)
-        if preload is not None:
-            await asyncio.wait([preload])  # its failure, if any, is evaluate's to report
+        await asyncio.wait([preload])  # its failure, if any, is evaluate's to report
         result.errors.extend(execution.errors)
         result.sandbox = _public_sandbox(execution.sandbox)
         result.warnings = missing_protections(result.sandbox)

@@ -72,6 +72,11 @@ def serve(socket_path: str) -> None:
             if request.get("op") == "rubric":
                 rubric = pickle.loads(base64.b64decode(request["rubric"]))
                 rubrics[str(request["key"])] = (rubric, plan(rubric))
+                try:  # now, while the notebook still runs; a failure is evaluate's to report
+                    rubric.load_reference()
+                    rubric.load_checks()
+                except Exception:
+                    pass
                 reply: dict[str, Any] = {"ok": True}
             elif request.get("op") == "evaluate":
                 rubric, base = rubrics[str(request["key"])]
@@ -104,6 +109,17 @@ class RemoteJudge:
         self._stream: Any = None
         self._sent: dict[int, tuple[Rubric, str]] = {}  # id(rubric) -> (rubric, key): sent to this judge
         self._copies = 0
+
+    def prepare(self, rubric: Rubric) -> None:
+        """Start the judge and send it `rubric` now (while a notebook runs), so that judging
+        the notebook finds both done; a failure here is only retried by `evaluate`."""
+        with self._lock:
+            try:
+                if self._conn is None:
+                    self._connect()
+                self._send_rubric(rubric)
+            except (JudgeUnavailable, OSError, ValueError, KeyError, TypeError, pickle.PicklingError):
+                self._drop()
 
     def evaluate(
         self,

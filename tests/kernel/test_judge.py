@@ -16,6 +16,7 @@ import psutil
 
 from grader.grading import Grader
 from tests.kernel.conftest import TEST_LIMITS
+from tests.kernels import run_cells
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, "examples", "submission.ipynb")
@@ -73,3 +74,32 @@ def test_a_judge_that_dies_costs_no_verdict_and_is_replaced(course):
     assert [c.to_dict() for c in again.checks] == [c.to_dict() for c in first.checks]
     assert [c.to_dict() for c in third.checks] == [c.to_dict() for c in first.checks]
     assert replacement.pid != judge.pid
+
+
+def test_no_kernel_sees_or_reaches_the_judge_or_its_course_copies(course):
+    with Grader(TEST_LIMITS, course=course) as grader:
+        grader.grade(EXAMPLE)  # the judge is up, holding its copies of the course files
+        folder = grader._judge.folder
+        copies = sorted(os.path.join(d, n) for d, _, names in os.walk(folder) for n in names)
+        assert any(p.endswith(os.path.join("reference", "conv_layer.py")) for p in copies)
+        probe = f"""
+import glob, os, socket
+seen = sorted(glob.glob(os.path.join(os.path.dirname(os.getcwd()), '*')))
+reach = []
+for path in {[folder, os.path.dirname(copies[0]), *copies]!r}:
+    for how, attempt in (('list', os.listdir), ('read', lambda p: open(p, 'rb').read(1))):
+        try:
+            attempt(path)
+            reach.append(how + ' ' + path)
+        except OSError:
+            pass
+try:
+    socket.socket(socket.AF_UNIX).connect({os.path.join(folder, "judge.sock")!r})
+    reach.append('connected')
+except OSError:
+    pass
+"""
+        execution, values = run_cells(grader, [probe], ["seen", "reach"])
+    assert not execution.errors
+    assert values["reach"] == []
+    assert not [p for p in values["seen"] if p.startswith(folder)]

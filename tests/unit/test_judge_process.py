@@ -110,3 +110,20 @@ def test_course_files_outside_the_course_folder_are_refused(rubric, tmp_path):
     elsewhere = replace(rubric, reference_module="../../outside")
     with pytest.raises(JudgeUnavailable, match="outside the course folder"):
         RemoteJudge._copy_course_files(elsewhere, str(tmp_path / "copy"))
+
+
+def test_preparing_while_the_notebook_runs_starts_the_judge_once_and_never_raises(rubric, tmp_path, monkeypatch):
+    starts: list[str] = []
+    judge = RemoteJudge(str(tmp_path / "judge"), in_thread(starts))
+    try:
+        judge.prepare(rubric)
+        assert len(starts) == 1 and list(judge._sent.values()) == [(rubric, "r1")]
+        assert judge.evaluate(rubric, "", {}, None, 10.0) == evaluate(plan(rubric), {}, None, 10.0)
+        assert len(starts) == 1 and judge._copies == 1  # neither started nor sent again
+    finally:
+        judge.close()
+    monkeypatch.setattr(judge_process, "CONNECT_TIMEOUT", 0.3)
+    silent = RemoteJudge(str(tmp_path / "silent"), lambda path: None)
+    silent.prepare(rubric)  # a judge that never comes: nothing raised here ...
+    with pytest.raises(JudgeUnavailable):  # ... the notebook is judged in the grader instead
+        silent.evaluate(rubric, "", {}, None, 10.0)
