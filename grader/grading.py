@@ -135,6 +135,9 @@ class Grader:
         if not self._started:
             self._started = True
             self.backend.start()  # first: the warm parent boots while we import the rest
+            judge = self._remote_judge()
+            if judge is not None:  # forked as soon as the warm parent is warm, before any kernel
+                threading.Thread(target=judge.prepare, daemon=True, name="judge-start").start()
             from .kernel_manager import hold_context
 
             hold_context()
@@ -149,10 +152,10 @@ class Grader:
         self.backend.kill()
 
     def close(self) -> None:
+        self.backend.close()  # first: a judge still being started then fails at once
         if self._judge is not None:
             self._judge.close()  # it ends when we hang up (and with the warm parent in any case)
             self._judge = None
-        self.backend.close()
         if self._started:
             self._started = False
             from .kernel_manager import release_context

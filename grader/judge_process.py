@@ -37,6 +37,7 @@ import pickle
 import shutil
 import socket
 import threading
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 SOCKET_NAME = "judge.sock"
 CONNECT_TIMEOUT = 30.0  # seconds for a new judge to connect (a fork: milliseconds, unless the machine is swamped)
+_TICK = 0.05  # how soon a judge still awaited notices that the grader closed
 
 
 class JudgeUnavailable(Exception):
@@ -109,16 +111,18 @@ class RemoteJudge:
         self._stream: Any = None
         self._sent: dict[int, tuple[Rubric, str]] = {}  # id(rubric) -> (rubric, key): sent to this judge
         self._copies = 0
+        self._closed = False
 
-    def prepare(self, rubric: Rubric) -> None:
-        """Start the judge and send it `rubric` now (while a notebook runs), so that judging
-        the notebook finds both done; a failure here is only retried by `evaluate`."""
+    def prepare(self, rubric: Rubric | None = None) -> None:
+        """Start the judge now and send it `rubric` (while the warm parent starts, or a notebook
+        runs), so that judging finds both done; a failure here is only retried by `evaluate`."""
         with self._lock:
             try:
                 if self._conn is None:
                     self._connect()
-                self._send_rubric(rubric)
-            except (JudgeUnavailable, OSError, ValueError, KeyError, TypeError, pickle.PicklingError):
+                if rubric is not None:
+                    self._send_rubric(rubric)
+            except Exception:
                 self._drop()
 
     def evaluate(
@@ -161,10 +165,14 @@ class RemoteJudge:
             return checks
 
     def close(self) -> None:
+        """Hang up (the judge then ends); a judge still awaited is awaited no longer."""
+        self._closed = True  # a pending accept notices within a tick (`_accept`)
         with self._lock:
             self._drop()
 
     def _connect(self) -> None:
+        if self._closed:
+            raise JudgeUnavailable("closed")
         os.makedirs(self.folder, mode=0o700, exist_ok=True)
         path = os.path.join(self.folder, SOCKET_NAME)
         if os.path.exists(path):
@@ -173,12 +181,11 @@ class RemoteJudge:
         try:
             listener.bind(path)
             listener.listen(1)
-            listener.settimeout(CONNECT_TIMEOUT)
-            self._spawn(path)
             try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                raise JudgeUnavailable("the judge did not start") from None
+                self._spawn(path)  # returns once the warm parent has forked the judge
+            except Exception as exc:  # the warm parent is gone or would not answer
+                raise JudgeUnavailable(f"no judge: {exc}") from None
+            conn = self._accept(listener)
         finally:
             listener.close()
             if os.path.exists(path):
@@ -186,6 +193,17 @@ class RemoteJudge:
         self._conn = conn
         self._stream = conn.makefile("rwb")
         self._sent.clear()
+
+    def _accept(self, listener: socket.socket) -> socket.socket:
+        """The judge's connection, within CONNECT_TIMEOUT; given up at once when closed."""
+        deadline = time.monotonic() + CONNECT_TIMEOUT
+        listener.settimeout(_TICK)
+        while not self._closed and time.monotonic() < deadline:
+            try:
+                return listener.accept()[0]
+            except TimeoutError:
+                continue
+        raise JudgeUnavailable("closed" if self._closed else "the judge did not start")
 
     def _send_rubric(self, rubric: Rubric) -> str:
         sent = self._sent.get(id(rubric))

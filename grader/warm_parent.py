@@ -256,13 +256,16 @@ class ForkServer:
         return int(reply["pid"]), reply["sandbox"]
 
     def judge(self, socket_path: str) -> None:
-        """Fork a judge (`grader.judge_process`) that connects to `socket_path`."""
-        self.wait_ready()
+        """Fork a judge (`grader.judge_process`) that connects to `socket_path`. Sent at once,
+        even while the server still warms up: it reads requests in order, so a judge asked for
+        at start-up is forked before the first kernel and is ready when its notebook is."""
         with self._cond:
+            if self._closed:
+                raise ForkServerError("the kernel fork server stopped")
             self._next_id += 1
             rid = self._next_id
             self._send({"op": "judge", "id": rid, "socket": socket_path})
-            if not self._cond.wait_for(lambda: rid in self._replies or self._closed, 60):
+            if not self._cond.wait_for(lambda: rid in self._replies or self._closed, 120):
                 raise ForkServerError("the kernel fork server did not answer")
             if rid not in self._replies:
                 raise ForkServerError("the kernel fork server stopped")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 
 import pytest
 
@@ -127,3 +128,18 @@ def test_preparing_while_the_notebook_runs_starts_the_judge_once_and_never_raise
     silent.prepare(rubric)  # a judge that never comes: nothing raised here ...
     with pytest.raises(JudgeUnavailable):  # ... the notebook is judged in the grader instead
         silent.evaluate(rubric, "", {}, None, 10.0)
+
+
+def test_closing_while_a_judge_is_awaited_returns_at_once(rubric, tmp_path):
+    judge = RemoteJudge(str(tmp_path / "judge"), lambda path: None)  # the judge never comes
+    waiting = threading.Thread(target=judge.prepare, args=(rubric,))
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while not os.path.exists(tmp_path / "judge" / judge_process.SOCKET_NAME) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    judge.close()
+    waiting.join(10)
+    assert not waiting.is_alive() and time.monotonic() - started < judge_process.CONNECT_TIMEOUT / 3  # generous
+    with pytest.raises(JudgeUnavailable, match="closed"):
+        judge.evaluate(rubric, "", {}, None, 10.0)
