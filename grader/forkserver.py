@@ -89,18 +89,9 @@ def _child_main(request: dict[str, Any], status_fd: int) -> None:
     """
     code = 0
     try:
-        signal.set_wakeup_fd(-1)  # the server's; its pipe is closed below
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        debug_log = request.get("debug_log")
-        if debug_log:  # developers only: see why a kernel would not start
-            os.dup2(os.open(debug_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 2)
-        os.closerange(3, status_fd)
-        os.closerange(status_fd + 1, 1024)
-        sandbox.die_with_parent()  # the server is gone: so are we (and so, the kernel)
+        # developers only (D2L_GRADER_KERNEL_LOG): see why a kernel would not start
+        _detach_from_server(keep=status_fd, log=request.get("debug_log"))
         cfg = SandboxConfig(**request["sandbox"])
         report = sandbox.new_report(bool(request.get("allowlisted")))
         pid_namespace = sandbox.isolate(cfg, report)
@@ -115,6 +106,25 @@ def _child_main(request: dict[str, Any], status_fd: int) -> None:
         code = 70
     finally:
         os._exit(code)
+
+
+def _detach_from_server(keep: int = -1, log: str | None = None) -> None:
+    """In a child of the server: let go of the server's wake-up pipe and its SIGCHLD handling,
+    put /dev/null (stderr: `log`, if given) on 0-2, close every other descriptor inherited from
+    it but `keep` (its pipes must be seen to close when it ends), and die when it dies."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    if log:
+        os.dup2(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 2)
+    if keep >= 0:
+        os.closerange(3, keep)
+        os.closerange(keep + 1, 1024)
+    else:
+        os.closerange(3, 1024)
+    sandbox.die_with_parent()  # the server is gone: so are we (and so, a keeper's kernel)
 
 
 def _keep(kernel: int) -> int:
@@ -272,15 +282,9 @@ def _spawn_judge(request: dict[str, Any]) -> dict[str, Any]:
     if pid == 0:
         code = 0
         try:
-            signal.set_wakeup_fd(-1)  # the server's; its pipe is closed below
-            for signum in (signal.SIGCHLD, signal.SIGINT):
-                signal.signal(signum, signal.SIG_DFL)
-            devnull = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):  # never the server's pipes: its end must be seen when it ends
-                os.dup2(devnull, fd)
-            os.closerange(3, 1024)
-            sandbox.die_with_parent()
-            measuring = _measure_judge()
+            _detach_from_server()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # the server ignores it; Ctrl-C is the grader's
+            measuring = _new_measurement() if coverage_running() is not None else None
             try:
                 from . import judge_process
 
@@ -294,24 +298,6 @@ def _spawn_judge(request: dict[str, Any]) -> dict[str, Any]:
         finally:
             os._exit(code)
     return {"id": request["id"], "pid": pid}
-
-
-def _measure_judge() -> Any:
-    """Test runs only: a measurement of the judge's own (the inherited one would be saved
-    under the server's name, or not at all: the judge ends with os._exit)."""
-    if coverage_running() is None:
-        return None
-    try:
-        import importlib
-
-        control: Any = importlib.import_module("coverage.control")
-        inherited = control.Coverage.current()
-        inherited.stop()
-        cov = control.Coverage(config_file=control.CONFIG_DATA_PREFIX + inherited.config.serialize())
-        cov.start()
-        return cov
-    except BaseException:
-        return None
 
 
 def read_status(raw_lines: list[bytes]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -498,23 +484,32 @@ def coverage_running() -> Any:
     return coverage.Coverage.current() if coverage is not None else None
 
 
-def _measure_kernel(request: dict[str, Any]) -> None:
-    """In a forked kernel child, before confinement: stop the measurement inherited from the
-    server and start one with the same settings whose data file is in the kernel's scratch
-    folder. (Its own lines, like the rest of the child's code before `_child_main`, run before
-    that measurement starts, so they never show as covered.)"""
+def _new_measurement(data_file: str | None = None) -> Any:
+    """Test runs only, in a forked child: stop the measurement inherited from the server (it
+    would be saved under the server's name, or not at all: children end with os._exit) and
+    start one with the same settings, writing to `data_file` if given; None if that fails."""
     try:
         import importlib
 
-        scratch = request["sandbox"]["scratch"]
         control: Any = importlib.import_module("coverage.control")
         inherited = control.Coverage.current()
         inherited.stop()
         cov = control.Coverage(config_file=control.CONFIG_DATA_PREFIX + inherited.config.serialize())
-        cov.set_option("run:data_file", os.path.join(scratch, _KERNEL_DATA_FILE))
+        if data_file is not None:
+            cov.set_option("run:data_file", data_file)
         cov.start()
-    except BaseException:  # never return into the server's loop; the kernel just goes unmeasured
-        pass
+        return cov
+    except BaseException:  # never return into the server's loop; the child just goes unmeasured
+        return None
+
+
+def _measure_kernel(request: dict[str, Any]) -> None:
+    """In a forked kernel child, before confinement: a measurement of its own whose data file
+    is in the kernel's scratch folder. (Its own lines, like the rest of the child's code before
+    `_child_main`, run before that measurement starts, so they never show as covered.)"""
+    scratch = (request.get("sandbox") or {}).get("scratch")
+    if scratch:  # (never raises: what follows must still run as the kernel)
+        _new_measurement(os.path.join(scratch, _KERNEL_DATA_FILE))
 
 
 def _collect_kernel_coverage(scratch: str) -> None:
