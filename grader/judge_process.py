@@ -156,7 +156,7 @@ class RemoteJudge:
             except JudgeUnavailable:
                 self._drop()
                 raise
-            except (OSError, ValueError, KeyError, TypeError, pickle.PicklingError) as exc:
+            except Exception as exc:  # the socket, a reply, a rubric that will not pickle: judged here
                 self._drop()
                 raise JudgeUnavailable(f"{type(exc).__name__}: {exc}") from None
             if [c.id for c in checks] != [c.id for c in rubric.checks]:

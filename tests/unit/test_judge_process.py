@@ -143,3 +143,16 @@ def test_closing_while_a_judge_is_awaited_returns_at_once(rubric, tmp_path):
     assert not waiting.is_alive() and time.monotonic() - started < judge_process.CONNECT_TIMEOUT / 3  # generous
     with pytest.raises(JudgeUnavailable, match="closed"):
         judge.evaluate(rubric, "", {}, None, 10.0)
+
+
+def test_a_rubric_that_cannot_be_sent_is_judged_here(rubric, tmp_path):
+    from dataclasses import replace
+
+    odd = replace(rubric, aliases=[lambda: None])  # a local object: pickle refuses it
+    judge = RemoteJudge(str(tmp_path / "judge"), in_thread())
+    try:
+        with pytest.raises(JudgeUnavailable):
+            judge.evaluate(odd, "", {}, None, 10.0)
+        assert judge.evaluate(rubric, "", {}, None, 10.0) == evaluate(plan(rubric), {}, None, 10.0)
+    finally:
+        judge.close()
