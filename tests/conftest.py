@@ -15,7 +15,9 @@ fixture is built once per worker and parameter.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 
 import pytest
 
@@ -33,6 +35,20 @@ def pytest_ignore_collect(collection_path, config: pytest.Config) -> bool | None
         if str(collection_path) == kernel_dir or str(collection_path).startswith(kernel_dir + os.sep):
             return True
     return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_as_in_a_terminal():
+    """The commands tests start get SIGINT as a terminal's foreground job does.
+
+    A suite started in the background of a non-interactive shell (`cmd &` in a script) has
+    SIGINT ignored, as POSIX shells do for such jobs, and Unix keeps an ignored signal ignored
+    across fork and exec: every `grader` the tests start would then ignore the Ctrl-C a test
+    sends it, and rightly so (Python leaves an inherited SIG_IGN alone). So the worker takes
+    Python's own handler back, and what it starts sees SIGINT as a terminal would send it."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
