@@ -599,6 +599,20 @@ class TimedPath:
     scores: list[dict[str, dict[str, float]]] = field(default_factory=list)
 
 
+def peer_path(
+    tool: str,
+    command: str,
+    units: str,
+    processes: int,
+    prepare: Callable[[int], list[list[Command]]],
+    collect: Callable[[int], dict[str, dict[str, float]]],
+) -> TimedPath:
+    """A peer's path, labelled "<command>, serial" or "<command>, N <units> side by side"."""
+    what = "serial" if processes == 1 else f"{processes} {units} side by side"
+    short = "serial" if processes == 1 else f"{processes}-process"
+    return TimedPath(f"{command}, {what}", f"{tool}'s {short} figure", tool, prepare, collect)
+
+
 def run_groups(groups: list[list[Command]]) -> tuple[float, list[str]]:
     """Wall seconds from the first command's start until every group is done (each group runs its
     commands one after another, the groups side by side), and the commands that exited non-zero."""
@@ -769,10 +783,7 @@ def nbgrader_paths(
                 scores.update(json.loads(result.stdout))
             return scores
 
-        what = "serial" if processes == 1 else f"{processes} processes side by side"
-        short = "serial" if processes == 1 else f"{processes}-process"
-        label = f"nbgrader `nbgrader autograde`, {what}"
-        return TimedPath(label, f"nbgrader's {short} figure", NBGRADER, prepare, collect)
+        return peer_path(NBGRADER, "nbgrader `nbgrader autograde`", "processes", processes, prepare, collect)
 
     return [make(1), make(2)]
 
@@ -849,10 +860,7 @@ def otter_paths(venv: str, work: str, class_dir: str, students: list[str], check
                 scores[student] = {i: float(tests.get(i) or 0) for i in ids}
             return scores
 
-        what = "serial" if processes == 1 else f"{processes} loops side by side"
-        short = "serial" if processes == 1 else f"{processes}-process"
-        label = f"otter `otter run` per notebook, {what}"
-        return TimedPath(label, f"otter's {short} figure", OTTER, prepare, collect)
+        return peer_path(OTTER, "otter `otter run` per notebook", "loops", processes, prepare, collect)
 
     return [make(1), make(2)]
 
