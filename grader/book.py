@@ -46,12 +46,17 @@ UNGUARDED_OPERATORS = (
 )
 # What a warm parent may import ahead for the notebooks that will import it (`wanted`), in
 # the order it imports them: matplotlib's pyplot with the Agg backend and IPython's inline
-# backend (~0.45 CPU-s, which most graded notebooks never use), and the book's `d2l.torch`
-# (which imports pyplot itself).
+# backend (~0.45 CPU-s, which most graded notebooks never use); what torch's optimizers import
+# the first time one is made (`torch._dynamo`, ~1.4 CPU-s, which was most of a LeNet kernel's
+# time); and the book's `d2l.torch` (which imports pyplot itself and trains with optimizers).
 PLOTTING = "matplotlib.pyplot"
-PRELOADABLE = (PLOTTING, "d2l.torch")
+OPTIMIZERS = "torch.optim"
+PRELOADABLE = (PLOTTING, OPTIMIZERS, "d2l.torch")
 _IMPORTS_D2L = re.compile(r"^\s*(?:from\s+d2l\b|import\s+d2l\b)", re.MULTILINE)
 _IMPORTS_PLOTTING = re.compile(r"^\s*(?:from\s+matplotlib\b|import\s+matplotlib\b|%matplotlib\b)", re.MULTILINE)
+# `torch.optim.SGD(...)`, `from torch import optim`, `from torch.optim import Adam`: a name
+# `optim` in code (a comment or a string that says it only costs an early import).
+_USES_OPTIMIZERS = re.compile(r"\boptim\b")
 _kept: list[Any] = []  # the torch.library.Library that defines them: dropping it undefines them
 
 
@@ -91,10 +96,16 @@ def make_torchvision_importable() -> bool:
 
 
 def wanted(sources: list[str]) -> list[str]:
-    """The modules of `PRELOADABLE` that these code cells import (directly, or through d2l)."""
+    """The names of `PRELOADABLE` these code cells will need (directly, or through d2l), in
+    `PRELOADABLE`'s order. A wrong guess costs time only: a kernel imports what it lacks."""
     if any(_IMPORTS_D2L.search(source) for source in sources):
         return list(PRELOADABLE)
-    return [PLOTTING] if any(_IMPORTS_PLOTTING.search(source) for source in sources) else []
+    found = []
+    if any(_IMPORTS_PLOTTING.search(source) for source in sources):
+        found.append(PLOTTING)
+    if any(_USES_OPTIMIZERS.search(source) for source in sources):
+        found.append(OPTIMIZERS)
+    return found
 
 
 def _quiet_display() -> types.SimpleNamespace:

@@ -261,7 +261,7 @@ class Grader:
                 )
             )
         result.manual = notebook.collect_manual(nb, rubric)
-        self._preload_for(nb)
+        self._preload_for(nb, rubric)
         judge = self._remote_judge()
         # While the kernel runs, the judge starts and gets the rubric (or, without one, the
         # course's modules and torch load here): on a cold `grader check` that would otherwise
@@ -337,15 +337,22 @@ class Grader:
             if scratch is not None:  # off the event loop: the other notebooks keep running meanwhile
                 await asyncio.to_thread(shutil.rmtree, scratch, True)
 
-    def _preload_for(self, nb: Any) -> None:
-        """The first notebook that imports the book's `d2l` has the warm parent import it too
-        (once), so later kernels start with it: 2 s each otherwise. Not done for every batch,
-        because the import would take a core from the first notebooks of one that needs none."""
+    def _preload_for(self, nb: Any, rubric: Rubric) -> None:
+        """The first notebook that imports the book's `d2l` (or plots, or trains, `book.wanted`)
+        has the warm parent import that too (once), so later kernels start with it: 2 s each
+        for d2l otherwise. Not done for every batch, because the import would take a core from
+        the first notebooks of one that needs none. The rubric's probes run in the kernel too:
+        their code counts as the notebook's."""
         from .book import PRELOADABLE, wanted
 
         if self._preloaded.issuperset(PRELOADABLE):
             return
-        new = [m for m in wanted([c.source for c in nb.cells if c.cell_type == "code"]) if m not in self._preloaded]
+        sources = [c.source for c in nb.cells if c.cell_type == "code"]
+        try:
+            sources.append(rubric.probes_source())
+        except OSError:  # the rubric's own loading reports a missing module
+            pass
+        new = [m for m in wanted(sources) if m not in self._preloaded]
         if new:
             self._preloaded.update(new)
             self.start()

@@ -71,9 +71,13 @@ def test_the_import_hook_is_installed_once_and_adapts_an_already_imported_d2l(mo
 @pytest.mark.parametrize(
     ("sources", "expected"),
     [
-        (["import torch", "from d2l import torch as d2l"], ["matplotlib.pyplot", "d2l.torch"]),
-        (["x = 1\n  import d2l.torch"], ["matplotlib.pyplot", "d2l.torch"]),
-        (["import d2l"], ["matplotlib.pyplot", "d2l.torch"]),
+        (["import torch", "from d2l import torch as d2l"], ["matplotlib.pyplot", "torch.optim", "d2l.torch"]),
+        (["x = 1\n  import d2l.torch"], ["matplotlib.pyplot", "torch.optim", "d2l.torch"]),
+        (["import d2l"], ["matplotlib.pyplot", "torch.optim", "d2l.torch"]),
+        (["opt = torch.optim.SGD(net.parameters(), lr=0.1)"], ["torch.optim"]),
+        (["from torch import optim", "%matplotlib inline"], ["matplotlib.pyplot", "torch.optim"]),
+        (["from torch.optim import Adam"], ["torch.optim"]),
+        (["optimizer = my_sgd(params)", "torch.optimize = 1"], []),
         (["import matplotlib.pyplot as plt"], ["matplotlib.pyplot"]),
         (["from matplotlib import pyplot"], ["matplotlib.pyplot"]),
         (["%matplotlib inline\nx = 1"], ["matplotlib.pyplot"]),
@@ -82,5 +86,5 @@ def test_the_import_hook_is_installed_once_and_adapts_an_already_imported_d2l(mo
         ([], []),
     ],
 )
-def test_a_notebook_that_imports_d2l_or_plots_has_the_warm_parent_import_it_ahead(sources, expected):
+def test_a_notebook_that_imports_d2l_plots_or_trains_has_the_warm_parent_import_it_ahead(sources, expected):
     assert book.wanted(sources) == expected
