@@ -46,17 +46,19 @@ UNGUARDED_OPERATORS = (
 )
 # What a warm parent may import ahead for the notebooks that will import it (`wanted`), in
 # the order it imports them: matplotlib's pyplot with the Agg backend and IPython's inline
-# backend (~0.45 CPU-s, which most graded notebooks never use); what torch's optimizers import
-# the first time one is made (`torch._dynamo`, ~1.4 CPU-s, which was most of a LeNet kernel's
-# time); and the book's `d2l.torch` (which imports pyplot itself and trains with optimizers).
+# backend (~0.45 CPU-s, which most graded notebooks never use); torch's compiler stack
+# (`torch._dynamo`, ~1.1-1.4 CPU-s), which torch imports the first time a process makes an
+# optimizer or enters a dispatch mode (the pooling probes' way of switching operators off):
+# that import was most of a LeNet or pooling kernel's time; and the book's `d2l.torch` (which
+# imports pyplot itself and trains with optimizers).
 PLOTTING = "matplotlib.pyplot"
-OPTIMIZERS = "torch.optim"
-PRELOADABLE = (PLOTTING, OPTIMIZERS, "d2l.torch")
+COMPILER = "torch._dynamo"
+PRELOADABLE = (PLOTTING, COMPILER, "d2l.torch")
 _IMPORTS_D2L = re.compile(r"^\s*(?:from\s+d2l\b|import\s+d2l\b)", re.MULTILINE)
 _IMPORTS_PLOTTING = re.compile(r"^\s*(?:from\s+matplotlib\b|import\s+matplotlib\b|%matplotlib\b)", re.MULTILINE)
-# `torch.optim.SGD(...)`, `from torch import optim`, `from torch.optim import Adam`: a name
-# `optim` in code (a comment or a string that says it only costs an early import).
-_USES_OPTIMIZERS = re.compile(r"\boptim\b")
+# `torch.optim.SGD(...)`, `from torch import optim`, a `TorchDispatchMode`, `torch.compile`: a
+# name in code (a comment or a string that says it only costs an early import).
+_USES_COMPILER = re.compile(r"\boptim\b|\bTorchDispatchMode\b|\b__torch_dispatch__\b|\btorch\.compile\b")
 _kept: list[Any] = []  # the torch.library.Library that defines them: dropping it undefines them
 
 
@@ -103,8 +105,8 @@ def wanted(sources: list[str]) -> list[str]:
     found = []
     if any(_IMPORTS_PLOTTING.search(source) for source in sources):
         found.append(PLOTTING)
-    if any(_USES_OPTIMIZERS.search(source) for source in sources):
-        found.append(OPTIMIZERS)
+    if any(_USES_COMPILER.search(source) for source in sources):
+        found.append(COMPILER)
     return found
 
 

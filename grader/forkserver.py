@@ -81,16 +81,24 @@ def _warm_up_plotting() -> None:
     import matplotlib_inline.backend_inline  # noqa: F401
 
 
-def _warm_up_optimizers() -> None:
-    """What the first optimizer a process makes imports: torch wraps `Optimizer.__init__`,
-    `step` and `zero_grad` so that their first call imports `torch._dynamo` (~1.4 CPU-s, no
-    threads started) and caches the result on the function. Making and stepping one SGD
-    here does both once, so every kernel forked later trains without that import."""
+def _warm_up_compiler() -> None:
+    """What torch imports the first time a process makes an optimizer or enters a dispatch
+    mode: it wraps `Optimizer.__init__`, `step`, `zero_grad` and the dispatch machinery so that
+    their first call imports `torch._dynamo` (~1.1-1.4 CPU-s; no thread is started) and caches
+    the result on the function. Making and stepping one SGD and running one operator under a
+    do-nothing dispatch mode here does both once, so kernels forked later do neither."""
     import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _PassThrough(TorchDispatchMode):
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            return func(*args, **(kwargs or {}))
 
     weight = torch.zeros(1, requires_grad=True)
     optimizer = torch.optim.SGD([weight], lr=0.1)
-    weight.sum().backward()
+    with _PassThrough():
+        loss = (weight * 2).sum()
+    loss.backward()
     optimizer.step()
     optimizer.zero_grad()
 
@@ -415,8 +423,8 @@ def _preload(modules: list[str]) -> None:
             try:
                 if name == book.PLOTTING:
                     _warm_up_plotting()
-                elif name == book.OPTIMIZERS:
-                    _warm_up_optimizers()
+                elif name == book.COMPILER:
+                    _warm_up_compiler()
                 else:
                     importlib.import_module(name)
             except Exception:

@@ -1,8 +1,9 @@
 """What a kernel forked from the warm parent starts with, and what it must not.
 
 The warm parent does once what every kernel would otherwise repeat (ipykernel's application
-set-up, compiling the harness) and imports plotting (or what optimizers import) only once a notebook plots (or trains); a kernel
-must still be configured exactly as its options say and be a kernel of its own.
+set-up, compiling the harness), and imports plotting, or the torch compiler stack that
+optimizers and dispatch modes import, only once a notebook plots or trains; a kernel must
+still be configured exactly as its options say and be a kernel of its own.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ INSPECT = [
     "captures_fds = bool(app.capture_fd_output)\n"
     "connection_file = app.connection_file\n"
     "plotting = 'matplotlib.pyplot' in sys.modules\n"
-    "optimizers = 'torch._dynamo' in sys.modules\n"
+    "compiler = 'torch._dynamo' in sys.modules\n"
     "harness_ready = '_d2l_grader_harness' in sys.modules\n"
 ]
-NAMES = ["history", "colors", "log_level", "captures_fds", "connection_file", "plotting", "optimizers", "harness_ready"]
+NAMES = ["history", "colors", "log_level", "captures_fds", "connection_file", "plotting", "compiler", "harness_ready"]
 
 
 def test_each_kernel_is_configured_as_its_options_say_with_its_own_connection(grader):
@@ -49,19 +50,19 @@ def _notebook(path, source: str) -> str:
     return str(path)
 
 
-def test_plotting_and_optimizers_are_imported_ahead_only_once_a_notebook_needs_them(tmp_path, course):
+def test_plotting_and_the_compiler_stack_are_imported_ahead_only_once_a_notebook_needs_them(tmp_path, course):
     plots = _notebook(tmp_path / "plots.ipynb", "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.close('all')")
     trains = _notebook(
         tmp_path / "trains.ipynb",
         "import torch\nw = torch.ones(2, requires_grad=True)\nopt = torch.optim.SGD([w], lr=0.5)\n"
         "(w ** 2).sum().backward()\nopt.step()\nassert w.tolist() == [0.0, 0.0]",
     )
-    names = ["plotting", "optimizers"]
+    names = ["plotting", "compiler"]
     with Grader(TEST_LIMITS, course=course) as fresh:
         execution, before = run_cells(fresh, INSPECT, names)
         assert not execution.errors and before == {
             "plotting": False,
-            "optimizers": False,
+            "compiler": False,
         }  # conv-layer pays for neither
         result = fresh.grade(plots, "conv-layer")
         assert not [e for e in result.errors if e.kind == "cell-error"]  # it plotted, importing pyplot itself
@@ -69,8 +70,8 @@ def test_plotting_and_optimizers_are_imported_ahead_only_once_a_notebook_needs_t
             fresh, [*INSPECT, "backend = __import__('matplotlib').get_backend()"], [*names, "backend"]
         )
         assert not execution.errors and after["plotting"] is True and after["backend"].lower() == "agg"
-        assert after["optimizers"] is False  # plotting is not training
+        assert after["compiler"] is False  # plotting is not training
         result = fresh.grade(trains, "conv-layer")
         assert not [e for e in result.errors if e.kind == "cell-error"]  # its SGD step is right
         execution, after = run_cells(fresh, INSPECT, names)
-        assert not execution.errors and after == {"plotting": True, "optimizers": True}
+        assert not execution.errors and after == {"plotting": True, "compiler": True}
