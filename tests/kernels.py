@@ -9,6 +9,7 @@ between neighbours.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import nbformat
@@ -73,6 +74,7 @@ print(json.dumps([{"sandbox": e.sandbox, "errors": repr(e.errors), "values": v} 
 """
 
 
+@functools.cache
 def unprivileged_python() -> tuple[str, dict[str, str]] | None:
     """An interpreter an unprivileged user can run with this environment's packages: the
     system's python of the same minor version, with our site-packages on PYTHONPATH (a

@@ -28,7 +28,7 @@ from nbfactory import reference_path, variant
 NB = "conv-layer.ipynb"
 WRONG = {"    return d + 1": "    return d"}  # min-kernel-size fails: 19/20
 # So that notebooks are in flight when a signal comes, each with a process of its own to kill.
-SLOW = ["import subprocess, time\nsubprocess.Popen(['sleep', '317'])\ntime.sleep(1.0)"]
+SLOW = ["import subprocess, time\nsubprocess.Popen(['sleep', '317'])\ntime.sleep(0.5)"]
 
 
 def grade_command(subs, out, *extra) -> list[str]:
@@ -164,7 +164,8 @@ def interrupt_lines(stderr: str) -> list[str]:
 
 @pytest.fixture
 def slow_class(tmp_path):
-    """Eight correct notebooks that take a second each."""
+    """Eight correct notebooks that take half a second each (a batch still running when the
+    first result is written, whatever the test does next)."""
     subs = tmp_path / "subs"
     subs.mkdir()
     for i in range(8):
