@@ -37,6 +37,20 @@ def pytest_ignore_collect(collection_path, config: pytest.Config) -> bool | None
     return None
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session):
+    """pytest keeps each test module's assertion-rewritten code in `__pycache__` (gitignored)
+    unless the interpreter writes no bytecode: with PYTHONDONTWRITEBYTECODE=1, as on this
+    machine, every worker rewrote all ~130 test modules on every run, ~3 CPU-s each time
+    (half the unit tier's collection). Collection may write them; nothing else changes."""
+    keep = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    try:
+        return (yield)
+    finally:
+        sys.dont_write_bytecode = keep
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """`-n auto` (pyproject's addopts): a worker per core, plus one when kernel tests run.
