@@ -26,6 +26,10 @@ from grader.kinds.base import JudgeContext, ModuleNames
 from grader.kinds.property import PropertyCheck, PropertyContext, PropertyKind, first_nonfinite
 from grader.planning import plan
 
+# One worker runs this module: its optimizers (6.6) and dispatch modes (6.5's probes) make torch
+# import its compiler stack, ~1.1-1.4 CPU-s once per process that does either.
+pytestmark = pytest.mark.xdist_group("course-content")
+
 
 # ----------------------------------------------------------------------------- helpers
 class Course:

@@ -124,11 +124,13 @@ def test_the_course_notebooks_load(course):
 @pytest.fixture(scope="session")
 def huge_files(tmp_path_factory):
     """Files near the 50 MiB limit: 440,000 cells; one long string full of brackets; one long
-    code cell (written as text: json.dump of 440,000 dicts alone takes seconds)."""
+    code cell (written as text: json.dump of 440,000 dicts alone takes seconds, and so did
+    440,000 json.dumps of one cell each)."""
     folder = tmp_path_factory.mktemp("huge")
     head, tail = json.dumps(_notebook([_cell(0)])).split(json.dumps(_cell(0)))
+    before_id, after_id = json.dumps(_cell(0)).split('"c0"')  # each cell is this text with its own id
     texts = {
-        "many": head + ", ".join(json.dumps(_cell(i)) for i in range(440_000)) + tail,
+        "many": head + ", ".join([f'{before_id}"c{i}"{after_id}' for i in range(440_000)]) + tail,
         "brackets": json.dumps(
             _notebook([_cell(0), {"cell_type": "markdown", "id": "m", "metadata": {}, "source": "[{" * (23 * 2**20)}])
         ),
