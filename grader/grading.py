@@ -127,6 +127,7 @@ class Grader:
         self._datasets_lock = threading.Lock()
         self._datasets_written = False
         self._preloaded: set[str] = set()
+        self._probes_read: set[str] = set()  # rubrics whose probes `_preload_for` has looked at
         self._judge: RemoteJudge | None = None  # the warm parent's judging child, once asked for
 
     # -- lifecycle
@@ -348,10 +349,12 @@ class Grader:
         if self._preloaded.issuperset(PRELOADABLE):
             return
         sources = [c.source for c in nb.cells if c.cell_type == "code"]
-        try:
-            sources.append(rubric.probes_source())
-        except OSError:  # the rubric's own loading reports a missing module
-            pass
+        if rubric.id not in self._probes_read:  # the same for every notebook: read once
+            self._probes_read.add(rubric.id)
+            try:
+                sources.append(rubric.probes_source())
+            except OSError:  # the rubric's own loading reports a missing module
+                pass
         new = [m for m in wanted(sources) if m not in self._preloaded]
         if new:
             self._preloaded.update(new)

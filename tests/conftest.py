@@ -42,7 +42,8 @@ def pytest_collection(session: pytest.Session):
     """pytest keeps each test module's assertion-rewritten code in `__pycache__` (gitignored)
     unless the interpreter writes no bytecode: with PYTHONDONTWRITEBYTECODE=1, as on this
     machine, every worker rewrote all ~130 test modules on every run, ~3 CPU-s each time
-    (half the unit tier's collection). Collection may write them; nothing else changes."""
+    (half the unit tier's collection). So collection writes bytecode: of the test modules, and
+    of the engine's modules first imported then (`__pycache__` too). Nothing is written after."""
     keep = sys.dont_write_bytecode
     sys.dont_write_bytecode = False
     try:

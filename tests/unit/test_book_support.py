@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import types
 
+import nbformat
 import numpy as np
 import pytest
 
@@ -90,3 +91,41 @@ def test_the_import_hook_is_installed_once_and_adapts_an_already_imported_d2l(mo
 )
 def test_a_notebook_that_imports_d2l_plots_or_trains_has_the_warm_parent_import_it_ahead(sources, expected):
     assert book.wanted(sources) == expected
+
+
+class _Preloads:
+    """A backend stand-in that records what the warm parent would be asked to import."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def preload(self, modules: list[str]) -> None:
+        self.asked.append(modules)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_rubrics_probes_count_as_the_notebooks_code_for_the_preload(course, monkeypatch):
+    """The pooling probes switch operators off with a dispatch mode in every kernel, whatever the
+    notebook says: the first pooling notebook has the warm parent import the compiler stack,
+    once; a conv-layer notebook (no probes) asks for nothing."""
+    from grader.grading import Grader
+
+    def plain(code: str):
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+
+    grader = Grader(course=course)
+    recorder = _Preloads()
+    monkeypatch.setattr(grader, "backend", recorder)
+    monkeypatch.setattr(grader, "start", lambda: grader)
+    try:
+        grader._preload_for(plain("x = 1"), course.assignments["conv-layer"])
+        assert recorder.asked == []
+        grader._preload_for(plain("y = 2"), course.assignments["pooling"])
+        grader._preload_for(plain("y = 3"), course.assignments["pooling"])
+        assert recorder.asked == [[book.COMPILER]]
+        grader._preload_for(plain("import matplotlib.pyplot as plt"), course.assignments["pooling"])
+        assert recorder.asked == [[book.COMPILER], [book.PLOTTING]]
+    finally:
+        grader.close()
