@@ -110,6 +110,42 @@ def wanted(sources: list[str]) -> list[str]:
     return found
 
 
+def compiler_wanted_by(rubric: Any) -> bool:
+    """Whether the rubric's own Python (its reference solution and checks, which run in the
+    judge) makes optimizers or dispatch modes: 6.6's reference replays SGD for its verdicts."""
+    paths = [rubric.module_path("reference", rubric.reference_module)]
+    if rubric.checks_module:  # the probes are not here: they run in the kernel
+        paths.append(rubric.module_path("rubrics", rubric.checks_module))
+    sources = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            sources.append(f.read())
+    return COMPILER in wanted(sources)
+
+
+def warm_up_compiler() -> None:
+    """What torch imports the first time a process makes an optimizer or enters a dispatch
+    mode: it wraps `Optimizer.__init__`, `step`, `zero_grad` and the dispatch machinery so that
+    their first call imports `torch._dynamo` (~1.1-1.4 CPU-s; no thread is started) and caches
+    the result on the function. Making and stepping one SGD and running one operator under a
+    do-nothing dispatch mode here does both once: in the warm parent, so kernels forked later do
+    neither; in the judge, before the first verdicts of a rubric whose reference trains."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _PassThrough(TorchDispatchMode):
+        def __torch_dispatch__(self, func: Any, _types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            return func(*args, **(kwargs or {}))
+
+    weight = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    with _PassThrough():
+        loss = (weight * 2).sum()
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+
+
 def _quiet_display() -> types.SimpleNamespace:
     def nothing(*args: Any, **kwargs: Any) -> None:
         return None

@@ -81,28 +81,6 @@ def _warm_up_plotting() -> None:
     import matplotlib_inline.backend_inline  # noqa: F401
 
 
-def _warm_up_compiler() -> None:
-    """What torch imports the first time a process makes an optimizer or enters a dispatch
-    mode: it wraps `Optimizer.__init__`, `step`, `zero_grad` and the dispatch machinery so that
-    their first call imports `torch._dynamo` (~1.1-1.4 CPU-s; no thread is started) and caches
-    the result on the function. Making and stepping one SGD and running one operator under a
-    do-nothing dispatch mode here does both once, so kernels forked later do neither."""
-    import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    class _PassThrough(TorchDispatchMode):
-        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-            return func(*args, **(kwargs or {}))
-
-    weight = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.SGD([weight], lr=0.1)
-    with _PassThrough():
-        loss = (weight * 2).sum()
-    loss.backward()
-    optimizer.step()
-    optimizer.zero_grad()
-
-
 def _child_main(request: dict[str, Any], status_fd: int) -> None:
     """The keeper (forked by the server): isolate, fork the kernel, wait for it. Never returns.
 
@@ -424,7 +402,7 @@ def _preload(modules: list[str]) -> None:
                 if name == book.PLOTTING:
                     _warm_up_plotting()
                 elif name == book.COMPILER:
-                    _warm_up_compiler()
+                    book.warm_up_compiler()
                 else:
                     importlib.import_module(name)
             except Exception:

@@ -61,6 +61,7 @@ class JudgeUnavailable(Exception):
 # ----------------------------------------------------------------------------- judge side
 def serve(socket_path: str) -> None:
     """The judge's loop (in the warm parent's child): answer requests until the grader hangs up."""
+    from . import book
     from .judging import evaluate
     from .planning import plan, salted
 
@@ -77,6 +78,8 @@ def serve(socket_path: str) -> None:
                 try:  # now, while the notebook still runs; a failure is evaluate's to report
                     rubric.load_reference()
                     rubric.load_checks()
+                    if book.compiler_wanted_by(rubric):  # forked before any preload: ~1.2 CPU-s
+                        book.warm_up_compiler()
                 except Exception:
                     pass
                 reply: dict[str, Any] = {"ok": True}

@@ -129,3 +129,10 @@ def test_a_rubrics_probes_count_as_the_notebooks_code_for_the_preload(course, mo
         assert recorder.asked == [[book.COMPILER], [book.PLOTTING]]
     finally:
         grader.close()
+
+
+@pytest.mark.parametrize(("assignment", "trains"), [("lenet", True), ("pooling", False), ("conv-layer", False)])
+def test_the_judge_warms_the_compiler_stack_only_for_a_reference_or_checks_that_train(course, assignment, trains):
+    """6.6's reference replays SGD for its verdicts (in the judge, forked before any preload);
+    the pooling probes' dispatch mode runs in the kernel, not in the judge."""
+    assert book.compiler_wanted_by(course.assignments[assignment]) is trains
