@@ -8,12 +8,11 @@ still be configured exactly as its options say and be a kernel of its own.
 
 from __future__ import annotations
 
-import nbformat
-
 from grader.forkserver import KERNEL_OPTIONS
 from grader.grading import Grader
 from tests.kernel.conftest import TEST_LIMITS
 from tests.kernels import run_cells, run_together
+from tests.nbfactory import from_cells
 
 INSPECT = [
     "import sys\n"
@@ -45,17 +44,15 @@ def test_each_kernel_is_configured_as_its_options_say_with_its_own_connection(gr
     }
 
 
-def _notebook(path, source: str) -> str:
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), path)
-    return str(path)
-
-
 def test_plotting_and_the_compiler_stack_are_imported_ahead_only_once_a_notebook_needs_them(tmp_path, course):
-    plots = _notebook(tmp_path / "plots.ipynb", "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.close('all')")
-    trains = _notebook(
-        tmp_path / "trains.ipynb",
-        "import torch\nw = torch.ones(2, requires_grad=True)\nopt = torch.optim.SGD([w], lr=0.5)\n"
-        "(w ** 2).sum().backward()\nopt.step()\nassert w.tolist() == [0.0, 0.0]",
+    plots = from_cells(tmp_path, ["import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.close('all')"], "plots.ipynb")
+    trains = from_cells(
+        tmp_path,
+        [
+            "import torch\nw = torch.ones(2, requires_grad=True)\nopt = torch.optim.SGD([w], lr=0.5)\n"
+            "(w ** 2).sum().backward()\nopt.step()\nassert w.tolist() == [0.0, 0.0]"
+        ],
+        "trains.ipynb",
     )
     names = ["plotting", "compiler"]
     with Grader(TEST_LIMITS, course=course) as fresh:
