@@ -249,6 +249,14 @@ class ProbeContext:
             raise _Missing(name)
         return self._namespace[name]
 
+    def device(self):
+        """Where a probe that trains or runs a network should put it: the GPU when this
+        machine has one (CUDA), else the CPU. Verdicts must not depend on the choice: the
+        checks' tolerances cover the difference."""
+        import torch
+
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
     def missing(self, name):
         """The exception to raise for a name the notebook lacks."""
         return _Missing(name)

@@ -50,12 +50,23 @@ class AssignmentSpec(Strict):
     checks: Identifier | None = Field(None, description="module in rubrics/ with property functions")
     probes: Identifier | None = Field(None, description="module in rubrics/ run inside the kernel (no answers!)")
     aliases: list[str] = Field(default_factory=list, description="other notebook file names to recognise")
+    v1_section: str | None = Field(
+        None,
+        pattern=r"^[0-9]+(\.[0-9]+)*$",
+        description="the same section in d2l v1.0's numbering (e.g. 8.1 for v0.17's 7.1), if the edition has it",
+    )
     seed: int = Field(0, ge=0, description="seeds every generated input")
 
 
 class ExerciseSpec(Strict):
     id: Key
     title: str = Field(min_length=1)
+    v1: int | None = Field(
+        None,
+        ge=1,
+        description="this exercise's number in d2l v1.0's section (v1_section); absent: v1.0 does not have it",
+    )
+    v1_only: bool = Field(False, description="an exercise only d2l v1.0 has (no v0.17 number)")
 
 
 class ManualSpec(Strict):
@@ -137,6 +148,7 @@ class Rubric:
     checks_module: str | None = None
     probes_module: str | None = None
     aliases: list[str] = field(default_factory=list)
+    v1_section: str | None = None
 
     @property
     def max_score(self) -> float:
@@ -240,6 +252,7 @@ def load_rubric(path: str, course_root: str) -> Rubric:
         checks_module=model.assignment.checks,  # type: ignore[attr-defined]
         probes_module=model.assignment.probes,  # type: ignore[attr-defined]
         aliases=list(model.assignment.aliases),  # type: ignore[attr-defined]
+        v1_section=model.assignment.v1_section,  # type: ignore[attr-defined]
     )
     problems = _cross_references(rubric)
     if problems:

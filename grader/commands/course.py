@@ -83,8 +83,10 @@ def schema(output: str | None) -> None:
 
 @click.command("build-notebooks")
 @click.option("--check", "check_only", is_flag=True, help="Only check that the committed notebooks are up to date.")
-def build_notebooks(check_only: bool) -> None:
-    """Write each assignment's starter and solved notebooks from exercises/sources/."""
+@click.argument("notebooks", nargs=-1, metavar="[NOTEBOOK]...")
+def build_notebooks(check_only: bool, notebooks: tuple[str, ...]) -> None:
+    """Write each assignment's starter and solved notebooks from exercises/sources/
+    (only the NOTEBOOKs named, e.g. `alexnet.ipynb`, when some are given)."""
     import nbformat
 
     from .. import authoring
@@ -93,9 +95,14 @@ def build_notebooks(check_only: bool) -> None:
     sources = authoring.sources(course.root)
     if not sources:
         fail(f"{course.root}: no notebook sources in exercises/sources/")
+    built = [authoring.notebooks(source) for source in sources]
+    unknown = sorted(set(notebooks) - {name for name, _, _ in built})
+    if unknown:
+        fail(f"no notebook source for {', '.join(unknown)}; there are: {', '.join(name for name, _, _ in built)}")
     stale = []
-    for source in sources:
-        name, starter, solved = authoring.notebooks(source)
+    for name, starter, solved in built:
+        if notebooks and name not in notebooks:
+            continue
         for folder, nb in (("exercises", starter), ("reference", solved)):
             path = os.path.join(course.root, folder, name)
             if check_only:
