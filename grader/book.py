@@ -112,7 +112,10 @@ def wanted(sources: list[str]) -> list[str]:
 
 def compiler_wanted_by(rubric: Any) -> bool:
     """Whether the rubric's own Python (its reference solution and checks, which run in the
-    judge) makes optimizers or dispatch modes: 6.6's reference replays SGD for its verdicts."""
+    judge) makes optimizers or dispatch modes: 6.6's reference replays SGD for its verdicts.
+    Structure checks count their operations under a dispatch mode (torch's FlopCounterMode)."""
+    if any(check.kind == "structure" for check in rubric.checks):
+        return True
     paths = [rubric.module_path("reference", rubric.reference_module)]
     if rubric.checks_module:  # the probes are not here: they run in the kernel
         paths.append(rubric.module_path("rubrics", rubric.checks_module))

@@ -10,6 +10,10 @@ For property checks (run in the grader):
     compare           compare(got, expected, mode="allclose"|"equal", rtol=, atol=, what=)
     PropertyContext   the `ctx` a property function gets (args, reference, rng, options, what, students)
     shape_text        (2, 3) as text, for messages
+    Network           what a structure check's property gets: a network verified and measured
+                      in the grader (layers in call order, parameters, MACs, shapes)
+    describe_network  describe_network(module_or_factory, input_shape, *args) -> Network, for
+                      a reference network (the same code that describes the student's)
 
 For probes (run *inside* the student's kernel, where this module is not importable): a
 probe is `fn(ctx, *args)` and reads the student's names only through `ctx`
@@ -26,5 +30,17 @@ from .authoring import answer, code, md
 from .compare import CheckFailed, compare, shape_text
 from .harness import ProbeContext
 from .kinds.property import PropertyContext
+from .structure import Network, describe_network
 
-__all__ = ["CheckFailed", "ProbeContext", "PropertyContext", "answer", "code", "compare", "md", "shape_text"]
+__all__ = [
+    "CheckFailed",
+    "Network",
+    "ProbeContext",
+    "PropertyContext",
+    "answer",
+    "code",
+    "compare",
+    "describe_network",
+    "md",
+    "shape_text",
+]

@@ -9,6 +9,7 @@ string conventions. Inputs only: expected values are never part of a plan's requ
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,24 +111,46 @@ def plan(rubric: Rubric, salt: str = "", base: Plan | None = None) -> Plan:
         cases: list[PlannedCase] = []
         refs: set[str] = set()
         read_once: Fetch | None = None
+        kind = kinds.get(check.kind)
+        fetch_kind, target, leading = kind.fetch(check)
         for number, case in enumerate(check.all_cases):
             rng = rng_for(rubric.seed, check.id, number, own_salt)
             args = [materialize(a, rng) for a in case.args]
             reference_args = args if case.reference_args is None else [materialize(a, rng) for a in case.reference_args]
             refs.update(student_refs(args) + student_refs(reference_args))
-            if check.fetch_kind == "name":  # a name is read once, however many cases judge it
-                read_once = read_once or new_fetch(f"c{index}", "name", check.target, None, seed)
+            if fetch_kind == "name":  # a name is read once, however many cases judge it
+                read_once = read_once or new_fetch(f"c{index}", "name", target, None, seed)
                 fetch = read_once
             else:
-                fetch = new_fetch(f"c{index}.{number}", check.fetch_kind, check.target, args, seed)
+                fetch = new_fetch(f"c{index}.{number}", fetch_kind, target, [*leading, *args], seed)
             cases.append(PlannedCase(number, args, reference_args, case.expected, case.has_expected, fetch))
         students = {}
         for name in sorted(refs):
             if name not in by_name:
                 by_name[name] = new_fetch(f"n.{name}", "name", name, None, 0)
             students[name] = by_name[name]
-        planned.append(PlannedCheck(check, kinds.get(check.kind), cases, students))
-    return Plan(rubric, planned, list(dict.fromkeys(fetches)), probes=rubric.probes_source())
+        planned.append(PlannedCheck(check, kind, cases, students))
+    return Plan(rubric, planned, list(dict.fromkeys(fetches)), probes=probes_source(rubric))
+
+
+def probes_source(rubric: Rubric) -> str:
+    """What the kernel executes before its fetches: the rubric's probes, then the kernel-side
+    files of the kinds its checks use (e.g. the structure kind's network description).
+
+    A kind's file runs in a namespace of its own and only its public functions join the
+    probes', so its helpers can never replace a probe module's helpers of the same name."""
+    parts = [rubric.probes_source()]
+    for path in dict.fromkeys(kinds.get(c.kind).kernel_source for c in rubric.checks):
+        if path:
+            with open(path, encoding="utf-8") as f:
+                source = f.read()
+            parts.append(
+                f"_kind_namespace = {{}}\n"
+                f"exec(compile({source!r}, {os.path.basename(path)!r}, 'exec'), _kind_namespace)\n"
+                "globals().update({k: v for k, v in _kind_namespace.items() if k.endswith('_probe')})\n"
+                "del _kind_namespace"
+            )
+    return "\n\n".join(p for p in parts if p)
 
 
 def salted(rubric: Rubric) -> bool:

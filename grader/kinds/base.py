@@ -162,6 +162,13 @@ class CheckKind:
     name: ClassVar[str]
     spec: ClassVar[type[CheckSpec]]
     uses_expected: ClassVar[bool] = False  # may cases carry a literal `expected`?
+    # a file of kernel-side functions this kind's fetches run, shipped with the rubric's probes
+    kernel_source: ClassVar[str | None] = None
+
+    def fetch(self, check: Any) -> tuple[str, str, list[Any]]:
+        """What the kernel is asked for each case: (fetch kind, target, arguments put before
+        the case's own). By default the check's own `name`, `call` or `probe`."""
+        return check.fetch_kind, check.target, []
 
     def validate(self, check: Any, modules: ModuleNames) -> list[str]:
         """Cross-reference problems of one check (unknown functions, ...), found at load time."""

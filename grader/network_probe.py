@@ -1,0 +1,142 @@
+"""Kernel-side description of a network, for `kind = "structure"` checks (runs INSIDE the kernel).
+
+The structure kind ships this file's source with the rubric's probes, and asks the kernel
+for `describe_network_probe(ctx, name, is_call, shape, *args)`. It builds the student's
+network (a factory is called under `torch.device("meta")`, so a VGG of 130 million
+parameters allocates nothing), runs it once on a meta tensor of `shape`, and describes it
+as plain data: every module (class, whether it is torch.nn's own class, its hyper-
+parameters, its own parameter shapes) and every call of a leaf module (input and output
+shapes), in the order the calls ran.
+
+Nothing here counts parameters or operations, and nothing is trusted: the grader
+(`grader/structure.py`) rebuilds each torch.nn layer from its hyper-parameters, checks the
+description against the rebuilt layers, and counts everything itself. Like the harness,
+this file must stay self-contained (stdlib and torch): the grader package is not
+importable in the kernel. The grader also runs it on its own reference networks, through
+`grader.content.describe_network`, so both sides are described by the same code.
+"""
+
+MAX_MODULES = 5000  # a description longer than this is refused (ResNet-152 has ~500 modules)
+MAX_CALLS = 20000
+
+
+def _original(ctx, dotted):
+    try:
+        return ctx.original(dotted)
+    except LookupError:  # not remembered (the grader's own process): as it is now
+        import importlib
+
+        module, _, attr = dotted.rpartition(".")
+        return getattr(importlib.import_module(module), attr)
+
+
+def _plain(value):
+    """A hyper-parameter as plain data (tuples become lists), or None when it is not plain."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)) and all(v is None or isinstance(v, (bool, int, float)) for v in value):
+        return list(value)
+    return None
+
+
+def _shapes(value, tensor_class):
+    """The shape of a tensor, or of each tensor of a tuple or list (one level deep), or None."""
+    if isinstance(value, tensor_class):
+        return list(value.shape)
+    if isinstance(value, (tuple, list)):
+        return [list(v.shape) if isinstance(v, tensor_class) else None for v in value]
+    return None
+
+
+def _config(module, nn):
+    """torch.nn's own hyper-parameters of a layer: its `__constants__`, and whether it has a bias."""
+    kind = type(module)
+    config = {}
+    for key in getattr(kind, "__constants__", ()):
+        if isinstance(key, str) and hasattr(module, key):
+            value = _plain(getattr(module, key))
+            if value is not None or getattr(module, key) is None:
+                config[key] = value
+    try:
+        takes_bias = "bias" in __import__("inspect").signature(kind).parameters
+    except (TypeError, ValueError):
+        takes_bias = False
+    if takes_bias:
+        config["bias"] = getattr(module, "bias", None) is not None
+    return config
+
+
+def _recorder(number, calls, tensor_class):
+    """A forward hook that records one call of module `number`: its input and output shapes."""
+
+    def record(module, inputs, output):
+        if len(calls) <= MAX_CALLS:  # one more than allowed marks the overflow
+            calls.append(
+                {
+                    "module": number,
+                    "inputs": [_shapes(x, tensor_class) for x in inputs],
+                    "output": _shapes(output, tensor_class),
+                }
+            )
+
+    return record
+
+
+def describe_network_probe(ctx, name, is_call, shape, *args):
+    """Build `name` (or call it with `args`), run it on a meta tensor of `shape`, describe it."""
+    torch = __import__("torch")
+    module_class = _original(ctx, "torch.nn.Module")
+    tensor_class = _original(ctx, "torch.Tensor")
+    nn = __import__("torch.nn").nn
+    target = ctx.get(name)
+    if is_call:
+        if not callable(target):
+            raise TypeError(f"`{name}` should be a function that returns a network, not a {type(target).__name__}")
+        with torch.device("meta"):
+            net = target(*args)
+    else:
+        net = _original(ctx, "copy.deepcopy")(target)
+    if not isinstance(net, module_class):
+        what = f"{name}(...)" if is_call else f"`{name}`"
+        raise TypeError(f"{what} should be a torch.nn.Module, not a value of type {type(net).__name__}")
+    module_class.to(net, "meta")
+    modules: list = []
+    index: dict = {}
+    hooks: list = []
+    calls: list = []
+    for path, module in module_class.named_modules(net):
+        if len(modules) >= MAX_MODULES:
+            raise ValueError(f"the network has more than {MAX_MODULES} modules")
+        kind = type(module)
+        is_torch = getattr(nn, kind.__name__, None) is kind
+        own = {key: list(p.shape) for key, p in module_class.named_parameters(module, recurse=False)}
+        trainable = {key: bool(p.requires_grad) for key, p in module_class.named_parameters(module, recurse=False)}
+        leaf = not list(module_class.children(module))
+        index[id(module)] = len(modules)
+        modules.append(
+            {
+                "path": path,
+                "type": kind.__name__,
+                "torch": is_torch,
+                "leaf": leaf,
+                "config": _config(module, nn) if is_torch else {},
+                "params": own,
+                "trainable": trainable,
+            }
+        )
+        if leaf:
+            record = _recorder(index[id(module)], calls, tensor_class)
+            hooks.append(module_class.register_forward_hook(module, record))
+    try:
+        with torch.device("meta"), _original(ctx, "torch.no_grad")():
+            module_class.eval(net)
+            output = net(_original(ctx, "torch.zeros")(tuple(shape), device="meta"))
+    except Exception as exc:
+        where = "(" + ", ".join(str(d) for d in shape) + ")"
+        raise RuntimeError(f"it cannot run on an input of shape {where}: {type(exc).__name__}: {exc}") from None
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if len(calls) > MAX_CALLS:
+        raise ValueError(f"the network runs more than {MAX_CALLS} layers on one input")
+    return {"input": list(shape), "output": _shapes(output, tensor_class), "modules": modules, "calls": calls}
