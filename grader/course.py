@@ -41,6 +41,7 @@ class UnknownAssignment(LookupError):
 class ChapterSpec(Strict):
     number: str = Field(min_length=1, description="the chapter's number, e.g. 6")
     title: str = Field(min_length=1)
+    v1_number: str | None = Field(None, min_length=1, description="the same chapter's number in d2l v1.0, e.g. 7")
 
 
 class CourseSpec(Strict):
@@ -80,6 +81,7 @@ class Course:
     title: str
     numbering: str = ""
     chapters: dict[str, str] = field(default_factory=dict)  # number -> title
+    v1_chapters: dict[str, str] = field(default_factory=dict)  # d2l v1.0's number -> title
     assignments: dict[str, Rubric] = field(default_factory=dict)  # id -> rubric, in section order
     problems: dict[str, str] = field(default_factory=dict)  # rubric file -> why it did not load
 
@@ -114,6 +116,7 @@ def load_course(path: str | None = None) -> Course:
         title=spec.course.title if spec else os.path.basename(root),
         numbering=spec.course.numbering if spec else "",
         chapters={c.number: c.title for c in spec.chapter} if spec else {},
+        v1_chapters={c.v1_number: c.title for c in spec.chapter if c.v1_number} if spec else {},
     )
     loaded: list[Rubric] = []
     for rubric_path in rubric_paths(root):

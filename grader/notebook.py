@@ -238,14 +238,46 @@ def detect_assignment(nb: Any, path: str, course: Course) -> Rubric:
     stem = _normalise(os.path.splitext(os.path.basename(path))[0])
     for rubric in rubrics.values():
         candidates = [rubric.id, os.path.splitext(rubric.notebook)[0], *rubric.aliases]
-        if any(_normalise(c) and _normalise(c) in stem for c in candidates):
+        if any(_names(stem, _normalise(c)) for c in candidates):
             return rubric
+    numbered = assignments_numbered(stem, course)
+    if len(numbered) == 1:
+        return numbered[0]
     found = assignment_by_names(defined_names(nb), course)
     if found is not None:
         return found
+    if len(numbered) > 1:
+        editions = " and ".join(
+            f"{r.id} in d2l {'v0.17' if _section_in(stem, r.section) else 'v1.0'}" for r in numbered
+        )
+        raise UnknownAssignment(
+            f"the notebook's file name gives a section number that is {editions}; pass --assignment with one of them"
+        )
     raise UnknownAssignment(
         f"cannot tell which assignment this notebook is; pass --assignment with one of: {_choices(rubrics)}"
     )
+
+
+def _names(stem: str, candidate: str) -> bool:
+    """The normalised file name names `candidate`: as whole words ("vgg" in "hw3-vgg", not
+    "nin" in "learning"), or inside a word for names of six letters or more ("myalexnet")."""
+    if not candidate:
+        return False
+    return f"-{candidate}-" in f"-{stem}-" or (len(candidate) >= 6 and candidate in stem)
+
+
+_SECTION = re.compile(r"(?:^|-)(\d{1,2})-(\d{1,2})(?=-|$)")
+
+
+def _section_in(stem: str, section: str | None) -> bool:
+    return bool(section) and any(f"{a}.{b}" == section for a, b in _SECTION.findall(stem))
+
+
+def assignments_numbered(stem: str, course: Course) -> list[Rubric]:
+    """The assignments whose section, in d2l v0.17's or v1.0's numbering, the file name gives
+    ("8.1-alexnet", "7_2 homework"). Both editions number some sections alike (7.1 is AlexNet
+    in v0.17 and "From Fully Connected Layers to Convolutions" in v1.0): then there are two."""
+    return [r for r in course.assignments.values() if _section_in(stem, r.section) or _section_in(stem, r.v1_section)]
 
 
 def assignment_by_names(names: set[str], course: Course) -> Rubric | None:

@@ -8,30 +8,78 @@ import sys
 
 import click
 
+from ..course import Course
+from ..rubric import ExerciseSpec, Rubric
 from .common import fail, load_course_or_fail, write_report
 
 
 @click.command("list")
-def list_assignments() -> None:
+@click.option(
+    "--numbering",
+    type=click.Choice(["v0.17", "v1"]),
+    default="v0.17",
+    show_default=True,
+    help="Section and exercise numbers of d2l v0.17 (= d2l-zh 2.0) or of d2l v1.0.",
+)
+def list_assignments(numbering: str) -> None:
     """List assignments, their exercises and points (exit 1 if a rubric does not load)."""
     course = load_course_or_fail()
-    numbering = f" ({course.numbering})" if course.numbering else ""
-    click.echo(f"# {course.title}{numbering}")
-    chapter = None
-    for rubric in course.assignments.values():
-        number = rubric.section.split(".")[0]
-        if number != chapter:
-            chapter = number
-            click.echo(f"## {number} {course.chapters.get(number, '')}".rstrip())
-        click.echo(f"{rubric.id:<22} {rubric.section:<5} {rubric.title} — {rubric.max_score:g} points")
-        for exercise in rubric.exercises:
-            points = sum(c.points for c in rubric.checks if c.exercise == exercise.id)
-            manual = sum(1 for m in rubric.manual if m.exercise == exercise.id)
-            extra = f", {manual} free-text item(s)" if manual else ""
-            click.echo(f"    {exercise.id:<10} {points:>4g} pts{extra}  {exercise.title}")
+    if numbering == "v1":
+        _list_v1(course)
+    else:
+        edition = f" ({course.numbering})" if course.numbering else ""
+        click.echo(f"# {course.title}{edition}")
+        chapter = None
+        for rubric in course.assignments.values():
+            number = rubric.section.split(".")[0]
+            if number != chapter:
+                chapter = number
+                click.echo(f"## {number} {course.chapters.get(number, '')}".rstrip())
+            click.echo(f"{rubric.id:<22} {rubric.section:<5} {rubric.title} — {rubric.max_score:g} points")
+            for exercise in rubric.exercises:
+                click.echo(f"    {exercise.id:<10} {_exercise_line(rubric, exercise)}  {exercise.title}")
     for problem in course.problems.values():
         click.echo(f"grader: rubric not loaded: {problem}", err=True)
     sys.exit(1 if course.problems else 0)
+
+
+def _exercise_line(rubric: Rubric, exercise: ExerciseSpec) -> str:
+    points = sum(c.points for c in rubric.checks if c.exercise == exercise.id)
+    manual = sum(1 for m in rubric.manual if m.exercise == exercise.id)
+    return f"{points:>4g} pts" + (f", {manual} free-text item(s)" if manual else "")
+
+
+def _list_v1(course: Course) -> None:
+    """The same assignments under d2l v1.0's numbers: sections and exercise numbers as that
+    edition prints them; what v1.0 lacks is listed last, and said to be so."""
+    from ..course import section_key
+
+    click.echo(f"# {course.title} (d2l v1.0 numbering)")
+    in_v1 = sorted(
+        (r for r in course.assignments.values() if r.v1_section), key=lambda r: section_key(r.v1_section or "")
+    )
+    chapter = None
+    for rubric in in_v1:
+        section = rubric.v1_section or ""
+        number = section.split(".")[0]
+        if number != chapter:
+            chapter = number
+            click.echo(f"## {number} {course.v1_chapters.get(number, '')}".rstrip())
+        click.echo(
+            f"{rubric.id:<22} {section:<5} {rubric.title} — {rubric.max_score:g} points (v0.17: {rubric.section})"
+        )
+        # the section's own code first (both editions have it), then v1.0's exercise order
+        for exercise in sorted(rubric.exercises, key=lambda e: (e.id != "section", e.v1 is None, e.v1 or 0)):
+            if exercise.v1 is not None:
+                where = f"ex. {exercise.v1}"
+            else:
+                where = "section code" if exercise.id == "section" else "not in v1.0"
+            click.echo(f"    {exercise.id:<10} {where:<12} {_exercise_line(rubric, exercise)}  {exercise.title}")
+    rest = [r for r in course.assignments.values() if not r.v1_section]
+    if rest:
+        click.echo("## not in d2l v1.0")
+        for rubric in rest:
+            click.echo(f"{rubric.id:<22} {rubric.section:<5} {rubric.title} — {rubric.max_score:g} points")
 
 
 @click.command()

@@ -164,7 +164,8 @@ def test_without_course_toml_the_folder_names_the_course(root):
 
 def test_course_toml_is_read(root):
     loaded = load_course(str(root))
-    assert loaded.chapters == {"6": "Convolutional Neural Networks"}
+    assert loaded.chapters == {"6": "Convolutional Neural Networks", "7": "Modern Convolutional Neural Networks"}
+    assert loaded.v1_chapters == {"7": "Convolutional Neural Networks", "8": "Modern Convolutional Neural Networks"}
     assert loaded.numbering.startswith("d2l v0.17")
 
 
