@@ -261,7 +261,7 @@ class Grader:
                     f"this is the {named} notebook; this assignment is {rubric.id} (graded as {rubric.id} all the same)",
                 )
             )
-        result.manual = notebook.collect_manual(nb, rubric)
+        result.manual = notebook.collect_manual(nb, rubric, notebook.edition_of(path, rubric))
         self._preload_for(nb, rubric)
         judge = self._remote_judge()
         # While the kernel runs, the judge starts and gets the rubric (or, without one, the

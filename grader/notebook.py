@@ -298,14 +298,22 @@ def _choices(rubrics: dict[str, Rubric]) -> str:
     return ", ".join(sorted(rubrics))
 
 
-def collect_manual(nb: Any, rubric: Rubric) -> list[ManualItem]:
+def edition_of(path: str, rubric: Rubric) -> str:
+    """ "v1" when the notebook's file name gives the assignment's d2l v1.0 section number and not
+    its v0.17 one ("8.1-alexnet.ipynb"), else "v0.17": which numbers "Exercise 3" means."""
+    stem = _normalise(os.path.splitext(os.path.basename(path))[0])
+    return "v1" if _section_in(stem, rubric.v1_section) and not _section_in(stem, rubric.section) else "v0.17"
+
+
+def collect_manual(nb: Any, rubric: Rubric, edition: str = "v0.17") -> list[ManualItem]:
     """Free-text answers, with where each was found.
 
     Cells tagged `{"d2l_grader": {"answer": "<item id>"}}` (our starter notebooks) come first.
     An item no cell is tagged for (the book's own notebook, answers typed in new cells, metadata
     a notebook tool dropped) is looked for in the markdown after its prompt, after a heading
     naming its exercise ("Exercise 3", or the exercise's title), or, under an "Exercises"
-    heading, in a cell that starts with its number ("3.", "**3.**", "Answer 3:")."""
+    heading, in a cell that starts with its number ("3.", "**3.**", "Answer 3:"): the exercise's
+    number in d2l v0.17, or in v1.0 for a notebook of that `edition` (`edition_of`)."""
     cells = list(nb.cells)
     tagged: dict[str, list[int]] = {}
     for number, cell in enumerate(cells, 1):
@@ -320,7 +328,7 @@ def collect_manual(nb: Any, rubric: Rubric) -> list[ManualItem]:
             text = "\n\n".join(t for t in (_answer_text(cells[n - 1].source) for n in numbers) if t)
             found = f"{_cells(numbers)}, tagged {spec.id}"
         else:
-            text, found = _untagged_answer(cells, rubric, spec, prompts)
+            text, found = _untagged_answer(cells, rubric, spec, prompts, edition)
         items.append(
             ManualItem(
                 id=spec.id,
@@ -352,12 +360,12 @@ def _is_heading(cell: Any) -> bool:
     return cell.cell_type == "markdown" and cell.source.lstrip().startswith("#")
 
 
-def _untagged_answer(cells: list[Any], rubric: Rubric, spec: Any, prompts: list[str]) -> tuple[str, str]:
+def _untagged_answer(cells: list[Any], rubric: Rubric, spec: Any, prompts: list[str], edition: str) -> tuple[str, str]:
     """(answer, where it was found) for an item no cell is tagged for; ("", where it was looked for)."""
     prompt = _words(spec.prompt)
-    title = next((_words(e.title) for e in rubric.exercises if e.id == spec.exercise), "")
-    number = re.fullmatch(r"ex(\d+)", spec.exercise)
-    n = number.group(1) if number else None
+    exercise = next((e for e in rubric.exercises if e.id == spec.exercise), None)
+    title = _words(exercise.title) if exercise is not None else ""
+    n = _exercise_number(spec.exercise, exercise, edition)
     in_exercises = False
     for index, cell in enumerate(cells):
         if cell.cell_type != "markdown":
@@ -376,7 +384,9 @@ def _untagged_answer(cells: list[Any], rubric: Rubric, spec: Any, prompts: list[
             marker = re.match(rf"\s*(?:\*\*)?(?:answer|exercise|q)?\s*{n}\s*[.):](?:\*\*)?\s*", cell.source, re.I)
             if marker:
                 first = cell.source[marker.end() :].strip()
-                return _following(cells, index, prompts, [first] if first else [], f"numbered {n} in cell {index + 1}")
+                return _following(
+                    cells, index, prompts, [first] if first else [], f"numbered {n} in cell {index + 1}", numbered=True
+                )
     looked = [f"a cell tagged {spec.id}", "markdown after the prompt"]
     if title or n:
         looked.append("a heading naming the exercise" + (f" (Exercise {n})" if n else ""))
@@ -385,9 +395,25 @@ def _untagged_answer(cells: list[Any], rubric: Rubric, spec: Any, prompts: list[
     return "", "looked for " + ", ".join(looked)
 
 
-def _following(cells: list[Any], anchor: int, prompts: list[str], first: list[str], where: str) -> tuple[str, str]:
+def _exercise_number(exercise_id: str, exercise: Any, edition: str) -> str | None:
+    """The number the book gives the exercise in that edition (ids "exN" are v0.17's numbers)."""
+    if edition == "v1":
+        return str(exercise.v1) if exercise is not None and exercise.v1 is not None else None
+    if exercise is not None and exercise.v1_only:
+        return None
+    number = re.fullmatch(r"ex(\d+)", exercise_id)
+    return number.group(1) if number else None
+
+
+_NUMBERED = re.compile(r"\s*(?:\*\*)?(?:answer|exercise|q)?\s*\d+\s*[.):]", re.I)
+
+
+def _following(
+    cells: list[Any], anchor: int, prompts: list[str], first: list[str], where: str, numbered: bool = False
+) -> tuple[str, str]:
     """The answer: `first` (text in the anchor cell itself), then the markdown cells after the
-    anchor up to the next heading or another item's prompt; code cells in between are skipped."""
+    anchor up to the next heading or another item's prompt (or, for an answer found by its
+    number, the next numbered cell); code cells in between are skipped."""
     parts = [t for t in first if t and t != ANSWER_PLACEHOLDER]
     numbers = [anchor + 1] if parts else []
     for index in range(anchor + 1, len(cells)):
@@ -395,6 +421,8 @@ def _following(cells: list[Any], anchor: int, prompts: list[str], first: list[st
         if cell.cell_type != "markdown":
             continue
         if _is_heading(cell) or any(p and p in _words(cell.source) for p in prompts):
+            break
+        if numbered and _NUMBERED.match(cell.source):
             break
         text = _answer_text(cell.source)
         if text:

@@ -97,3 +97,73 @@ def test_list_in_v1_numbering_shows_v1_sections_and_exercise_numbers(course):
     chapters = [line for line in lines if line.startswith("## ") and line != "## not in d2l v1.0"]
     assert chapters == sorted(chapters, key=lambda line: int(line.split()[1]))
     assert all(line.split()[1] in {"7", "8"} for line in chapters)
+
+
+RUBRIC = """
+[assignment]
+id = "renumbered"
+title = "Renumbered"
+section = "7.5"
+v1_section = "8.5"
+notebook = "renumbered.ipynb"
+reference = "renumbered"
+
+[[exercise]]
+id = "ex2"
+title = "Exercise two"
+v1 = 3
+
+[[exercise]]
+id = "ex3"
+title = "Exercise three"
+
+[[exercise]]
+id = "v1-ex2"
+title = "An exercise only v1.0 has"
+v1 = 2
+v1_only = true
+
+[[check]]
+id = "x"
+exercise = "ex2"
+points = 1
+name = "x"
+expected = 1
+
+[[manual]]
+id = "two"
+exercise = "ex2"
+prompt = "Say something about two."
+
+[[manual]]
+id = "three"
+exercise = "ex3"
+prompt = "Say something about three."
+
+[[manual]]
+id = "v1-two"
+exercise = "v1-ex2"
+prompt = "Say something only v1.0 asks."
+"""
+
+
+def test_exercise_numbers_in_a_book_notebook_are_read_in_the_edition_its_file_name_gives(tmp_path):
+    from grader.notebook import collect_manual, edition_of
+    from grader.rubric import load_rubric
+
+    (tmp_path / "rubrics").mkdir()
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "rubrics" / "renumbered.toml").write_text(RUBRIC)
+    (tmp_path / "reference" / "renumbered.py").write_text("")
+    rubric = load_rubric(str(tmp_path / "rubrics" / "renumbered.toml"), str(tmp_path))
+    md = nbformat.v4.new_markdown_cell
+    nb = nbformat.v4.new_notebook(cells=[md("## Exercises"), md("2. answer B"), md("3. answer C")])
+
+    def answers(name: str) -> dict[str, str]:
+        return {m.id: m.answer for m in collect_manual(nb, rubric, edition_of(name, rubric))}
+
+    assert edition_of("8.5-homework.ipynb", rubric) == "v1" and edition_of("7.5-homework.ipynb", rubric) == "v0.17"
+    assert edition_of("homework.ipynb", rubric) == "v0.17"  # the rubric's own numbering when nothing says
+    # v1.0: its exercise 3 is v0.17's exercise 2, and its exercise 2 exists only there
+    assert answers("8.5-homework.ipynb") == {"two": "answer C", "three": "", "v1-two": "answer B"}
+    assert answers("7.5-homework.ipynb") == {"two": "answer B", "three": "answer C", "v1-two": ""}
