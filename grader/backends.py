@@ -99,10 +99,12 @@ class ForkServerBackend(Backend):
         self._start_server()
 
     def _start_server(self) -> None:
-        from .warm_parent import ForkServer, plan_launch
+        from .warm_parent import ForkServer, gpu_devices, plan_launch
 
         writable = list(dict.fromkeys(self._groups.parents.values())) if self._groups is not None else []
-        launch = plan_launch(self.scratch_root, self.policy.readable, writable, self.policy.use_bwrap)
+        launch = plan_launch(
+            self.scratch_root, self.policy.readable, writable, self.policy.use_bwrap, gpu_devices(self.policy.gpu)
+        )
         missing_bwrap = (
             "bubblewrap is not installed (Debian/Ubuntu: apt install bubblewrap): kernels see the file "
             "system minus the folders hidden from them"

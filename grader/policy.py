@@ -31,6 +31,9 @@ class SandboxPolicy:
     cpu_time: bool = True  # a cell's time limit counts CPU seconds of the kernel's tree
     use_bwrap: bool = True  # run the warm parent in an allowlisted root when bubblewrap exists
     readable: tuple[str, ...] = ()  # extra host folders kernels may read (e.g. shared data sets)
+    # the machine's NVIDIA GPUs, where it has some: their device nodes in the kernels' /dev, so that
+    # probes that train or run a network use CUDA (ProbeContext.device); off, kernels see no GPU
+    gpu: bool = True
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

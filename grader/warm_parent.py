@@ -15,6 +15,7 @@ without it the kernels fall back to covering the known sensitive folders (report
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -80,10 +81,21 @@ def _within(path: str, folders: Iterable[str]) -> bool:
     return any(path == f or path.startswith(f + os.sep) for f in folders)
 
 
+def gpu_devices(wanted: bool = True) -> list[str]:
+    """The device nodes CUDA needs on this machine (/dev/nvidia0, /dev/nvidiactl, /dev/nvidia-uvm,
+    ...): none where there is no NVIDIA GPU, or when the policy keeps GPUs from kernels."""
+    return sorted(glob.glob("/dev/nvidia*")) if wanted and sys.platform.startswith("linux") else []
+
+
 def plan_launch(
-    scratch_root: str, readable: Iterable[str] = (), writable: Iterable[str] = (), use_bwrap: bool = True
+    scratch_root: str,
+    readable: Iterable[str] = (),
+    writable: Iterable[str] = (),
+    use_bwrap: bool = True,
+    devices: Iterable[str] = (),
 ) -> Launch:
-    """The command starting the warm parent: in bubblewrap when it is available (and wanted)."""
+    """The command starting the warm parent: in bubblewrap when it is available (and wanted).
+    `devices` (the GPUs' nodes) join the minimal /dev bubblewrap makes, and nothing else does."""
     env = dict(SERVER_ENV)
     command = [sys.executable, "-m", "grader.forkserver"]
     engine = _engine_dir()
@@ -109,6 +121,8 @@ def plan_launch(
     for name in _ETC:
         argv += ["--ro-bind-try", os.path.join("/etc", name), os.path.join("/etc", name)]
     argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+    for device in devices:
+        argv += ["--dev-bind-try", device, device]
     for path in pythons:
         if not _within(path, ("/usr",)):
             argv += ["--ro-bind", path, path]

@@ -146,6 +146,22 @@ def test_the_warm_parent_gets_a_minimal_environment_and_an_allowlisted_root(monk
     assert set(settings) - {"PYTHONPATH"} == set(SERVER_ENV)  # exactly these, nothing inherited
 
 
+def test_gpus_join_the_kernels_dev_only_by_their_own_device_nodes(monkeypatch, tmp_path):
+    """Where the machine has NVIDIA GPUs, their nodes are bound into the minimal /dev bubblewrap
+    makes (probes then train on CUDA); nothing else of the host's /dev comes with them."""
+    from grader import warm_parent
+
+    monkeypatch.setattr(warm_parent.glob, "glob", lambda pattern: ["/dev/nvidiactl", "/dev/nvidia0"])
+    assert warm_parent.gpu_devices() == ["/dev/nvidia0", "/dev/nvidiactl"]
+    assert warm_parent.gpu_devices(wanted=False) == []  # SandboxPolicy(gpu=False)
+    launch = plan_launch(str(tmp_path), devices=warm_parent.gpu_devices())
+    if not launch.allowlisted:
+        pytest.skip("bubblewrap is not installed here")
+    bound = [launch.argv[i + 1] for i, a in enumerate(launch.argv) if a.startswith("--dev-bind")]
+    assert bound == ["/dev/nvidia0", "/dev/nvidiactl"]
+    assert launch.argv[launch.argv.index("--dev") + 1] == "/dev"  # bubblewrap's own minimal /dev
+
+
 def test_without_bubblewrap_the_warm_parent_still_gets_a_minimal_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("INSTRUCTORS_API_TOKEN", "s3cr3t")
     launch = plan_launch(str(tmp_path), use_bwrap=False)
