@@ -9,7 +9,6 @@ import torch
 
 from grader.grading import Grader
 from grader.policy import SandboxPolicy
-
 from tests.kernel.conftest import TEST_LIMITS
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
