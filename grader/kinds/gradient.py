@@ -25,6 +25,7 @@ from ..compare import CheckFailed, compare, ensure_plain
 from ..inputs import substitute
 from .base import CheckKind, CheckSpec, Identifier, JudgeContext, ModuleNames
 from .property import refuse_nonfinite
+from .value import Diagnosis
 
 if TYPE_CHECKING:
     from ..planning import PlannedCase
@@ -40,6 +41,12 @@ class GradientCheck(CheckSpec):
     names: list[str] = Field(default_factory=list, description="how messages call out and each gradient")
     rtol: float = Field(1e-5, ge=0)
     atol: float = Field(1e-6, ge=0)
+    diagnoses: list[Diagnosis] = Field(
+        default_factory=list,
+        description="known wrong backward passes: a differentiable reference function whose output and "
+        "gradients the wrong answer has (e.g. max pooling that sends ties to the last maximum); never shown "
+        "for hidden checks",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> GradientCheck:
@@ -97,8 +104,9 @@ class GradientKind(CheckKind):
 
     def validate(self, check: Any, modules: ModuleNames) -> list[str]:
         problems = super().validate(check, modules)
-        if "reference" not in modules.unreadable and check.reference not in modules.reference:
-            problems.append(f"reference function {check.reference!r} is not defined in the reference module")
+        for function, what in [(check.reference, "reference"), *((d.reference, "diagnosis") for d in check.diagnoses)]:
+            if "reference" not in modules.unreadable and function not in modules.reference:
+                problems.append(f"{what} function {function!r} is not defined in the reference module")
         return problems
 
     def judge(self, check: Any, case: PlannedCase, value: Any, ctx: JudgeContext) -> None:
@@ -113,14 +121,31 @@ class GradientKind(CheckKind):
             )
         refuse_nonfinite(list(value), ctx.what)
         if not has_cached(case):
-            case.cached_expected = expected(
-                check,
-                getattr(ctx.reference, check.reference),
-                substitute(case.args, ctx.students),
-                None if case.reference_args is case.args else substitute(case.reference_args, ctx.students),
-            )
-        for label, got, want in zip(labels, value, cached(case), strict=True):
-            compare(got, want, mode="allclose", rtol=check.rtol, atol=check.atol, what=f"{ctx.what}: {label}")
+            case.cached_expected = self._expected(check, case, ctx, check.reference)
+        try:
+            self._compare(check, labels, value, cached(case), ctx.what)
+        except CheckFailed as failure:
+            for diagnosis in check.diagnoses:
+                try:
+                    self._compare(check, labels, value, self._expected(check, case, ctx, diagnosis.reference), ctx.what)
+                except Exception:  # CheckFailed: not this mistake; anything else: not computable here
+                    continue
+                raise CheckFailed(f"{failure}\n{diagnosis.message}") from None
+            raise
+
+    @staticmethod
+    def _expected(check: Any, case: PlannedCase, ctx: JudgeContext, function: str) -> list[Any]:
+        return expected(
+            check,
+            getattr(ctx.reference, function),
+            substitute(case.args, ctx.students),
+            None if case.reference_args is case.args else substitute(case.reference_args, ctx.students),
+        )
+
+    @staticmethod
+    def _compare(check: Any, labels: list[str], value: Any, want: list[Any], what: str) -> None:
+        for label, got, entry in zip(labels, value, want, strict=True):
+            compare(got, entry, mode="allclose", rtol=check.rtol, atol=check.atol, what=f"{what}: {label}")
 
 
 KIND = GradientKind()

@@ -49,6 +49,10 @@ from torch import nn
 
 def conv(x, w, b, stride, padding):
     return torch.nn.functional.conv2d(x, w, b, stride=stride, padding=padding)
+
+
+def conv_bias_forgotten(x, w, b, stride, padding):
+    return torch.nn.functional.conv2d(x, w, b.detach(), stride=stride, padding=padding)
 """
 
 CHECKS = """
@@ -118,6 +122,10 @@ reference = "conv"
 wrt = [0, 1, 2]
 upstream = 5
 names = ["out", "dx", "dW", "db"]
+
+[[check.diagnoses]]
+reference = "conv_bias_forgotten"
+message = "The bias got no gradient: db is the upstream gradient summed over the batch and the positions."
 """
 
 AUTOGRAD_CONV = """
@@ -223,6 +231,10 @@ def test_gradients_are_checked_entry_by_entry(course):
     assert grade(course, ALEXNET + "\nnet = alexnet()\n" + too_few)["conv-grads"].startswith(
         "failed: conv_grads should give 4 tensors (out, dx, dW, db), got 3\ncalled as conv_grads("
     )
+    no_db = AUTOGRAD_CONV.replace("return [out, x.grad, w.grad, b.grad]", "return [out, x.grad, w.grad, b.grad * 0]")
+    message = grade(course, ALEXNET + "\nnet = alexnet()\n" + no_db)["conv-grads"]
+    assert message.startswith("failed: conv_grads: db") and "The bias got no gradient" in message
+    assert "The bias got no gradient" not in grade(course, ALEXNET + "\nnet = alexnet()\n" + no_batch_sum)["conv-grads"]
     nan_grad = AUTOGRAD_CONV.replace(
         "return [out, x.grad, w.grad, b.grad]", "return [out, x.grad * float('nan'), w.grad, b.grad]"
     )
@@ -355,6 +367,7 @@ def test_within_selects_the_calls_inside_a_block_in_order():
         ("wrt = [0, 1, 2]", "wrt = [0, 1, 5]", "the reference gets only 5"),
         ("upstream = 5", "upstream = 6", "only 6 args"),
         ('reference = "conv"', 'reference = "conv"\ntolerance = 1', "unknown key `tolerance`"),
+        ('reference = "conv_bias_forgotten"', 'reference = "nope"', "diagnosis function 'nope' is not defined"),
         ("upstream = 5", "upstream = 5\nexpected = 1", "`expected` is not used by gradient checks"),
         ("input = [2, 1, 224, 224]", "input = [2, 1, 224, 224]\nexpected = 1", "not used by structure checks"),
         ('points = 2\ncall = "alexnet"', 'points = 2\ncall = "alexnet"\nepsilon = 1', "unknown key `epsilon`"),
