@@ -170,8 +170,9 @@ def _check_params(module: dict[str, Any], rebuilt: Any, what: str) -> dict[str, 
     got = {key: list(p.shape) for key, p in rebuilt.named_parameters(recurse=False)}
     if got != module["params"]:
         raise CheckFailed(
-            f"{what}: the description of layer {module['path']} ({module['type']}) is inconsistent: "
-            f"its hyper-parameters make the parameters {got}, the description says {module['params']}"
+            f"{what}: layer {module['path']} ({module['type']}) does not have the parameters its hyper-parameters "
+            f"give: they make {got}, it has {module['params']} (build a layer with the hyper-parameters you want "
+            "rather than changing an existing layer's attributes or parameters)"
         )
     return got
 

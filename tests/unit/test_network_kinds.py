@@ -277,8 +277,8 @@ def forged(edit) -> dict:
 @pytest.mark.parametrize(
     ("edit", "words"),
     [
-        (lambda v: v["modules"][1]["params"].update(weight=[4, 1, 1, 1]), "its hyper-parameters make the parameters"),
-        (lambda v: v["modules"][1]["config"].update(out_channels=2), "its hyper-parameters make the parameters"),
+        (lambda v: v["modules"][1]["params"].update(weight=[4, 1, 1, 1]), "does not have the parameters its hyper-parameters give"),
+        (lambda v: v["modules"][1]["config"].update(out_channels=2), "does not have the parameters its hyper-parameters give"),
         (lambda v: v["calls"][0].update(output=[1, 4, 7, 7]), "on [[1, 1, 8, 8]] it outputs [1, 4, 6, 6]"),
         (lambda v: v["calls"][3].update(inputs=[[1, 100]]), "cannot take inputs of shape [[1, 100]]"),
         (lambda v: v["modules"][1].update(type="Conv9d"), "a torch.nn.Conv9d that torch.nn lacks"),
