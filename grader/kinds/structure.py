@@ -27,6 +27,7 @@ from ..compare import CheckFailed
 from ..structure import Network, describe_network, verify
 from .base import CheckKind, CheckSpec, Identifier, JudgeContext, ModuleNames, Strict
 from .property import PropertyContext
+from .value import Diagnosis
 
 if TYPE_CHECKING:
     from ..planning import PlannedCase
@@ -54,6 +55,16 @@ class StructureCheck(CheckSpec):
     property: Identifier | None = Field(None, description="function of the checks module: fn(net, ctx)")
     options: dict[str, Any] = Field(default_factory=dict, description="handed to the property as ctx.options")
     rtol: float = Field(0.0, ge=0, description="relative tolerance for macs")
+    reveal: bool = Field(
+        True,
+        description="messages show the expected figures; false where they are another check's answer "
+        "(a count the student is asked to compute)",
+    )
+    diagnoses: list[Diagnosis] = Field(
+        default_factory=list,
+        description="known wrong networks: a reference function building one; a network whose `match` "
+        "measures are all that one's gets its message (never shown for hidden checks)",
+    )
 
     @model_validator(mode="after")
     def _something_to_judge(self) -> StructureCheck:
@@ -65,6 +76,8 @@ class StructureCheck(CheckSpec):
             raise ValueError("`match` compares with a `reference` network: name the reference function")
         if not (self.match or self.expect or self.property):
             raise ValueError("a structure check needs `match` (with `reference`), `expect` or `property`")
+        if self.diagnoses and not self.match:
+            raise ValueError("diagnoses compare the `match` measures with a wrong network's: give `match`")
         return self
 
 
@@ -87,6 +100,8 @@ def _measure(net: Network, measure: str) -> Any:
 
 
 _NAMES = {
+    "layers": "layers",
+    "shapes": "layer output shapes",
     "parameters": "parameters",
     "trainable": "trainable parameters",
     "macs": "multiply-accumulates",
@@ -94,14 +109,22 @@ _NAMES = {
 }
 
 
-def _differs(measure: str, got: Any, want: Any, what: str, rtol: float, source: str) -> CheckFailed | None:
+def _differs(
+    measure: str, got: Any, want: Any, what: str, rtol: float, source: str, reveal: bool = True
+) -> CheckFailed | None:
     if measure == "macs" and isinstance(got, int) and isinstance(want, int):
         if abs(got - want) <= rtol * abs(want):
             return None
+        if not reveal:
+            return CheckFailed(f"{what}: {got:,} multiply-accumulates, which is not {source}")
         tolerance = f" (within {rtol:g} relative)" if rtol else ""
         return CheckFailed(f"{what}: {got:,} multiply-accumulates, expected {want:,}{tolerance} ({source})")
     if got == want:
         return None
+    if not reveal:
+        if measure in ("layers", "shapes"):
+            return CheckFailed(f"{what}: its {_NAMES[measure]} are not {source}")
+        return CheckFailed(f"{what}: {_NAMES[measure]} {_text(measure, got)}, which is not {source}")
     if measure in ("layers", "shapes"):
         return _first_difference(measure, got, want, what, source)
     return CheckFailed(f"{what}: {_NAMES[measure]} {_text(measure, got)}, expected {_text(measure, want)} ({source})")
@@ -118,6 +141,17 @@ def _first_difference(measure: str, got: list[Any], want: list[Any], what: str, 
     return CheckFailed(f"{what}: {len(got)} layers run, expected {len(want)} ({source})")
 
 
+def _mismatch(check: Any, net: Network, want: Network, what: str, source: str) -> CheckFailed | None:
+    """The first `match` measure in which `net` differs from `want`, as a failure, or None."""
+    for measure in check.match:
+        failed = _differs(
+            measure, _measure(net, measure), _measure(want, measure), what, check.rtol, source, check.reveal
+        )
+        if failed is not None:
+            return failed
+    return None
+
+
 class StructureKind(CheckKind):
     name = "structure"
     spec = StructureCheck
@@ -128,8 +162,10 @@ class StructureKind(CheckKind):
 
     def validate(self, check: Any, modules: ModuleNames) -> list[str]:
         problems = super().validate(check, modules)
-        if check.reference and "reference" not in modules.unreadable and check.reference not in modules.reference:
-            problems.append(f"reference function {check.reference!r} is not defined in the reference module")
+        functions = [(check.reference, "reference"), *((d.reference, "diagnosis") for d in check.diagnoses)]
+        for function, what in functions:
+            if function and "reference" not in modules.unreadable and function not in modules.reference:
+                problems.append(f"{what} function {function!r} is not defined in the reference module")
         if check.property:
             if modules.checks is None:
                 problems.append("a structure check's `property` needs `checks` (a module in rubrics/) in [assignment]")
@@ -140,18 +176,18 @@ class StructureKind(CheckKind):
     def judge(self, check: Any, case: PlannedCase, value: Any, ctx: JudgeContext) -> None:
         net = verify(value, ctx.what)
         if check.match:
-            want = self._reference(check, case, ctx)
-            for measure in check.match:
-                failed = _differs(
-                    measure,
-                    _measure(net, measure),
-                    _measure(want, measure),
-                    ctx.what,
-                    check.rtol,
-                    "the reference network's",
-                )
-                if failed is not None:
-                    raise failed
+            failed = _mismatch(check, net, self._reference(check, case, ctx), ctx.what, "the reference network's")
+            if failed is not None:
+                for diagnosis in check.diagnoses:
+                    try:
+                        wrong = describe_network(
+                            getattr(ctx.reference, diagnosis.reference), check.input, *case.reference_args
+                        )
+                    except Exception:  # a wrong network the reference cannot build here is not a match
+                        continue
+                    if _mismatch(check, net, wrong, ctx.what, "") is None:
+                        raise CheckFailed(f"{failed}\n{diagnosis.message}")
+                raise failed
         if check.expect is not None:
             self._expected(check, net, ctx.what)
         if check.property:
@@ -183,13 +219,16 @@ class StructureKind(CheckKind):
         for measure in ("parameters", "trainable", "macs", "output"):
             want = getattr(expect, measure)
             if want is not None:
-                failed = _differs(measure, _measure(net, measure), want, what, check.rtol, "the rubric's figure")
+                failed = _differs(
+                    measure, _measure(net, measure), want, what, check.rtol, "the rubric's figure", check.reveal
+                )
                 if failed is not None:
                     raise failed
         for kind, want in expect.counts.items():
             got = net.count(kind)
             if got != want:
-                raise CheckFailed(f"{what}: {got} {kind} layer(s) run, expected {want}")
+                expected = f", expected {want}" if check.reveal else ""
+                raise CheckFailed(f"{what}: {got} {kind} layer(s) run{expected}")
 
 
 KIND = StructureKind()

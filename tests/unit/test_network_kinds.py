@@ -182,9 +182,12 @@ def test_the_figures_are_the_ones_computed_by_hand():
     assert net.count("Conv2d") == 5 and net.types()[:3] == ["Conv2d", "ReLU", "MaxPool2d"]
 
 
+WITH_1000_CLASSES = 46_764_746 + 4096 * 990 + 990  # the last layer's 990 more outputs
+
+
 def test_a_wrong_network_loses_each_measure_with_a_message(course):
     verdicts = grade(course, SOLVED.replace("classes=10", "classes=1000"))
-    want = 46_764_746 + 4096 * 990 + 990
+    want = WITH_1000_CLASSES
     assert verdicts["alexnet-counts"] == (
         f"failed: alexnet(): parameters {want:,}, expected 46,764,746 (the reference network's)"
     )
@@ -200,6 +203,30 @@ def test_a_network_that_cannot_run_on_the_input_says_on_which(course):
     assert verdicts["alexnet-counts"].startswith(
         "error: alexnet raised RuntimeError: it cannot run on an input of shape (1, 1, 224, 224):"
     )
+
+
+def test_figures_that_are_another_checks_answer_can_be_kept_back(course):
+    path = course / "rubrics" / "nets.toml"
+    path.write_text(path.read_text().replace('property = "fc_heavy"', 'property = "fc_heavy"\nreveal = false'))
+    message = grade(course, SOLVED.replace("classes=10", "classes=1000"))["alexnet-literals"]
+    assert message == f"failed: alexnet(): parameters {WITH_1000_CLASSES:,}, which is not the rubric's figure"
+
+
+def test_a_diagnosis_names_the_mistake_when_the_network_is_that_wrong_one(course):
+    path = course / "rubrics" / "nets.toml"
+    path.write_text(
+        path.read_text().replace(
+            'match = ["parameters", "macs", "output", "layers"]\n',
+            'match = ["parameters", "output"]\n\n[[check.diagnoses]]\nreference = "alexnet_1000"\n'
+            'message = "ImageNet habit: 1000 classes, Fashion-MNIST has 10."\n',
+            1,
+        )
+    )
+    reference = course / "reference" / "nets.py"
+    reference.write_text(reference.read_text() + "\n\ndef alexnet_1000():\n    return alexnet(1000)\n")
+    message = grade(course, SOLVED.replace("classes=10", "classes=1000"))["alexnet-counts"]
+    assert message.startswith(f"failed: alexnet(): parameters {WITH_1000_CLASSES:,}, expected 46,764,746")
+    assert message.endswith("\nImageNet habit: 1000 classes, Fashion-MNIST has 10.")
 
 
 def test_an_extra_layer_is_named_by_its_position(course):
@@ -277,8 +304,14 @@ def forged(edit) -> dict:
 @pytest.mark.parametrize(
     ("edit", "words"),
     [
-        (lambda v: v["modules"][1]["params"].update(weight=[4, 1, 1, 1]), "does not have the parameters its hyper-parameters give"),
-        (lambda v: v["modules"][1]["config"].update(out_channels=2), "does not have the parameters its hyper-parameters give"),
+        (
+            lambda v: v["modules"][1]["params"].update(weight=[4, 1, 1, 1]),
+            "does not have the parameters its hyper-parameters give",
+        ),
+        (
+            lambda v: v["modules"][1]["config"].update(out_channels=2),
+            "does not have the parameters its hyper-parameters give",
+        ),
         (lambda v: v["calls"][0].update(output=[1, 4, 7, 7]), "on [[1, 1, 8, 8]] it outputs [1, 4, 6, 6]"),
         (lambda v: v["calls"][3].update(inputs=[[1, 100]]), "cannot take inputs of shape [[1, 100]]"),
         (lambda v: v["modules"][1].update(type="Conv9d"), "a torch.nn.Conv9d that torch.nn lacks"),
