@@ -9,6 +9,7 @@ string conventions. Inputs only: expected values are never part of a plan's requ
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,7 @@ def plan(rubric: Rubric, salt: str = "", base: Plan | None = None) -> Plan:
     """
     fetches: list[Fetch] = []
     by_name: dict[str, Fetch] = {}
+    shared: dict[tuple[str, ...], Fetch] = {}  # questions of kinds whose fetches are shareable
     reused = {p.spec.id: p for p in base.checks} if base is not None else {}
 
     def new_fetch(key: str, kind: str, target: str, args: list[Any] | None, seed: int) -> Fetch:
@@ -118,11 +120,17 @@ def plan(rubric: Rubric, salt: str = "", base: Plan | None = None) -> Plan:
             args = [materialize(a, rng) for a in case.args]
             reference_args = args if case.reference_args is None else [materialize(a, rng) for a in case.reference_args]
             refs.update(student_refs(args) + student_refs(reference_args))
+            asked = [*leading, *args] if leading else args  # the case's own inputs, the very list
             if fetch_kind == "name":  # a name is read once, however many cases judge it
                 read_once = read_once or new_fetch(f"c{index}", "name", target, None, seed)
                 fetch = read_once
+            elif kind.shares_fetches:
+                question = (kind.name, fetch_kind, target, json.dumps(plaindata.encode(asked), sort_keys=True))
+                if question not in shared:
+                    shared[question] = new_fetch(f"c{index}.{number}", fetch_kind, target, asked, 0)
+                fetch = shared[question]
             else:
-                fetch = new_fetch(f"c{index}.{number}", fetch_kind, target, [*leading, *args], seed)
+                fetch = new_fetch(f"c{index}.{number}", fetch_kind, target, asked, seed)
             cases.append(PlannedCase(number, args, reference_args, case.expected, case.has_expected, fetch))
         students = {}
         for name in sorted(refs):

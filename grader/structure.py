@@ -17,6 +17,7 @@ that really has the counts the grader computes: the verdict is about that networ
 from __future__ import annotations
 
 import inspect
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 from .compare import CheckFailed
 from .network_probe import MAX_CALLS, MAX_MODULES
 
+_LAYERS: dict[str, Any] = {}  # (layer class, hyper-parameters) -> the layer rebuilt on the meta device
 _CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"})
 
 
@@ -177,13 +179,41 @@ def _check_params(module: dict[str, Any], rebuilt: Any, what: str) -> dict[str, 
     return got
 
 
-def _run(rebuilt: Any, inputs: list[Any], expected: Any, label: str, what: str) -> int:
+def _run(rebuilt: Any, module: dict[str, Any], inputs: list[Any], expected: Any, label: str, what: str) -> int:
     """The MACs of one call of a rebuilt layer on meta inputs; its output shape must be `expected`."""
+    if not inputs or not all(_shape(s) for s in inputs):
+        raise CheckFailed(f"{what}: layer {label} was called on something other than tensors")
+    key = json.dumps([module["type"], module["config"], inputs], sort_keys=True)
+    outcome = _CALLS.get(key)
+    if outcome is None:
+        outcome = _call(rebuilt, inputs)
+        if len(_CALLS) >= _CALLS_KEPT:
+            _CALLS.clear()
+        _CALLS[key] = outcome
+    shape, macs, error = outcome
+    if error:
+        raise CheckFailed(
+            f"{what}: the description of layer {label} is inconsistent: it cannot take inputs of shape "
+            f"{inputs} ({error})"
+        )
+    if shape != expected:
+        raise CheckFailed(
+            f"{what}: the description of layer {label} is inconsistent: on {inputs} it outputs {shape}, "
+            f"the description says {expected}"
+        )
+    return macs
+
+
+# (layer class, hyper-parameters, input shapes) -> (output shape, MACs, error): ResNet and
+# DenseNet run the same layer on the same shapes many times, and checks share networks
+_CALLS: dict[str, tuple[Any, int, str]] = {}
+_CALLS_KEPT = 20_000
+
+
+def _call(rebuilt: Any, inputs: list[Any]) -> tuple[Any, int, str]:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    if not inputs or not all(_shape(s) for s in inputs):
-        raise CheckFailed(f"{what}: layer {label} was called on something other than tensors")
     tensors = [torch.empty(tuple(s), device="meta") for s in inputs]
     counter = FlopCounterMode(display=False)
     try:
@@ -191,17 +221,9 @@ def _run(rebuilt: Any, inputs: list[Any], expected: Any, label: str, what: str) 
             rebuilt.eval()
             out = rebuilt(*tensors)
     except Exception as exc:
-        raise CheckFailed(
-            f"{what}: the description of layer {label} is inconsistent: it cannot take inputs of shape "
-            f"{inputs} ({type(exc).__name__}: {exc})"
-        ) from None
+        return None, 0, f"{type(exc).__name__}: {exc}"
     shape = list(out.shape) if isinstance(out, torch.Tensor) else None
-    if shape != expected:
-        raise CheckFailed(
-            f"{what}: the description of layer {label} is inconsistent: on {inputs} it outputs {shape}, "
-            f"the description says {expected}"
-        )
-    return int(counter.get_total_flops()) // 2
+    return shape, int(counter.get_total_flops()) // 2, ""
 
 
 def verify(value: Any, what: str) -> Network:
@@ -222,7 +244,12 @@ def verify(value: Any, what: str) -> Network:
     modules = []
     for number, m in enumerate(raw_modules):
         if m["torch"] and m["leaf"] is True and m["type"] not in _CONTAINERS:
-            rebuilt[number] = _rebuild(m, what)
+            key = json.dumps([m["type"], m["config"]], sort_keys=True)
+            if key not in _LAYERS:
+                if len(_LAYERS) >= _CALLS_KEPT:
+                    _LAYERS.clear()
+                _LAYERS[key] = _rebuild(m, what)
+            rebuilt[number] = _LAYERS[key]
             _check_params(m, rebuilt[number], what)
         modules.append(Module(m["path"], m["type"], m["torch"], dict(m["params"]), dict(m["trainable"])))
     layers = []
@@ -237,7 +264,7 @@ def verify(value: Any, what: str) -> Network:
             raise _malformed(what)
         m = raw_modules[number]
         label = f"{m['path']} ({m['type']})"
-        macs = _run(rebuilt[number], inputs, output, label, what) if number in rebuilt else 0
+        macs = _run(rebuilt[number], m, inputs, output, label, what) if number in rebuilt else 0
         config = dict(m["config"]) if m["torch"] else {}
         layers.append(Layer(m["path"], m["type"], m["torch"], config, inputs, output, modules[number].parameters, macs))
     return Network(list(value["input"]), value["output"], layers, modules)

@@ -164,6 +164,9 @@ class CheckKind:
     uses_expected: ClassVar[bool] = False  # may cases carry a literal `expected`?
     # a file of kernel-side functions this kind's fetches run, shipped with the rubric's probes
     kernel_source: ClassVar[str | None] = None
+    # its fetches depend on their arguments only (no randomness): checks asking the same question
+    # share one fetch, so the kernel answers it once
+    shares_fetches: ClassVar[bool] = False
 
     def fetch(self, check: Any) -> tuple[str, str, list[Any]]:
         """What the kernel is asked for each case: (fetch kind, target, arguments put before

@@ -156,6 +156,7 @@ class StructureKind(CheckKind):
     name = "structure"
     spec = StructureCheck
     kernel_source: ClassVar[str] = _PROBE_PATH
+    shares_fetches: ClassVar[bool] = True  # describing a network on the meta device draws nothing at random
 
     def fetch(self, check: Any) -> tuple[str, str, list[Any]]:
         return "probe", DESCRIBE, [check.target, check.call is not None, list(check.input)]

@@ -430,3 +430,19 @@ def test_the_expected_gradients_are_autograds_in_float64(course):
     out, _dx, _dw, db = expected(check, torch.nn.functional.conv2d, case.args, None)
     assert out.dtype == np.float64 and out.shape == (2, 4, 3, 3)
     assert np.allclose(db, case.args[5].astype(np.float64).sum(axis=(0, 2, 3)))
+
+
+def test_checks_of_one_network_share_the_kernels_description(course):
+    """Two structure checks of `alexnet()` on the same input ask the kernel once; a different
+    input or a different network is its own question."""
+    checks = {p.spec.id: p for p in plan(load_rubric(str(course / "rubrics" / "nets.toml"), str(course))).checks}
+    assert checks["alexnet-counts"].cases[0].fetch is checks["alexnet-literals"].cases[0].fetch
+    assert checks["built-net"].cases[0].fetch is not checks["alexnet-counts"].cases[0].fetch
+
+
+def test_a_layer_met_again_is_measured_once():
+    from grader import structure
+
+    structure._CALLS.clear()
+    net = describe_network(nn.Sequential(*[nn.Conv2d(4, 4, 3, padding=1) for _ in range(6)]), [1, 4, 8, 8])
+    assert net.macs == 6 * 64 * 4 * 4 * 9 and len(structure._CALLS) == 1
