@@ -101,32 +101,15 @@ def describe_network_probe(ctx, name, is_call, shape, *args):
         raise TypeError(f"{what} should be a torch.nn.Module, not a value of type {type(net).__name__}")
     module_class.to(net, "meta")
     modules: list = []
-    index: dict = {}
     hooks: list = []
     calls: list = []
-    for path, module in module_class.named_modules(net):
-        if len(modules) >= MAX_MODULES:
-            raise ValueError(f"the network has more than {MAX_MODULES} modules")
-        kind = type(module)
-        is_torch = getattr(nn, kind.__name__, None) is kind
-        own = {key: list(p.shape) for key, p in module_class.named_parameters(module, recurse=False)}
-        trainable = {key: bool(p.requires_grad) for key, p in module_class.named_parameters(module, recurse=False)}
-        leaf = not list(module_class.children(module))
-        index[id(module)] = len(modules)
-        modules.append(
-            {
-                "path": path,
-                "type": kind.__name__,
-                "torch": is_torch,
-                "leaf": leaf,
-                "config": _config(module, nn) if is_torch else {},
-                "params": own,
-                "trainable": trainable,
-            }
-        )
-        if leaf:
-            record = _recorder(index[id(module)], calls, tensor_class)
-            hooks.append(module_class.register_forward_hook(module, record))
+    # at most one more than allowed: a network that lists millions of modules is not walked to the end
+    named = list(__import__("itertools").islice(module_class.named_modules(net), MAX_MODULES + 1))
+    if len(named) > MAX_MODULES:
+        raise ValueError(f"the network has more than {MAX_MODULES} modules")
+    for number, (_, module) in enumerate(named):
+        if not list(module_class.children(module)):
+            hooks.append(module_class.register_forward_hook(module, _recorder(number, calls, tensor_class)))
     try:
         with torch.device("meta"), _original(ctx, "torch.no_grad")():
             module_class.eval(net)
@@ -139,4 +122,19 @@ def describe_network_probe(ctx, name, is_call, shape, *args):
             hook.remove()
     if len(calls) > MAX_CALLS:
         raise ValueError(f"the network runs more than {MAX_CALLS} layers on one input")
+    for path, module in named:  # described after the call: lazy layers have become Conv2d, Linear
+        kind = type(module)
+        is_torch = getattr(nn, kind.__name__, None) is kind
+        own = list(module_class.named_parameters(module, recurse=False))
+        modules.append(
+            {
+                "path": path,
+                "type": kind.__name__,
+                "torch": is_torch,
+                "leaf": not list(module_class.children(module)),
+                "config": _config(module, nn) if is_torch else {},
+                "params": {key: list(p.shape) for key, p in own},
+                "trainable": {key: bool(p.requires_grad) for key, p in own},
+            }
+        )
     return {"input": list(shape), "output": _shapes(output, tensor_class), "modules": modules, "calls": calls}

@@ -446,3 +446,16 @@ def test_a_layer_met_again_is_measured_once():
     structure._CALLS.clear()
     net = describe_network(nn.Sequential(*[nn.Conv2d(4, 4, 3, padding=1) for _ in range(6)]), [1, 4, 8, 8])
     assert net.macs == 6 * 64 * 4 * 4 * 9 and len(structure._CALLS) == 1
+
+
+def test_lazy_layers_as_d2l_v1_writes_them_are_measured_as_what_they_become():
+    """d2l v1.0 builds its networks with nn.LazyConv2d / nn.LazyLinear, whose parameters have no
+    shape until the first call: the description is taken after the network ran."""
+    lazy = ALEXNET.replace("nn.Conv2d(1, 96,", "nn.LazyConv2d(96,").replace(
+        "nn.Linear(6400, 4096)", "nn.LazyLinear(4096)"
+    )
+    namespace: dict = {"nn": nn}
+    exec(lazy, namespace)
+    net = describe_network(namespace["alexnet"], [1, 1, 224, 224])
+    assert (net.parameters, net.macs) == (46_764_746, 938_146_176)
+    assert net.types()[0] == "Conv2d" and net.count("Linear") == 3
