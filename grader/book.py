@@ -49,16 +49,21 @@ UNGUARDED_OPERATORS = (
 # backend (~0.45 CPU-s, which most graded notebooks never use); torch's compiler stack
 # (`torch._dynamo`, ~1.1-1.4 CPU-s), which torch imports the first time a process makes an
 # optimizer or enters a dispatch mode (the pooling probes' way of switching operators off):
-# that import was most of a LeNet or pooling kernel's time; and the book's `d2l.torch` (which
-# imports pyplot itself and trains with optimizers).
+# that import was most of a LeNet or pooling kernel's time; the symbolic-shapes machinery
+# (with sympy, ~0.9 CPU-s, 487 modules) that torch imports the first time a convolution or a
+# linear layer runs on the meta device, as the structure checks' networks do; and the book's
+# `d2l.torch` (which imports pyplot itself and trains with optimizers).
 PLOTTING = "matplotlib.pyplot"
 COMPILER = "torch._dynamo"
-PRELOADABLE = (PLOTTING, COMPILER, "d2l.torch")
+SHAPES = "torch.fx.experimental.symbolic_shapes"
+D2L = "d2l.torch"
+PRELOADABLE = (PLOTTING, COMPILER, SHAPES, D2L)
 _IMPORTS_D2L = re.compile(r"^\s*(?:from\s+d2l\b|import\s+d2l\b)", re.MULTILINE)
 _IMPORTS_PLOTTING = re.compile(r"^\s*(?:from\s+matplotlib\b|import\s+matplotlib\b|%matplotlib\b)", re.MULTILINE)
 # `torch.optim.SGD(...)`, `from torch import optim`, a `TorchDispatchMode`, `torch.compile`: a
 # name in code (a comment or a string that says it only costs an early import).
 _USES_COMPILER = re.compile(r"\boptim\b|\bTorchDispatchMode\b|\b__torch_dispatch__\b|\btorch\.compile\b")
+_USES_META = re.compile(r"""\bmeta\b""")  # torch.device("meta"), device="meta"
 _kept: list[Any] = []  # the torch.library.Library that defines them: dropping it undefines them
 
 
@@ -100,14 +105,18 @@ def make_torchvision_importable() -> bool:
 def wanted(sources: list[str]) -> list[str]:
     """The names of `PRELOADABLE` these code cells will need (directly, or through d2l), in
     `PRELOADABLE`'s order. A wrong guess costs time only: a kernel imports what it lacks."""
-    if any(_IMPORTS_D2L.search(source) for source in sources):
-        return list(PRELOADABLE)
     found = []
+    if any(_IMPORTS_D2L.search(source) for source in sources):  # d2l plots and trains
+        return [PLOTTING, COMPILER, *wanted_meta(sources), D2L]
     if any(_IMPORTS_PLOTTING.search(source) for source in sources):
         found.append(PLOTTING)
     if any(_USES_COMPILER.search(source) for source in sources):
         found.append(COMPILER)
-    return found
+    return found + wanted_meta(sources)
+
+
+def wanted_meta(sources: list[str]) -> list[str]:
+    return [SHAPES] if any(_USES_META.search(source) for source in sources) else []
 
 
 def compiler_wanted_by(rubric: Any) -> bool:
@@ -124,6 +133,30 @@ def compiler_wanted_by(rubric: Any) -> bool:
         with open(path, encoding="utf-8") as f:
             sources.append(f.read())
     return COMPILER in wanted(sources)
+
+
+def meta_wanted_by(rubric: Any) -> bool:
+    """Whether the judge will run networks on the meta device: a rubric's structure checks
+    describe its reference networks there."""
+    return any(check.kind == "structure" for check in rubric.checks)
+
+
+def warm_up_meta() -> None:
+    """Run a convolution, a linear layer, batch norm and pooling once on the meta device: the
+    first convolution or linear layer there imports torch's symbolic-shapes machinery and sympy
+    (~0.9 CPU-s). In the warm parent, so kernels forked later describe networks at once; in
+    the judge, before a structure rubric's first verdicts."""
+    import torch
+
+    with torch.device("meta"), torch.no_grad():
+        net = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 2, 3),
+            torch.nn.BatchNorm2d(2),
+            torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(),
+            torch.nn.LazyLinear(3),
+        ).eval()
+        net(torch.zeros(1, 1, 6, 6))
 
 
 def warm_up_compiler() -> None:

@@ -403,6 +403,8 @@ def _preload(modules: list[str]) -> None:
                     _warm_up_plotting()
                 elif name == book.COMPILER:
                     book.warm_up_compiler()
+                elif name == book.SHAPES:
+                    book.warm_up_meta()
                 else:
                     importlib.import_module(name)
             except Exception:

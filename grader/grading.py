@@ -213,9 +213,14 @@ class Grader:
         exercise: str | None = None,
     ) -> GradeResult:
         """Grade one notebook; never raises for anything the notebook does."""
+        from . import phases
+
         started = time.monotonic()
+        recording = phases.begin(os.path.basename(path))
         result = await self._grade(path, assignment, own_files, pool, exercise)
         result.execution_time = time.monotonic() - started
+        phases.mark("report")
+        phases.finish(recording)
         return result
 
     async def _grade(
@@ -226,7 +231,7 @@ class Grader:
         pool: KernelPool | None,
         exercise: str | None = None,
     ) -> GradeResult:
-        from . import notebook, staging
+        from . import notebook, phases, staging
         from .course import UnknownAssignment
 
         name = os.path.basename(path)
@@ -270,12 +275,15 @@ class Grader:
         preload = asyncio.ensure_future(
             asyncio.to_thread(_preload, rubric) if judge is None else asyncio.to_thread(judge.prepare, rubric)
         )
+        phases.mark("prepare")  # loading, the plan, free text, the judge's rubric on its way
         execution = await self._execute(nb, path, own_files, pool, the_plan)
         await asyncio.wait([preload])  # its failure, if any, is evaluate's to report
+        phases.mark("waiting for the judge")
         result.errors.extend(execution.errors)
         result.sandbox = _public_sandbox(execution.sandbox)
         result.warnings = missing_protections(result.sandbox)
         result.checks = await self._judge_checks(judge, rubric, salt, the_plan, execution)
+        phases.mark("judging")
         notebook.explain_missing_names(result.checks, result.errors, nb)
         return result
 
@@ -309,7 +317,7 @@ class Grader:
     async def _execute(
         self, nb: Any, path: str, own_files: str | None, pool: KernelPool | None, the_plan: Plan
     ) -> Execution:
-        from . import staging
+        from . import phases, staging
         from .execute import Execution, execute_notebook
 
         request = the_plan.request(secrets.token_hex(16), self.limits.call_timeout)
@@ -325,6 +333,7 @@ class Grader:
                 self.start()
                 self.backend.revive()  # a long-lived Grader outlives a warm parent that was killed
                 kernel = await self.backend.start_kernel(scratch)
+            phases.mark("kernel start")  # staging, and a confined kernel (booted ahead in a pool)
             return await execute_notebook(nb, kernel=kernel, limits=self.limits, harness_request=request)
         except staging.SubmissionRefused as exc:  # the submission's fault, not a retryable failure of ours
             execution = Execution(unavailable=str(exc))
@@ -345,14 +354,15 @@ class Grader:
         the first notebooks of one that needs none. The rubric's probes run in the kernel too:
         their code counts as the notebook's."""
         from .book import PRELOADABLE, wanted
+        from .planning import probes_source
 
         if self._preloaded.issuperset(PRELOADABLE):
             return
         sources = [c.source for c in nb.cells if c.cell_type == "code"]
         if rubric.id not in self._probes_read:  # the same for every notebook: read once
             self._probes_read.add(rubric.id)
-            try:
-                sources.append(rubric.probes_source())
+            try:  # the rubric's probes, and the kernel-side code of its kinds (a network's description)
+                sources.append(probes_source(rubric))
             except OSError:  # the rubric's own loading reports a missing module
                 pass
         new = [m for m in wanted(sources) if m not in self._preloaded]

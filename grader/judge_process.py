@@ -80,6 +80,8 @@ def serve(socket_path: str) -> None:
                     rubric.load_checks()
                     if book.compiler_wanted_by(rubric):  # forked before any preload: ~1.2 CPU-s
                         book.warm_up_compiler()
+                    if book.meta_wanted_by(rubric):  # structure checks: ~0.9 CPU-s
+                        book.warm_up_meta()
                 except Exception:
                     pass
                 reply: dict[str, Any] = {"ok": True}

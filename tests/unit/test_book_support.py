@@ -81,6 +81,8 @@ def test_the_import_hook_is_installed_once_and_adapts_an_already_imported_d2l(mo
         (["class Off(TorchDispatchMode):\n    pass"], ["torch._dynamo"]),
         (["step = torch.compile(step)"], ["torch._dynamo"]),
         (["optimizer = my_sgd(params)", "torch.optimize = 1", "compiled = torch.compiled"], []),
+        (['with torch.device("meta"):\n    net = vgg(arch)'], ["torch.fx.experimental.symbolic_shapes"]),
+        (["metadata = {}", "x.to('metal')"], []),
         (["import matplotlib.pyplot as plt"], ["matplotlib.pyplot"]),
         (["from matplotlib import pyplot"], ["matplotlib.pyplot"]),
         (["%matplotlib inline\nx = 1"], ["matplotlib.pyplot"]),
@@ -129,6 +131,16 @@ def test_a_rubrics_probes_count_as_the_notebooks_code_for_the_preload(course, mo
         assert recorder.asked == [[book.COMPILER], [book.PLOTTING]]
     finally:
         grader.close()
+
+
+def test_a_structure_rubric_has_kernels_and_the_judge_warm_the_meta_device(course):
+    """Networks described on the meta device: the first convolution there imports sympy, ~0.9
+    CPU-s per kernel, unless the warm parent ran one (the kernel-side description names it)."""
+    vgg = course.assignments["vgg"]
+    assert book.meta_wanted_by(vgg) and not book.meta_wanted_by(course.assignments["pooling"])
+    from grader.planning import probes_source
+
+    assert book.SHAPES in book.wanted([probes_source(vgg)])
 
 
 @pytest.mark.parametrize(("assignment", "trains"), [("lenet", True), ("pooling", False), ("conv-layer", False)])
