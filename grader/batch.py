@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from . import __version__
+from . import __version__, phases
 from .files import write_atomic
 from .limits import Limits
 from .results import GradeResult, NotebookError
@@ -460,7 +460,9 @@ async def run_batch(
                 final=final,
                 mtime=mtime,
             )
+            writing = time.monotonic()
             writer.write_result(record)
+            phases.write({"notebook": os.path.basename(sub.notebook or ""), "write": time.monotonic() - writing})
             outcome.records[sub.student] = record
             outcome.graded += 1
             outcome.retry += not final

@@ -22,7 +22,7 @@ from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from . import harness_cell
+from . import harness_cell, phases
 from .forkserver import coverage_running
 from .harness import MIME as RESULT_MIME
 from .harness import digest as harness_digest
@@ -208,10 +208,14 @@ async def execute_notebook(
     client.kc = kernel.kc  # nbclient's constructor drops a `kc` argument; it uses this one
     try:
         alive = await _run_cells(client, nb, limits, result, kernel.oom_kills)
+        phases.mark("cells")
+        phases.note("kernel_cpu_after_cells", kernel.cpu_seconds())
         if not alive:
             return result
         if harness_request is not None:
             await _run_harness(client, harness_request, result, kernel.harness_prepared)
+            phases.mark("harness")
+            phases.note("kernel_cpu_after_harness", kernel.cpu_seconds())
     except DeadKernelError:
         if result.unavailable is None:
             result.unavailable = "the kernel died while the checks ran"
@@ -221,6 +225,7 @@ async def execute_notebook(
         result.unavailable = "the notebook could not be run"
     finally:
         await discard(kernel)  # whatever happened, the kernel does not outlive us
+        phases.mark("kernel stop")
     return result
 
 
