@@ -60,6 +60,22 @@ def corr2d_multi_in_out_matmul(X, K):
     return F.conv2d(X.unsqueeze(0), K.to(X.dtype)).squeeze(0)
 
 
+def block_diagonal_conv1x1(X, blocks):
+    """The 1x1 convolution whose c x c channel-mixing matrix is block diagonal, blocks[g] its
+    g-th (m x m) diagonal block: a grouped convolution, nn.Conv2d(c, c, 1, groups=b)."""
+    X = torch.as_tensor(X, dtype=torch.float64)
+    blocks = torch.as_tensor(blocks, dtype=torch.float64)
+    b, m, _ = blocks.shape
+    return F.conv2d(X.unsqueeze(0), blocks.reshape(b * m, m, 1, 1), groups=b).squeeze(0)
+
+
+def block_diagonal_mults(c, b):
+    """Multiplications of one product of a c x c block-diagonal matrix (b blocks of c/b x c/b)
+    with a vector: b * (c/b)^2 = c^2 / b, b times fewer than the dense c^2."""
+    m = int(c) // int(b)
+    return int(b) * m * m
+
+
 # ----------------------------------------------------------------------------- known mistakes
 # Wrong answers students give, from the same inputs as the checks that list them under
 # `diagnoses` (rubrics/channels.toml).

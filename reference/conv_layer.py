@@ -70,6 +70,26 @@ def derivative_kernel(d):
     return torch.tensor([float((-1) ** (d - k) * math.comb(d, k)) for k in range(d + 1)])
 
 
+def edge_kernel(v):
+    """A 3x3 detector of edges orthogonal to v = (v1, v2) (v1 along the width, v2 along the
+    height): the Sobel pair steered by v, v1 * d/dx + v2 * d/dy. Its response to an image whose
+    brightness is a ramp a * col + b * row + c is 8 * (v1 * a + v2 * b): zero for a ramp along
+    (v2, -v1), i.e. for edges parallel to v."""
+    v1, v2 = (float(t) for t in v)
+    smooth = torch.tensor([1.0, 2.0, 1.0], dtype=torch.float64)
+    diff = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64)
+    d_dx = torch.outer(smooth, diff)  # rows smooth, columns differentiate
+    return v1 * d_dx + v2 * d_dx.T
+
+
+def blur_kernel(k, sigma=1.0):
+    """A k x k Gaussian blur: non-negative, sums to 1, centred (it does not move the image)."""
+    offsets = torch.arange(k, dtype=torch.float64) - (k - 1) / 2
+    g = torch.exp(-(offsets**2) / (2 * sigma**2))
+    kernel = torch.outer(g, g)
+    return kernel / kernel.sum()
+
+
 def corr2d_of_transpose(X, K):
     """What Y_diag_XT should be: the kernel applied to the transposed image."""
     return corr2d(torch.as_tensor(X).T, K)

@@ -38,6 +38,12 @@ def lenet_maxpool():
     return lenet("Sigmoid", "MaxPool2d")
 
 
+def lenet_modern():
+    """d2l v1.0's modernised LeNet: max pooling instead of average pooling and ReLU in place of
+    every sigmoid; same convolutions, fully connected layers and shapes (61,706 parameters)."""
+    return lenet("ReLU", "MaxPool2d")
+
+
 def describe(net, shape=IN_SHAPE):
     """The summary the kernel probe `describe_net` makes of a student's network, made here
     of a reference network by the very same code (rubrics/lenet_probes.py), so the two

@@ -38,6 +38,15 @@ def mirror_pad(X, p):
     return torch.from_numpy(np.pad(X, int(p), mode="reflect"))
 
 
+def conv_stride_half(X, K):
+    """A "stride of 1/2" on a 2-D input: the transposed convolution with stride 2. Each input
+    pixel X[i, j] adds X[i, j] * K into the output block whose top-left corner is (2i, 2j);
+    the output has shape (2 (n_h - 1) + k_h, 2 (n_w - 1) + k_w)."""
+    X = torch.as_tensor(X, dtype=torch.float64)
+    K = torch.as_tensor(K, dtype=torch.float64)
+    return F.conv_transpose2d(X[None, None], K[None, None], stride=2)[0, 0]
+
+
 # ----------------------------------------------------------------------------- known mistakes
 # Wrong answers students give, from the same inputs as the checks that list them under
 # `diagnoses` (rubrics/padding-and-strides.toml).

@@ -45,6 +45,30 @@ def max_pool_2x2(X):
     return max_pool(X, (2, 2))
 
 
+def max_pool_3x3(X):
+    """What max_pool3x3_via_conv_relu must return: 3x3 max pooling with stride 3."""
+    return max_pool(X, (3, 3))
+
+
+def max_pool_relu_counts(p):
+    """(channels, layers) of max pooling over a p x p window built from ReLUs as a knockout
+    tournament (the construction the notebook describes), per input channel.
+
+    Each ReLU layer is one round: the values are paired as far as possible, a pair (a, b)
+    takes three units (relu(a - b), relu(b), relu(-b): max(a, b) is their sum with signs
+    + + -), a value without a partner takes two (relu(e), relu(-e)). `channels` is the width
+    of the widest ReLU layer (the first), `layers` the number of rounds, ceil(log2(p * p)).
+    Computed by playing the rounds rather than by the closed forms, so it cannot share a slip
+    with a student's formula."""
+    values = int(p) * int(p)
+    widths = []
+    while values > 1:
+        pairs, alone = divmod(values, 2)
+        widths.append(3 * pairs + 2 * alone)
+        values = pairs + alone
+    return (max(widths), len(widths))
+
+
 def min_pool(X, pool_size):
     """The minimum over each window, computed directly (not through max pooling)."""
     X = torch.as_tensor(X, dtype=torch.float64)

@@ -38,6 +38,16 @@ def conv_full(f, g):
     return out
 
 
+def spectrogram(x, n_fft, hop):
+    """Magnitude spectrogram without window or padding: frame t is x[t * hop : t * hop + n_fft]
+    (every frame that fits), entry [f, t] is |DFT of frame t at frequency f| for f = 0 ..
+    n_fft // 2. Shape (n_fft // 2 + 1, (len(x) - n_fft) // hop + 1): frequency by time, an image."""
+    x = torch.as_tensor(x, dtype=torch.float64)
+    n_fft, hop = int(n_fft), int(hop)
+    window = torch.ones(n_fft, dtype=torch.float64)
+    return torch.stft(x, n_fft, hop_length=hop, window=window, center=False, return_complex=True).abs()
+
+
 # ----------------------------------------------------------------------------- known mistakes
 # Wrong answers students give, from the same inputs as the checks that list them under
 # `diagnoses` (rubrics/why-conv.toml).
@@ -51,3 +61,8 @@ def corr1d_flipped(x, k):
 def conv_full_unflipped(f, g):
     """Every f[i] * g added with g reversed: a full cross-correlation, not a convolution."""
     return conv_full(f, torch.as_tensor(g, dtype=torch.float64).flip(0))
+
+
+def spectrogram_power(x, n_fft, hop):
+    """The power spectrogram (squared magnitudes) where the magnitudes were asked for."""
+    return spectrogram(x, n_fft, hop) ** 2

@@ -41,3 +41,49 @@ def boolean_answer(value, ctx):
         raise CheckFailed(f"{ctx.what} should be True or False, not {getattr(value, 'dtype', type(value).__name__)}")
     if bool(value) != want:
         raise CheckFailed(f"{ctx.what} is {bool(value)}, which is not the right answer")
+
+
+def mixes_groups(value, ctx):
+    """value = channel_shuffle(X, b) must reorder the c channels of X (a permutation: every
+    channel once, unchanged) so that each of the b consecutive groups of m = c / b channels
+    draws on as many groups of the input as it can: all b of them when m >= b, else m
+    different ones. Then the next block-diagonal (grouped) layer mixes information across
+    the groups of the previous one. Any such permutation passes (ShuffleNet's transpose is one).
+
+    The grader's X is random, so its channels are distinct; they are matched exactly, since a
+    permutation copies values without arithmetic."""
+    X = np.asarray(ctx.args[0], dtype=np.float64)
+    b = int(ctx.args[1])
+    c = X.shape[0]
+    m = c // b
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+        raise CheckFailed(f"{ctx.what} should return a tensor, not {getattr(value, 'dtype', type(value).__name__)}")
+    if value.shape != X.shape:
+        raise CheckFailed(
+            f"{ctx.what} returned shape {tuple(value.shape)}, expected {tuple(X.shape)} (the same channels, reordered)"
+        )
+    Y = np.asarray(value, dtype=np.float64)
+    flat_x = X.reshape(c, -1)
+    source = []
+    for k, channel in enumerate(Y.reshape(c, -1)):
+        matches = [i for i in range(c) if np.array_equal(channel, flat_x[i])]
+        if not matches:
+            raise CheckFailed(
+                f"{ctx.what}: output channel {k} is none of the input's channels (reorder them, do not mix them)"
+            )
+        source.append(matches[0])
+    if sorted(source) != list(range(c)):
+        missing = sorted(set(range(c)) - set(source))
+        raise CheckFailed(
+            f"{ctx.what}: input channel {missing[0]} is missing from the output (each channel must appear once)"
+        )
+    want = min(b, m)
+    for q in range(b):
+        groups = sorted({source[k] // m for k in range(q * m, (q + 1) * m)})
+        if len(groups) < want:
+            names = ", ".join(str(g) for g in groups)
+            raise CheckFailed(
+                f"{ctx.what}: output group {q} (channels {q * m}..{(q + 1) * m - 1}) takes its channels from input "
+                f"group(s) {names} only; it can draw on {want} different groups, so that the next block-diagonal layer "
+                "mixes the groups"
+            )

@@ -140,3 +140,113 @@ def conv_matrix_reproduces_corr2d(value, ctx):
         got = (W @ X.reshape(-1)).reshape(oh, ow)
         if not np.allclose(got, want, rtol=1e-4, atol=1e-4):
             raise CheckFailed(f"{ctx.what}: (W @ X.reshape(-1)).reshape({oh}, {ow}) differs from corr2d(X, K)")
+
+
+# ----------------------------------------------------------------------------- d2l v1.0 only
+MAX_KERNEL = 15  # edge_kernel / blur_kernel: larger kernels are not what these exercises ask for
+
+
+def _kernel_2d(value, what):
+    """The student's kernel as a 2-D float64 array of moderate size, or CheckFailed."""
+    if not isinstance(value, (np.ndarray, list, tuple)):
+        raise CheckFailed(f"{what} should return a 2-D tensor, not {type(value).__name__}")
+    array = _numbers(value, what)
+    if array.ndim != 2 or 0 in array.shape:
+        raise CheckFailed(f"{what} should return a 2-D kernel of shape (k_h, k_w), got shape {tuple(array.shape)}")
+    if max(array.shape) > MAX_KERNEL:
+        raise CheckFailed(
+            f"{what} returned a {array.shape[0]} x {array.shape[1]} kernel; keep it within {MAX_KERNEL} x {MAX_KERNEL}"
+        )
+    return array
+
+
+def _ramp(shape, slope_x, slope_y, offset):
+    """An image whose brightness grows by slope_x per column and slope_y per row (a linear ramp)."""
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
+    return slope_x * cols + slope_y * rows + offset
+
+
+def _response(image, kernel, reference):
+    return reference.corr2d(torch.tensor(image), torch.tensor(kernel)).numpy()
+
+
+def detects_edges_across(value, ctx):
+    """value = edge_kernel(v) must detect edges orthogonal to v = (v1, v2) (v1 along the
+    width, v2 along the height): respond to brightness that changes along v, and not at all to
+    brightness that changes along w = (v2, -v1) (edges parallel to v) or to a flat image.
+
+    Judged on linear ramps, where any kernel's response is exact and the same everywhere:
+    on a ramp of gradient g plus an offset c it is (g . p + c) * sum(K) + g . m, with m the
+    kernel's first moment (sum of K[a, b] * (b, a)). So a detector must have sum(K) = 0 and m
+    parallel to v; nothing else about it (size, centring, smoothing across the edge, sign,
+    scale) is prescribed: a 2x2 forward difference, a central difference and a steered Sobel
+    kernel all pass. Tolerances are relative to sum(|K|), so the kernel's scale does not matter.
+    """
+    v = np.asarray(ctx.args[0], dtype=np.float64).reshape(-1)
+    u = v / np.linalg.norm(v)
+    w = np.array([u[1], -u[0]])
+    K = _kernel_2d(value, ctx.what)
+    weight = np.abs(K).sum()
+    if weight == 0:
+        raise CheckFailed(f"{ctx.what} is all zeros: it responds to nothing")
+    shape = (K.shape[0] + 4, K.shape[1] + 4)
+    v_text = f"({v[0]:.3g}, {v[1]:.3g})"
+    flat = _response(np.ones(shape), K, ctx.reference)
+    if np.abs(flat).max() > 1e-6 * weight:
+        raise CheckFailed(
+            f"{ctx.what} responds to an image of constant brightness (its entries add up to {K.sum():.4g}, "
+            "not 0): a flat region has no edge"
+        )
+    across = _ramp(shape, w[0], w[1], 2.0)
+    tol = 1e-5 * weight * (1.0 + np.abs(across).max())
+    got = _response(across, K, ctx.reference)
+    if np.abs(got).max() > tol:
+        raise CheckFailed(
+            f"{ctx.what} responds ({np.abs(got).max():.3g}) to brightness that changes along "
+            f"({w[0]:.3g}, {w[1]:.3g}), i.e. to edges that run parallel to v = {v_text}; it should respond only "
+            "to changes along v (edges orthogonal to v)"
+        )
+    along = _response(_ramp(shape, u[0], u[1], -1.0), K, ctx.reference)
+    if np.abs(along).min() < 1e-3 * weight:
+        raise CheckFailed(
+            f"{ctx.what} does not respond to brightness that changes along v = {v_text} (edges orthogonal to v)"
+        )
+
+
+def blurs(value, ctx):
+    """value = blur_kernel(k) must be a k x k blur: non-negative weights that add up to 1
+    (a flat image keeps its brightness), centred (a linear ramp comes out unchanged, so the
+    image is not moved), and spread out: white noise keeps at most half of its variance,
+    which for independent pixels is exactly the sum of the squared weights (a box filter
+    keeps 1 / k^2 of it, a Gaussian with sigma = 1 about 1/8 at k = 3; a single 1 keeps all)."""
+    k = int(ctx.args[0])
+    K = _kernel_2d(value, ctx.what)
+    if K.shape != (k, k):
+        raise CheckFailed(f"{ctx.what} returned shape {tuple(K.shape)}, expected ({k}, {k})")
+    if K.min() < -1e-7:
+        raise CheckFailed(
+            f"{ctx.what} has negative weights (the smallest is {K.min():.3g}): a blur averages its window, "
+            "negative weights sharpen"
+        )
+    total = K.sum()
+    if abs(total - 1.0) > 1e-5:
+        raise CheckFailed(
+            f"{ctx.what}: the weights add up to {total:.4g}, not 1, so a flat image changes brightness "
+            f"(a constant c becomes {total:.4g} * c)"
+        )
+    image = _ramp((k + 4, k + 4), 0.7, -1.3, 2.0)
+    centre = (k - 1) // 2
+    got = _response(image, K, ctx.reference)
+    want = image[centre : centre + got.shape[0], centre : centre + got.shape[1]]
+    if not np.allclose(got, want, rtol=0, atol=1e-4 * np.abs(image).max()):
+        rows, cols = np.mgrid[0:k, 0:k]
+        raise CheckFailed(
+            f"{ctx.what} moves the image: its weights are centred at row {(K * rows).sum():.3g}, column "
+            f"{(K * cols).sum():.3g}, not at the middle of the window ({centre}, {centre})"
+        )
+    kept = (K**2).sum()
+    if kept > 0.5:
+        raise CheckFailed(
+            f"{ctx.what} hardly blurs: white noise keeps {kept:.0%} of its variance through it (the sum of the "
+            "squared weights); spread the weight so that at least half of it goes"
+        )

@@ -1,4 +1,4 @@
-"""Source of exercises/channels.ipynb and reference/channels.ipynb (d2l 6.4)."""
+"""Source of exercises/channels.ipynb and reference/channels.ipynb (d2l 6.4; d2l v1.0: 7.4)."""
 
 from grader.content import answer, code, md
 
@@ -10,9 +10,10 @@ CELLS = [
 # 6.4 Multiple Input and Multiple Output Channels — exercises
 
 This notebook follows section 6.4 of *Dive into Deep Learning* (d2l v0.17 numbering, the same
-as d2l-zh). The exercises are restated in our own words. Define the names each exercise asks
-for; the grader looks them up by name, so keep the names exactly as written and run the
-notebook top to bottom before you submit. Free-text answers go in the cells marked
+as d2l-zh; section 7.4 in d2l v1.0). The exercises are restated in our own words, in v0.17's
+order, each heading also giving its number in v1.0; the two exercises only v1.0 has come last.
+Define the names each exercise asks for; the grader looks them up by name, so keep the names
+exactly as written and run the notebook top to bottom before you submit. Free-text answers go in the cells marked
 *Your answer here*.
 
 Check your work at any time with `grader check channels.ipynb`.
@@ -58,7 +59,7 @@ def corr2d_multi_in_out_1x1(X, K):
     return (K.reshape(c_o, c_i) @ X.reshape(c_i, h * w)).reshape(c_o, h, w)
 """),
     md("""
-## Exercise 1 (6.4, ex. 1) — two kernels in a row
+## Exercise 1 (6.4, ex. 1; v1.0 ex. 1) — two kernels in a row
 
 Apply a kernel `K1` of shape `(k1_h, k1_w)` and then a kernel `K2` of shape `(k2_h, k2_w)`,
 with no nonlinearity in between (single channel, no padding, stride 1).
@@ -106,7 +107,7 @@ kernels cannot be factored (just as most polynomials in two variables do not fac
 """,
     ),
     md("""
-## Exercise 2 (6.4, ex. 2) — what a layer costs
+## Exercise 2 (6.4, ex. 2; v1.0 ex. 2) — what a layer costs
 
 Take an input of shape `(c_i, h, w)`, a kernel of shape `(c_o, c_i, k_h, k_w)`, padding
 `(p_h, p_w)` and stride `(s_h, s_w)`.
@@ -155,7 +156,7 @@ again a correlation of the same size).
 """,
     ),
     md("""
-## Exercise 3 (6.4, ex. 3) — doubling
+## Exercise 3 (6.4, ex. 3; v1.0 ex. 3) — doubling
 
 By what factor does the number of operations grow when both the number of input channels and
 the number of output channels double? Set `cost_factor_double_channels` to that number. Then
@@ -180,7 +181,7 @@ output areas; for a large image with small padding that is only slightly more, n
 """,
     ),
     md("""
-## Exercise 4 (6.4, ex. 4) — a 1x1 kernel
+## Exercise 4 (6.4, ex. 4; not in v1.0) — a 1x1 kernel
 
 With `k_h = k_w = 1` (no padding, stride 1), what is the cost of the forward pass? Make sure
 `conv_cost` gives `c_o * c_i * h * w` multiplications in this case.
@@ -195,7 +196,7 @@ conv_cost(c_i, h, w, c_o, 1, 1, 0, 0, 1, 1), c_o * c_i * h * w
 """,
     ),
     md("""
-## Exercise 5 (6.4, ex. 5) — are the two results the same?
+## Exercise 5 (6.4, ex. 5; v1.0 ex. 4) — are the two results the same?
 
 The section computes a 1x1 convolution twice, once with the loops of `corr2d_multi_in_out`
 and once as a matrix product with `corr2d_multi_in_out_1x1`. The cell below does that on a
@@ -243,7 +244,7 @@ absolute threshold on the summed difference.
 """,
     ),
     md("""
-## Exercise 6 (6.4, ex. 6) — any kernel as one matrix product
+## Exercise 6 (6.4, ex. 6; v1.0 ex. 5) — any kernel as one matrix product
 
 The 1x1 case is a single matrix product. Do the same for any kernel size: write
 `corr2d_multi_in_out_matmul(X, K)` for `X` of shape `(c_i, h, w)` and `K` of shape
@@ -267,6 +268,100 @@ def corr2d_multi_in_out_matmul(X, K):
 
 X6, K6 = torch.randn(3, 5, 7), torch.randn(4, 3, 2, 3)
 torch.allclose(corr2d_multi_in_out_matmul(X6, K6), corr2d_multi_in_out(X6, K6), atol=1e-5)
+""",
+    ),
+    md("""
+## v1.0 Exercise 6 (7.4, d2l v1.0 only) — computing several output columns per strip
+
+A fast `k x k` convolution can sweep across the input in vertical strips. One way reads a
+strip `k` columns wide and computes the single output column it determines; another reads a
+strip `k + Delta` columns wide and computes `Delta` output columns from it. Why is the second
+one preferable? Is there a limit to how large `Delta` should be?
+"""),
+    answer(
+        "v1-ex6-strips",
+        """
+Each output column needs k input columns, and neighbouring output columns share k - 1 of them.
+With 1-wide output strips every input column is read k times; with Delta-wide output strips a
+strip of k + Delta columns serves Delta outputs, so each input value is read (k + Delta) / Delta
+times instead of k: far less memory traffic per multiply-add, and the values already loaded
+(in registers, cache or shared memory) are reused. Delta is limited by that fast memory: the
+strip (k + Delta columns by the rows in flight) and the Delta partial outputs must fit, or they
+spill and the savings are lost; the gain also flattens once (k + Delta) / Delta is close to 1,
+and Delta cannot usefully exceed the output width (nor leave too little parallel work).
+""",
+    ),
+    md("""
+## v1.0 Exercise 7 (7.4, d2l v1.0 only) — block-diagonal channel mixing
+
+A 1x1 convolution multiplies the channel vector of every pixel by a `c x c` matrix (see
+`corr2d_multi_in_out_1x1`). Restrict that matrix to be **block diagonal**: `b` blocks of size
+`m x m` on the diagonal (`c = b * m`) and zeros elsewhere, so output channels `g*m .. g*m + m - 1`
+depend only on input channels `g*m .. g*m + m - 1`.
+
+* `block_diagonal_conv1x1(X, blocks)`: `X` of shape `(c, h, w)`, `blocks` of shape `(b, m, m)`
+  (`blocks[g]` is the `g`-th diagonal block); return the `(c, h, w)` result of applying the
+  block-diagonal matrix to every pixel's channel vector. (PyTorch calls this a *grouped*
+  convolution: `nn.Conv2d(c, c, 1, groups=b)`.)
+* `block_diagonal_mults(c, b)`: the number of multiplications of one product of such a matrix
+  with a vector of length `c` (the dense matrix takes `c * c`), as an int.
+* `channel_shuffle(X, b)`: the groups never exchange information, however many such layers
+  are stacked. Return `X` with its channels **reordered** (not mixed) so that every group of
+  `m` consecutive output channels draws on as many input groups as possible: on all `b` of
+  them when `m >= b`, otherwise on `m` different ones. Putting it between two block-diagonal
+  layers lets the second one mix the groups of the first.
+"""),
+    code(
+        """
+def block_diagonal_conv1x1(X, blocks):
+    ...
+
+
+def block_diagonal_mults(c, b):
+    ...
+
+
+def channel_shuffle(X, b):
+    ...
+""",
+        """
+def block_diagonal_conv1x1(X, blocks):
+    c = X.shape[0]
+    W = torch.block_diag(*blocks)  # the (c, c) matrix, zeros off the diagonal blocks
+    return corr2d_multi_in_out_1x1(X, W.reshape(c, c, 1, 1))
+
+
+def block_diagonal_mults(c, b):
+    m = c // b
+    return b * m * m  # b blocks, each an m x m product: c * c / b
+
+
+def channel_shuffle(X, b):
+    # view the channels as a (b, m) table, read it column by column
+    c, h, w = X.shape
+    return X.reshape(b, c // b, h, w).transpose(0, 1).reshape(c, h, w)
+
+
+X7, blocks7 = torch.randn(6, 4, 4), torch.randn(3, 2, 2)
+print(torch.allclose(block_diagonal_conv1x1(X7, blocks7),
+                     F.conv2d(X7[None], blocks7.reshape(6, 2, 1, 1), groups=3)[0], atol=1e-5))
+block_diagonal_mults(64, 8), channel_shuffle(torch.arange(6.0).reshape(6, 1, 1), 3).flatten()
+""",
+    ),
+    md(
+        "How much faster is the block-diagonal product? What do you lose with `b` blocks, and how can you win some of it back?"
+    ),
+    answer(
+        "v1-ex7-blocks",
+        """
+The dense product takes c^2 multiplications, the block-diagonal one b (c/b)^2 = c^2 / b: b
+times fewer operations and parameters (and in practice somewhat less than b times faster,
+since small blocks use the hardware less well). The downside is that the groups are
+independent: an output channel only sees the c/b input channels of its own group, and
+stacking such layers never mixes the groups, so the layer is much less expressive. Shuffling
+the channels between grouped layers (ShuffleNet) lets every group of the next layer see all
+groups of the previous one; alternating with dense 1x1 layers, or learning a permutation,
+also helps. Each fix only partly restores what the dense matrix can represent.
 """,
     ),
 ]

@@ -1,4 +1,4 @@
-"""Source of exercises/conv-layer.ipynb and reference/conv-layer.ipynb (d2l 6.2)."""
+"""Source of exercises/conv-layer.ipynb and reference/conv-layer.ipynb (d2l 6.2; d2l v1.0: 7.2)."""
 
 from grader.content import answer, code, md
 
@@ -10,9 +10,10 @@ CELLS = [
 # 6.2 Convolutions for Images — exercises
 
 This notebook follows section 6.2 of *Dive into Deep Learning* (d2l v0.17 numbering, the same
-as d2l-zh). The exercises are restated in our own words. Define the names each exercise asks
-for; the grader looks them up by name, so keep the names exactly as written and run the
-notebook top to bottom before you submit.
+as d2l-zh; section 7.2 in d2l v1.0). The exercises are restated in our own words, in v0.17's
+order, each heading also giving its number in v1.0; the kernels only v1.0 asks for come last.
+Define the names each exercise asks for; the grader looks them up by name, so keep the names
+exactly as written and run the notebook top to bottom before you submit.
 
 Check your work at any time with `grader check conv-layer.ipynb`.
 """),
@@ -73,7 +74,7 @@ Y = corr2d(X, K)
 Y
 """),
     md("""
-## Exercise 1 (6.2, ex. 1) — an image with diagonal edges
+## Exercise 1 (6.2, ex. 1; v1.0 ex. 1) — an image with diagonal edges
 
 Make a 2-D float tensor `X_diag` that contains a *diagonal* edge (for instance a triangle of
 ones). Then compute, with the edge kernel `K = [[1., -1.]]` from above:
@@ -111,7 +112,7 @@ the diagonal, because the edge changes both along rows and along columns.
 """,
     ),
     md("""
-## Exercise 2 (6.2, ex. 2) — the gradient error of the hand-written `Conv2D`
+## Exercise 2 (6.2, ex. 2; v1.0 ex. 3) — the gradient error of the hand-written `Conv2D`
 
 Train the section's `Conv2D((1, 2))` the way the book trains `nn.Conv2d`: with input
 `X.reshape((1, 1, 6, 8))`, target `Y.reshape((1, 1, 6, 7))`, a squared-error loss and a
@@ -151,7 +152,7 @@ the 4-D tensor, so it builds a (1, 0) output, and the loss cannot broadcast it a
 """,
     ),
     md("""
-## Exercise 3 (6.2, ex. 3) — cross-correlation as one matrix product
+## Exercise 3 (6.2, ex. 3; v1.0 ex. 4) — cross-correlation as one matrix product
 
 Rewrite the operation as a matrix multiplication in two ways:
 
@@ -203,7 +204,7 @@ so W is sparse with a block-Toeplitz structure.
 """,
     ),
     md("""
-## Exercise 4 (6.2, ex. 4) — design kernels by hand
+## Exercise 4 (6.2, ex. 4; v1.0 ex. 2.2 and 2.4) — design kernels by hand
 
 Kernels below act along the width (shape `1 x k`), on rows of samples taken at unit spacing.
 
@@ -257,6 +258,66 @@ def derivative_kernel(d):
 A second derivative is the difference of two neighbouring first differences, giving
 [1, -2, 1] (wider stencils such as [-1, 16, -30, 16, -1] / 12 are more accurate). An integral
 over a window is the sum of the samples in it, a kernel of all ones.
+""",
+    ),
+    md("""
+## v1.0 Exercise 2.1 and 2.3 (7.2, d2l v1.0 only) — an edge detector for any direction, and a blur
+
+Coordinates: a direction `v = (v1, v2)` has `v1` along the **width** (the column index grows)
+and `v2` along the **height** (the row index grows), so `(1, 0)` points right and `(0, 1)` down.
+
+* `edge_kernel(v)`: a 2-D kernel (any size up to 15 x 15) that detects edges *orthogonal* to
+  `v`, that is edges running in the direction `(v2, -v1)`: it must respond where the
+  brightness changes along `v`, and give exactly 0 where the brightness changes only along
+  `(v2, -v1)` (edges parallel to `v`) and on flat regions. `v` is any non-zero pair of floats,
+  not necessarily of length 1. The grader tries it, through `corr2d`, on images whose
+  brightness is a linear ramp in various directions.
+* `blur_kernel(k)`: for an odd `k >= 3`, a `k x k` blur kernel: weights that are not negative
+  and add up to 1 (a flat image keeps its brightness), centred on the middle of the window (a
+  linear ramp comes out unchanged: the image is not shifted), and spread out enough that white
+  noise loses at least half of its variance (the sum of the squared weights is at most 1/2).
+"""),
+    code(
+        """
+def edge_kernel(v):
+    ...
+
+
+def blur_kernel(k):
+    ...
+""",
+        """
+def edge_kernel(v):
+    # the directional derivative along v: v1 * d/dx + v2 * d/dy, with forward differences
+    v1, v2 = float(v[0]), float(v[1])
+    return torch.tensor([[-v1 - v2, v1], [v2, 0.0]])
+
+
+def blur_kernel(k):
+    # a box filter: every pixel of the window weighs the same
+    return torch.full((k, k), 1.0 / k**2)
+
+
+ramp = torch.arange(6.0).repeat(6, 1)  # brightness grows to the right: a vertical edge
+corr2d(ramp, edge_kernel((1.0, 0.0))), corr2d(ramp, edge_kernel((0.0, 1.0))), corr2d(ramp, blur_kernel(3))
+""",
+    ),
+    md("""
+How did you build the edge detector? Which structures in an image respond most strongly to a
+second-derivative kernel (Exercise 4)? Why might you want to blur an image?
+"""),
+    answer(
+        "v1-ex2-kernels",
+        """
+A change of brightness along v is the directional derivative v1 * d/dx + v2 * d/dy, so the
+detector is v1 times a horizontal difference kernel plus v2 times a vertical one (forward
+differences here; steered Sobel kernels do the same with smoothing across the edge). On a
+brightness ramp along (v2, -v1) the two differences cancel exactly.
+A second-derivative kernel responds to changes of slope: thin lines, ridges, corners, isolated
+dots and the two sides of every edge (with opposite signs), and to noise; flat regions and
+linear ramps give 0. A blur suppresses noise and fine detail before differentiating (edge
+detection on a smoothed image, as in Canny or Laplacian of Gaussian), removes high
+frequencies before downsampling (anti-aliasing), or hides detail on purpose.
 """,
     ),
 ]

@@ -1,4 +1,4 @@
-"""Source of exercises/lenet.ipynb and reference/lenet.ipynb (d2l 6.6)."""
+"""Source of exercises/lenet.ipynb and reference/lenet.ipynb (d2l 6.6; d2l v1.0: 7.6)."""
 
 from grader.content import answer, code, md
 
@@ -10,9 +10,10 @@ CELLS = [
 # 6.6 Convolutional Neural Networks (LeNet) — exercises
 
 This notebook follows section 6.6 of *Dive into Deep Learning* (d2l v0.17 numbering, the same
-as d2l-zh). The exercises are restated in our own words. Define the names each exercise asks
-for; the grader looks them up by name, so keep the names exactly as written and run the
-notebook top to bottom before you submit.
+as d2l-zh; section 7.6 in d2l v1.0). The exercises are restated in our own words; each heading
+also gives the exercise's number in v1.0, and the parts only v1.0 asks are marked as such.
+Define the names each exercise asks for; the grader looks them up by name, so keep the names
+exactly as written and run the notebook top to bottom before you submit.
 
 Check your work at any time with `grader check lenet.ipynb`.
 
@@ -86,7 +87,7 @@ for layer in net:
     print(f'{layer.__class__.__name__:>10}  output shape {tuple(X.shape)}')
 """),
     md("""
-## Exercise 3 (6.6, ex. 3) — a training loop that takes its data
+## Exercise 3 (6.6, ex. 3; v1.0 ex. 3) — a training loop that takes its data
 
 *(First, because the other exercises use it.)* The book's training function is tied to the
 Fashion-MNIST loader. To run the same code on MNIST — or on anything else — write
@@ -140,7 +141,7 @@ def train(net, train_iter, num_epochs, lr):
 """,
     ),
     md("""
-## Exercise 1 (6.6, ex. 1) — max pooling instead of average pooling
+## Exercise 1 (6.6, ex. 1; v1.0 ex. 1.1) — max pooling instead of average pooling
 
 Build `lenet_maxpool`, an `nn.Sequential` that is the section's LeNet with **only** its two
 average pooling layers replaced by max pooling with a 2x2 window and stride 2. Everything else
@@ -187,7 +188,45 @@ plateau after 2 epochs).
 """,
     ),
     md("""
-## Exercise 2 (6.6, ex. 2) — a better LeNet
+## v1.0 Exercise 1.2 (7.6, d2l v1.0 only) — max pooling and ReLU
+
+d2l v1.0 modernises LeNet one step further. Build `lenet_modern`, an `nn.Sequential` made of
+`torch.nn` layers: `lenet_maxpool` with **every** sigmoid (the two after the convolutions and
+the two between the fully connected layers) replaced by `nn.ReLU()`. Nothing else changes: the
+same layers in the same order, the same shapes, the same 61,706 parameters. (The grader
+compares the layers it runs, their output shapes and the parameter count with its own.)
+"""),
+    code(
+        """
+lenet_modern = ...
+""",
+        """
+lenet_modern = nn.Sequential(
+    nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # stride = window by default
+    nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Flatten(),
+    nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
+    nn.Linear(120, 84), nn.ReLU(),
+    nn.Linear(84, 10),
+)
+# at home: print(train(lenet_modern, train_iter, num_epochs=2, lr=0.1), accuracy(lenet_modern, test_iter))
+sum(p.numel() for p in lenet_modern.parameters())
+""",
+    ),
+    md("What changes in training when the sigmoids go as well?"),
+    answer(
+        "v1-ex1-relu",
+        """
+The ReLU network leaves the initial plateau at once: the sigmoid saturates and its derivative
+is at most 1/4, so gradients shrink layer by layer and the sigmoid LeNet needs a large
+learning rate (0.9) and several epochs before the loss moves. With ReLUs the gradient passes
+unchanged wherever a unit is active, the loss falls in the first epoch, a much smaller
+learning rate (about 0.1) works and is needed (0.9 makes it diverge), and the accuracy after
+a few epochs is clearly higher. Max pooling alone changes far less than the activation.
+""",
+    ),
+    md("""
+## Exercise 2 (6.6, ex. 2; v1.0 ex. 2) — a better LeNet
 
 Design `improved_lenet`, a network based on LeNet that learns better. Things to try: the
 convolution window sizes, the number of output channels, the activation (ReLU), the number of
@@ -242,7 +281,7 @@ Fashion-MNIST.
 """,
     ),
     md("""
-## Exercise 4 (6.6, ex. 4) — what the first two blocks respond to
+## Exercise 4 (6.6, ex. 4; v1.0 ex. 4) — what the first two blocks respond to
 
 Write `get_activations(net, X)` for a network laid out like the section's LeNet (indices
 0-2 are the first block: convolution, activation, pooling; 3-5 the second block). Return a
@@ -299,6 +338,37 @@ input, bright where its 5x5 pattern matches, so for a sweater and a coat they sh
 outlines that differ mostly at the collar and the opening. The second block's 10x10 maps are
 coarser and more abstract; similar garments give similar patterns there, which is why the two
 classes are easily confused.
+""",
+    ),
+    md("""
+## v1.0 Exercise 5 (7.6, d2l v1.0 only) — images unlike the training data
+
+Feed the network inputs that look nothing like its training data — random noise, a constant
+image, a picture of something else — and compare their activations with those of a real
+example. Nothing is graded in the cell; describe what you see below.
+"""),
+    code(
+        """
+# e.g. get_activations(net, torch.randn(1, 1, 28, 28)) next to those of X[:1]
+""",
+        """
+odd_inputs = torch.stack([torch.randn(1, 28, 28), torch.full((1, 28, 28), 3.0)])
+with torch.no_grad():
+    A1_odd, A2_odd = get_activations(net, odd_inputs)
+    A1_real, A2_real = get_activations(net, X[:1])
+A2_odd.mean(dim=(2, 3)), A2_real.mean(dim=(2, 3))
+""",
+    ),
+    answer(
+        "v1-ex5-different-images",
+        """
+The first block still does what it always does: its 5x5 filters respond to whatever edges and
+blobs the input has, so noise lights up every channel everywhere in a speckled way and a
+constant image gives flat maps (only the border, where the padding creates an edge, stands
+out). The second block, which combines those responses into the patterns of the training
+classes, gives much less structured maps: either close to its average response everywhere or
+saturated. The network still outputs a class, often with high confidence: nothing in it
+recognises that the input is out of distribution.
 """,
     ),
 ]

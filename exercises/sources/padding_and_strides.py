@@ -1,4 +1,4 @@
-"""Source of exercises/padding-and-strides.ipynb and reference/padding-and-strides.ipynb (d2l 6.3)."""
+"""Source of exercises/padding-and-strides.ipynb and reference/padding-and-strides.ipynb (d2l 6.3; d2l v1.0: 7.3)."""
 
 from grader.content import answer, code, md
 
@@ -10,8 +10,9 @@ CELLS = [
 # 6.3 Padding and Stride — exercises
 
 This notebook follows section 6.3 of *Dive into Deep Learning* (d2l v0.17 numbering, the same
-as d2l-zh), plus one bonus exercise that d2l v1.0 added to the section. The exercises are
-restated in our own words. Define the names each exercise asks for; the grader looks them up
+as d2l-zh; section 7.3 in d2l v1.0), plus the three exercises that d2l v1.0 added to the
+section, at the end. The exercises are restated in our own words; each heading also gives the
+exercise's number in v1.0. Define the names each exercise asks for; the grader looks them up
 by name, so keep the names exactly as written and run the notebook top to bottom before you
 submit. Free-text answers go in the cells marked *Your answer here*.
 
@@ -47,7 +48,7 @@ def measured_shape(in_hw, **conv_args):
  measured_shape((8, 8), kernel_size=3, padding=1, stride=2))
 """),
     md("""
-## Exercise 1 (6.3, ex. 1) — the last example, by calculation
+## Exercise 1 (6.3, ex. 1; v1.0 ex. 1) — the last example, by calculation
 
 The section ends with an `8 x 8` input, kernel `(3, 5)`, padding `(0, 1)` and stride `(3, 4)`.
 
@@ -86,7 +87,7 @@ The output is 2 x 2, which matches what nn.Conv2d produces.
 """,
     ),
     md("""
-## Exercise 2 (6.3, ex. 2) — other combinations
+## Exercise 2 (6.3, ex. 2; not in v1.0) — other combinations
 
 Try other inputs, kernels, paddings and strides with `measured_shape` and make sure
 `conv_out_shape` always agrees with it (the grader compares them on a grid of non-square
@@ -113,7 +114,7 @@ a multiple of s, the last rows or columns that do not make a full step are simpl
 """,
     ),
     md("""
-## Exercise 3 (6.3, ex. 3) — a stride of 2 on audio
+## Exercise 3 (6.3, ex. 3; v1.0 ex. 2) — a stride of 2 on audio
 
 What does a stride of 2 correspond to for an audio signal? Write `conv1d_stride2(x, k)`:
 the valid 1-D cross-correlation of a 1-D tensor `x` with a 1-D kernel `k`
@@ -144,7 +145,7 @@ Nyquist limit alias unless the kernel removes them.
 """,
     ),
     md("""
-## Exercise 4 (6.3, ex. 4) — what strides save
+## Exercise 4 (6.3, ex. 4; v1.0 ex. 4) — what strides save
 
 What are the computational benefits of a stride larger than 1? Write
 `stride_cost_ratio(s_h, s_w)`: for a large input, how many times fewer output values (and so
@@ -171,7 +172,7 @@ the receptive field grows faster with depth. The price is lost resolution (and a
 """,
     ),
     md("""
-## Bonus (d2l v1.0, section 7.3, ex. 3) — mirror padding
+## v1.0 Exercise 3 (7.3, d2l v1.0 only) — mirror padding
 
 Instead of zeros, pad with a mirror image of the border. We use the *reflect* convention: the
 mirror is placed on the edge element itself, so the edge is **not** repeated —
@@ -202,6 +203,75 @@ def mirror_pad(X, p):
 
 
 mirror_pad(torch.tensor([1.0, 2.0, 3.0, 4.0]), 2)
+""",
+    ),
+    md("""
+## v1.0 Exercise 5 (7.3, d2l v1.0 only) — what strides do statistically
+
+Besides saving computation, what might a stride larger than 1 be good for statistically?
+"""),
+    answer(
+        "v1-ex5-statistics",
+        """
+A stride larger than 1 summarises neighbouring positions, whose outputs are strongly
+correlated, so the next layer sees fewer, less redundant values: fewer activations (and, in a
+network that ends in a dense layer, fewer parameters) to fit from the same data, less
+overfitting, and some invariance to small shifts of the input. Each unit of the following
+layers also covers a larger part of the image (the receptive field grows faster), so the
+network reaches global context with fewer layers. The price is aliasing: detail finer than
+the stride is lost or folded into coarser patterns unless the kernel smooths first.
+""",
+    ),
+    md("""
+## v1.0 Exercise 6 (7.3, d2l v1.0 only) — a stride of 1/2
+
+A stride of 2 skips every other position: the output is half as large. A "stride of 1/2"
+goes the other way and makes the output about twice as large. Make it precise as follows: every
+input pixel `X[i, j]` adds a copy of the kernel scaled by `X[i, j]` into the output, with the
+copy's top-left corner at `(2 i, 2 j)`; overlapping copies add up. The output has shape
+`(2 (n_h - 1) + k_h, 2 (n_w - 1) + k_w)`.
+
+Write `conv_stride_half(X, K)` for a 2-D input `X` of shape `(n_h, n_w)` and a 2-D kernel `K`
+of shape `(k_h, k_w)` using an **ordinary stride-1 convolution** (`F.conv2d`, or your own
+cross-correlation) on a **spread-out** input: put the pixels of `X` two apart, with zeros in
+between, and work out the padding and the orientation of the kernel that give exactly the
+output above. PyTorch has this operation built in; you may use it to test your function, but
+the grader also runs your function with PyTorch's transposed convolutions
+(`F.conv_transpose2d`, `nn.ConvTranspose2d`, and the backward pass of a convolution) switched off.
+"""),
+    code(
+        """
+def conv_stride_half(X, K):
+    ...
+""",
+        """
+def conv_stride_half(X, K):
+    n_h, n_w = X.shape
+    k_h, k_w = K.shape
+    spread = torch.zeros((2 * n_h - 1, 2 * n_w - 1))
+    spread[::2, ::2] = X  # the pixels two apart, zeros in between
+    # pad k - 1 on every side so that each pixel meets every kernel entry; turn the kernel
+    # by 180 degrees because the cross-correlation reads it the other way round
+    padded = F.pad(spread, (k_w - 1, k_w - 1, k_h - 1, k_h - 1))
+    return F.conv2d(padded[None, None], K.flip(0, 1)[None, None])[0, 0]
+
+
+X3, K3 = torch.arange(9.0).reshape(3, 3), torch.tensor([[1.0, 2.0], [0.0, -1.0]])
+conv_stride_half(X3, K3), F.conv_transpose2d(X3[None, None], K3[None, None], stride=2)[0, 0]
+""",
+    ),
+    md("What does a stride of 1/2 correspond to, and when would you want one?"),
+    answer(
+        "v1-ex6-stride-half",
+        """
+It is a transposed convolution (sometimes called a fractionally strided convolution, or loosely
+a "deconvolution") with stride 2: zeros inserted between the input pixels, then an ordinary
+convolution, which is the same as the gradient of a stride-2 convolution with respect to its
+input. It upsamples, with a kernel that is learned: the output has twice the resolution of the
+input. It is used wherever a network must go from a coarse feature map back to a fine one:
+the decoder of semantic segmentation networks (FCN, U-Net), generators of GANs and
+autoencoders, super-resolution. Kernels whose size is not a multiple of the stride overlap
+unevenly and can leave checkerboard artefacts; resizing followed by a convolution avoids them.
 """,
     ),
 ]

@@ -1,4 +1,4 @@
-"""Source of exercises/pooling.ipynb and reference/pooling.ipynb (d2l 6.5)."""
+"""Source of exercises/pooling.ipynb and reference/pooling.ipynb (d2l 6.5; d2l v1.0: 7.5)."""
 
 from grader.content import answer, code, md
 
@@ -10,9 +10,10 @@ CELLS = [
 # 6.5 Pooling — exercises
 
 This notebook follows section 6.5 of *Dive into Deep Learning* (d2l v0.17 numbering, the same
-as d2l-zh). The exercises are restated in our own words. Define the names each exercise asks
-for; the grader looks them up by name, so keep the names exactly as written and run the
-notebook top to bottom before you submit.
+as d2l-zh; section 7.5 in d2l v1.0). The exercises are restated in our own words, in v0.17's
+order, each heading also giving its number in v1.0; the part only v1.0 asks comes last.
+Define the names each exercise asks for; the grader looks them up by name, so keep the names
+exactly as written and run the notebook top to bottom before you submit.
 
 Check your work at any time with `grader check pooling.ipynb`.
 """),
@@ -74,7 +75,7 @@ You may compare your results with `F.avg_pool2d(X, pool_size)` and `F.max_pool2d
 while you work; the grader does the same.
 """),
     md("""
-## Exercise 1 (6.5, ex. 1) — average pooling as a special case of convolution
+## Exercise 1 (6.5, ex. 1; v1.0 ex. 1) — average pooling as a special case of convolution
 
 Write `avg_pool_via_conv(X, pool_size)` that computes average pooling **with a convolution**
 (`F.conv2d` or an `nn.Conv2d` whose weights you set). It must give the same result as
@@ -113,7 +114,7 @@ is not what pooling does: pooling acts on each channel separately.
 """,
     ),
     md("""
-## Exercise 2 (6.5, ex. 2) — max pooling from convolutions
+## Exercise 2 (6.5, ex. 2; v1.0 ex. 2 and 3.1-3.2) — max pooling from convolutions
 
 First decide: is max pooling *itself* a convolution (a linear map with a shared kernel)? Set
 `max_pool_is_conv` to `True` or `False`.
@@ -171,7 +172,7 @@ to their maximum.
 """,
     ),
     md("""
-## Exercise 3 (6.5, ex. 3) — the cost of a pooling layer
+## Exercise 3 (6.5, ex. 3; v1.0 ex. 4) — the cost of a pooling layer
 
 A pooling layer gets an input of `c` channels of size `h x w`. Its window is `p_h x p_w`, it
 pads `p_h` rows at the top **and** at the bottom and `p_w` columns on the left **and** on the
@@ -200,7 +201,7 @@ pool_cost(3, 6, 8, 2, 2, 2, 2)
 """,
     ),
     md("""
-## Exercise 4 (6.5, ex. 4) — max pooling versus average pooling
+## Exercise 4 (6.5, ex. 4; v1.0 ex. 5) — max pooling versus average pooling
 
 Nothing to code. Explain below why you would expect max pooling and average pooling to
 behave differently.
@@ -217,7 +218,7 @@ intensity of the window.
 """,
     ),
     md("""
-## Exercise 5 (6.5, ex. 5) — minimum pooling
+## Exercise 5 (6.5, ex. 5; v1.0 ex. 6) — minimum pooling
 
 Is a separate minimum pooling layer needed? Show that an operation you already have is
 enough: write `min_pool2d(X, pool_size)` that returns the minimum of every window (same
@@ -246,7 +247,7 @@ input, max pooling and negating the output gives min pooling with the layers we 
 """,
     ),
     md("""
-## Exercise 6 (6.5, ex. 6) — softmax pooling
+## Exercise 6 (6.5, ex. 6; v1.0 ex. 7) — softmax pooling
 
 Besides the maximum and the mean, a window can be reduced with softmax weights: with
 temperature `tau > 0`, each entry `x_i` of a window gets the weight
@@ -284,6 +285,89 @@ It moves from average pooling (large tau) to max pooling (small tau). It costs a
 per entry and a normalisation per window, needs care to stay numerically stable, adds a
 hyper-parameter (or a parameter to learn), and in practice does not beat max pooling, which is
 cheaper and simpler; strided convolutions have replaced pooling in many newer networks anyway.
+""",
+    ),
+    md("""
+## v1.0 Exercise 3.3 (7.5, d2l v1.0 only) — larger windows, and what the construction costs
+
+Write `max_pool3x3_via_conv_relu(X)`: max pooling over **3 x 3 windows with stride 3** on a
+`(C, H, W)` input (rows and columns that do not fill a window are dropped), built like
+`max_pool_via_conv_relu`: convolutions pick the entries of each window, ReLUs (with additions
+and subtractions) combine them. The grader runs it, too, with pooling, `max`, `min` and `mean`
+switched off.
+
+Then count what such a construction needs, seen as a network on **one** input channel:
+
+* a first convolution (no ReLU) copies the `n = p * p` entries of every `p x p` window into `n`
+  channels;
+* each **ReLU layer** is one round of a knockout tournament: the values are paired up, as many
+  pairs as possible; a pair `(a, b)` needs three ReLU units, `relu(a - b)`, `relu(b)` and
+  `relu(-b)` (the next layer adds them up with signs `+ + -` to get `max(a, b)`); a value left
+  without a partner goes on to the next round through two units, `relu(e)` and `relu(-e)`;
+* the rounds go on until one value, the maximum, is left.
+
+Write `max_pool_relu_counts(p)` returning the pair `(channels, layers)` for a `p x p` window
+(`p >= 2`): `channels` is the number of ReLU units in the widest ReLU layer, `layers` the
+number of ReLU layers.
+"""),
+    code(
+        """
+def max_pool3x3_via_conv_relu(X):
+    ...
+
+
+def max_pool_relu_counts(p):
+    ...
+""",
+        """
+def _window_entries(X, p):
+    # one stride-p depthwise convolution per window position (a, b), its kernel 1 there
+    channels = X.shape[0]
+    entries = []
+    for a in range(p):
+        for b in range(p):
+            K = torch.zeros((channels, 1, p, p))
+            K[:, 0, a, b] = 1.0
+            entries.append(F.conv2d(X.unsqueeze(0), K, stride=p, groups=channels).squeeze(0))
+    return entries
+
+
+def _pair_max(a, b):
+    # relu(b - a) + relu(a) - relu(-a) = max(a, b): three ReLU units per pair
+    return F.relu(b - a) + F.relu(a) - F.relu(-a)
+
+
+def max_pool3x3_via_conv_relu(X):
+    values = _window_entries(X, 3)
+    while len(values) > 1:  # one knockout round per ReLU layer
+        paired = [_pair_max(a, b) for a, b in zip(values[0::2], values[1::2])]
+        values = paired + values[len(paired) * 2:]
+    return values[0]
+
+
+def max_pool_relu_counts(p):
+    values, widths = p * p, []
+    while values > 1:
+        widths.append(3 * (values // 2) + 2 * (values % 2))
+        values = values // 2 + values % 2
+    return max(widths), len(widths)
+
+
+X = torch.randn(2, 6, 9)
+print(torch.allclose(max_pool3x3_via_conv_relu(X), F.max_pool2d(X, 3)))
+max_pool_relu_counts(2), max_pool_relu_counts(3)
+""",
+    ),
+    md("How many channels and layers do 2x2 and 3x3 windows need, and how does that grow with the window?"),
+    answer(
+        "v1-ex3-counts",
+        """
+A 2x2 window has 4 entries: 6 ReLU units in the first layer (two pairs) and 2 ReLU layers.
+A 3x3 window has 9: 14 units in the first layer (four pairs and one value passed on) and 4
+ReLU layers (9 -> 5 -> 3 -> 2 -> 1 values), after a selection convolution with 4 and 9 output
+channels per input channel. In general a p x p window needs about 1.5 p^2 units in its widest
+layer and ceil(log2(p^2)) ReLU layers: the width grows with the area of the window, the depth
+only logarithmically. That is one reason why max pooling is provided as its own operation.
 """,
     ),
 ]

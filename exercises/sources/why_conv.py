@@ -1,4 +1,4 @@
-"""Source of exercises/why-conv.ipynb and reference/why-conv.ipynb (d2l 6.1)."""
+"""Source of exercises/why-conv.ipynb and reference/why-conv.ipynb (d2l 6.1; d2l v1.0: 7.1)."""
 
 from grader.content import answer, code, md
 
@@ -10,9 +10,11 @@ CELLS = [
 # 6.1 From Fully Connected Layers to Convolutions — exercises
 
 This notebook follows section 6.1 of *Dive into Deep Learning* (d2l v0.17 numbering, the same
-as d2l-zh). The exercises are restated in our own words. Most of them ask for an argument or a
+as d2l-zh; section 7.1 in d2l v1.0, which asks the same questions in another order, each
+heading gives both numbers, and adds two parts to the audio question, right after Exercise 4
+here). The exercises are restated in our own words. Most of them ask for an argument or a
 proof: write those in the markdown cells marked *Your answer here* (your instructor reads
-them; they are not scored automatically). Three exercises also ask for a small function, which
+them; they are not scored automatically). Four exercises also ask for a small function, which
 the grader checks by name: keep the names exactly as written and run the notebook top to
 bottom before you submit.
 
@@ -35,7 +37,7 @@ import torch
 import torch.nn.functional as F
 """),
     md("""
-## Exercise 1 (6.1, ex. 1) — a window of size 0
+## Exercise 1 (6.1, ex. 1; v1.0 ex. 1) — a window of size 0
 
 Take `Delta = 0`, so that only the offset `(0, 0)` survives and `V` reduces to a `c_o x c_i`
 matrix. Show that the layer then runs the *same* one-layer MLP (a fully connected map from
@@ -76,7 +78,7 @@ to c_o units, shared by all pixels and applied to each of them on its own: a 1x1
 """,
     ),
     md("""
-## Exercise 2 (6.1, ex. 2) — when translation invariance hurts
+## Exercise 2 (6.1, ex. 2; v1.0 ex. 3) — when translation invariance hurts
 
 Translation invariance says that a pattern means the same thing wherever it appears. Give
 situations in which that assumption is wrong or costly, and explain why.
@@ -94,7 +96,7 @@ that detection or segmentation need.
 """,
     ),
     md("""
-## Exercise 3 (6.1, ex. 3) — pixels at the border
+## Exercise 3 (6.1, ex. 3; v1.0 ex. 5) — pixels at the border
 
 Near the edge of the image the window `|a|, |b| <= Delta` sticks out of the picture. What
 problems does that raise when we decide how to compute hidden values at the border, and what
@@ -112,7 +114,7 @@ opposite edges that are unrelated). Each choice biases the responses near the bo
 """,
     ),
     md("""
-## Exercise 4 (6.1, ex. 4) — a convolutional layer for audio
+## Exercise 4 (6.1, ex. 4; v1.0 ex. 2.2) — a convolutional layer for audio
 
 Audio is a 1-D sequence of samples. Describe the analogous layer (input, kernel, output, the
 invariance it builds in). Then write `corr1d(x, k)`: the *valid* 1-D cross-correlation of a
@@ -146,7 +148,58 @@ detected by the same weights whenever it occurs.
 """,
     ),
     md("""
-## Exercise 5 (6.1, ex. 5) — convolutions for text
+## v1.0 Exercise 2.1 and 2.3 (7.1, d2l v1.0 only) — audio as an image
+
+A spectrogram turns a sound into a 2-D picture: cut the signal into short frames and show, for
+each frame (one column), how strong every frequency is (one row per frequency). Write
+`spectrogram(x, n_fft, hop)` for a 1-D tensor `x`:
+
+* frame `t` is `x[t * hop : t * hop + n_fft]`, for every `t` such that the frame lies entirely
+  inside `x` (no padding, no window function: the samples as they are);
+* entry `[f, t]` is the magnitude `|sum_n x[t * hop + n] * exp(-2j * pi * f * n / n_fft)|` of
+  frame `t`'s discrete Fourier transform at frequency `f`, for `f = 0 .. n_fft // 2` (the
+  other frequencies of a real signal repeat these);
+* the result is a real tensor of shape `(n_fft // 2 + 1, number of frames)`: frequency by time.
+
+`torch.fft.rfft` computes the transform of a frame (or of every row of a matrix of frames).
+"""),
+    code(
+        """
+def spectrogram(x, n_fft, hop):
+    ...
+""",
+        """
+def spectrogram(x, n_fft, hop):
+    frames = x.unfold(0, n_fft, hop)                  # (number of frames, n_fft)
+    return torch.fft.rfft(frames, dim=1).abs().T       # (n_fft // 2 + 1, number of frames)
+
+
+t = torch.arange(64.0)
+chirp = torch.sin(0.05 * t * t / 4)                    # a tone whose frequency rises
+spectrogram(chirp, 16, 8).argmax(dim=0)                # the loudest frequency of each frame rises
+""",
+    ),
+    md("""
+When would you impose locality and translation invariance on audio, and when not? Can you treat
+audio with the tools of computer vision, and what does the spectrogram change?
+"""),
+    answer(
+        "v1-ex2-audio-as-image",
+        """
+Locality fits because the events of a sound (a phoneme, a note, a click) are short compared
+with a recording; translation invariance in time fits because an event means the same whenever
+it happens, e.g. for keyword spotting, speech or music recognition. It fits less where absolute
+time matters (aligned recordings, a jingle that must start at second 0) or for slow, global
+properties such as the speaker or the room. A spectrogram is an image (frequency by time), so
+2-D convolutional networks built for vision apply and work well in practice. But its axes are
+not alike: shifting along time keeps the meaning, shifting along frequency changes the pitch and
+the timbre (only roughly shift invariant on a log-frequency scale), and a sound is not
+occluded like an object but added on top of others. Hence kernels that span many frequencies,
+or 1-D convolutions over time with frequencies as channels.
+""",
+    ),
+    md("""
+## Exercise 5 (6.1, ex. 5; v1.0 ex. 4) — convolutions for text
 
 Could convolutional layers also be useful for text? Give reasons for and against.
 """),
@@ -162,7 +215,7 @@ recurrent and attention models often do better.
 """,
     ),
     md("""
-## Exercise 6 (6.1, ex. 6) — convolution commutes
+## Exercise 6 (6.1, ex. 6; v1.0 ex. 6) — convolution commutes
 
 Prove that `f * g = g * f` (with the continuous definition, the discrete one, or both).
 

@@ -57,7 +57,18 @@ def test_composition_property_rejects_correlated_kernels(rubrics):
         prop(good[:, :3], _context(rubrics, [K1, K2]))
 
 
+BLOCK_CONV = """    W = torch.block_diag(*blocks)  # the (c, c) matrix, zeros off the diagonal blocks
+    return corr2d_multi_in_out_1x1(X, W.reshape(c, c, 1, 1))"""
+SHUFFLE = "    return X.reshape(b, c // b, h, w).transpose(0, 1).reshape(c, h, w)"
+
 ALTERNATIVES = {
+    # v1.0 exercise 7: a grouped F.conv2d, the closed form of the count, and another permutation that
+    # mixes the groups (output group q takes entry j of input group (q + j) mod b)
+    "grouped-conv-and-rotating-shuffle": {
+        BLOCK_CONV: "    b, m, _ = blocks.shape\n    return F.conv2d(X[None], blocks.reshape(c, m, 1, 1), groups=b)[0]",
+        "    return b * m * m  #": "    return c * c // b  #",
+        SHUFFLE: "    m = c // b\n    return X[[((q + j) % b) * m + j for q in range(b) for j in range(m)]]",
+    },
     # convolution commutes: sliding K2 copies of K1 or K1 copies of K2 gives the same kernel
     "compose-by-scattering-K1": {
         COMPOSE: """    Kc = torch.zeros((a + c - 1, b + d - 1))
@@ -148,6 +159,25 @@ WRONG = {
 }
 
 
+WRONG.update(
+    {
+        # v1.0 exercise 7: each block applied transposed (rows and columns of the blocks swapped)
+        "block-diagonal-transposed-blocks": (
+            {"    W = torch.block_diag(*blocks)": "    W = torch.block_diag(*blocks.transpose(1, 2))"},
+            {"block-diagonal-example": 1, "block-diagonal-shapes": 2},
+        ),
+        # two mistakes on different checks: the cost of one block only, and a reshape without the
+        # transpose (the channels come back in their order: no group is mixed)
+        "block-diagonal-one-block-cost-and-no-shuffle": (
+            {
+                "    return b * m * m  #": "    return m * m  #",
+                SHUFFLE: "    return X.reshape(b, c // b, h, w).reshape(c, h, w)",
+            },
+            {"block-diagonal-mults": 1, "channel-shuffle": 1},
+        ),
+    }
+)
+
 DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the rubric's diagnoses)
     "cost-additions-equal-multiplications": {
         "conv-cost-example": "one addition per product",
@@ -162,5 +192,11 @@ DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the ru
     test_plausible_wrong_answer_loses_exactly_its_points,
     test_every_public_diagnosis_is_met_by_a_wrong_answer,
 ) = standard_tests(
-    "channels", NB, 12, ["ex1-proof", "ex2-memory", "ex3-padding", "ex5-why"], ALTERNATIVES, WRONG, DIAGNOSED
+    "channels",
+    NB,
+    17,
+    ["ex1-proof", "ex2-memory", "ex3-padding", "ex5-why", "v1-ex6-strips", "v1-ex7-blocks"],
+    ALTERNATIVES,
+    WRONG,
+    DIAGNOSED,
 )

@@ -17,7 +17,19 @@ def corr2d(X, K):
     return (patches * K).sum(dim=(-1, -2))
 """
 
+EDGE_KERNEL = """    v1, v2 = float(v[0]), float(v[1])
+    return torch.tensor([[-v1 - v2, v1], [v2, 0.0]])"""
+BOX_BLUR = "    return torch.full((k, k), 1.0 / k**2)"
+
 ALTERNATIVES = {
+    # a steered Sobel detector (3x3, smoothing across the edge) and a Gaussian blur
+    "sobel-edges-gaussian-blur": {
+        EDGE_KERNEL: "    sobel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])\n"
+        "    return v[0] * sobel + v[1] * sobel.T",
+        BOX_BLUR: "    x = torch.arange(k) - (k - 1) / 2\n"
+        "    g = torch.exp(-x**2 / 2)\n"
+        "    return torch.outer(g, g) / torch.outer(g, g).sum()",
+    },
     # the Conv2D experiment on another image: the same error, with other sizes in its message
     "conv2d-error-on-another-image": {
         "X4 = X.reshape((1, 1, 6, 8))\nY4 = Y.reshape((1, 1, 6, 7))": "X4 = torch.ones((1, 1, 5, 5))\nY4 = torch.zeros((1, 1, 5, 4))"
@@ -41,6 +53,24 @@ def corr2d(X, K):
     h, w = K.shape"""
 
 WRONG = {
+    # v1.0 exercise 2: the axis nearest to v instead of v itself (right for (1, 0) and (0, 1) only)
+    "edge-kernel-nearest-axis": (
+        {
+            EDGE_KERNEL: "    v1, v2 = (1.0, 0.0) if abs(v[0]) >= abs(v[1]) else (0.0, 1.0)\n"
+            "    return torch.tensor([[-v1 - v2, v1], [v2, 0.0]])"
+        },
+        {"edge-kernel-example": 1, "edge-kernel-directions": 2},
+    ),
+    # two independent mistakes on different checks: the size of v's components as weights (right in
+    # the first quadrant only) and a box blur that is not normalised (brightens the image k^2 times)
+    "edge-kernel-magnitudes-and-unnormalised-blur": (
+        {
+            EDGE_KERNEL: "    v1, v2 = abs(float(v[0])), abs(float(v[1]))\n"
+            "    return torch.tensor([[-v1 - v2, v1], [v2, 0.0]])",
+            BOX_BLUR: "    return torch.ones((k, k))",
+        },
+        {"edge-kernel-directions": 2, "blur-kernel": 1, "blur-kernel-sizes": 1},
+    ),
     # true convolution (flipped kernel) instead of cross-correlation: every corr2d-based
     # answer follows the student's own corr2d, so only the corr2d checks lose points
     "true-convolution": (
@@ -197,10 +227,10 @@ def test_assignment_detection(tmp_path, name, strip_metadata, cells, expected):
     )
     if expected is None:
         assert proc.returncode == 2
-        assert (
-            "pass --assignment with one of: channels, conv-layer, lenet, padding-and-strides, pooling, why-conv"
-            in proc.stderr
-        )
+        # every assignment of the course, in order (the list grows with the course: not spelled out)
+        listed = proc.stderr.split("pass --assignment with one of: ")[1].strip().split(", ")
+        assert listed == sorted(listed)
+        assert {"channels", "conv-layer", "lenet", "padding-and-strides", "pooling", "why-conv"} <= set(listed)
     else:
         import json
 
@@ -228,8 +258,8 @@ DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the ru
 ) = standard_tests(
     "conv-layer",
     NB,
-    20,
-    ["ex1-observations", "ex2-explanation", "ex3-form", "ex4-kernels"],
+    25,
+    ["ex1-observations", "ex2-explanation", "ex3-form", "ex4-kernels", "v1-ex2-kernels"],
     ALTERNATIVES,
     WRONG,
     DIAGNOSED,

@@ -106,6 +106,16 @@ def _unused_activations(net, X):
     A1 = net[1](net[0](X))"""
 
 ALTERNATIVES = {
+    # v1.0 exercise 1.2 in blocks, as d2l v1.0 writes its networks: the same leaf layers
+    "modern-in-blocks": {
+        "lenet_modern = nn.Sequential(": "lenet_modern = nn.Sequential(\n"
+        "    nn.Sequential(nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2)),\n"
+        "    nn.Sequential(nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2)),\n"
+        "    nn.Sequential(nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),\n"
+        "                  nn.Linear(84, 10)),\n"
+        ")\n"
+        "_flat_modern = nn.Sequential("
+    },
     "maxpool-by-copying-net": {"lenet_maxpool = nn.Sequential(": MAXPOOL_BY_COPY},
     "improved-as-module-class-without-batchnorm": {"improved_lenet = nn.Sequential(": RELU_LENET_CLASS},
     "train-with-manual-sgd": {
@@ -127,6 +137,13 @@ TRAIN_DEF = "def train(net, train_iter, num_epochs, lr):\n    optimizer = torch.
 ACTIVATIONS_BODY = "    A1 = net[1](net[0](X))\n    A2 = net[4](net[3](net[2](A1)))"
 
 WRONG = {
+    # v1.0 exercise 1.2: ReLU after the convolutions only, the fully connected layers keep their sigmoids
+    "modern-dense-sigmoids-kept": (
+        {
+            "nn.Linear(16 * 5 * 5, 120), nn.ReLU(),\n    nn.Linear(120, 84), nn.ReLU(),": "nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),\n    nn.Linear(120, 84), nn.Sigmoid(),"
+        },
+        {"lenet-modern-layers": 2},
+    ),
     # exercise 1
     "second-pool-still-average": (
         {MAXPOOL_BLOCK2: "nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),"},
@@ -254,8 +271,8 @@ DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the pr
 ) = standard_tests(
     "lenet",
     NB,
-    18,
-    ["ex1-what-happens", "ex2-improvements", "ex3-mnist", "ex4-activations"],
+    20,
+    ["ex1-what-happens", "ex2-improvements", "ex3-mnist", "ex4-activations", "v1-ex1-relu", "v1-ex5-different-images"],
     ALTERNATIVES,
     WRONG,
     DIAGNOSED,

@@ -35,7 +35,20 @@ def _raw_cases(rubrics, check_id):
     return next(c for c in data["check"] if c["id"] == check_id)["cases"]
 
 
+STRIDE_HALF_PAD = "    padded = F.pad(spread, (k_w - 1, k_w - 1, k_h - 1, k_h - 1))"
+STRIDE_HALF_RETURN = "    return F.conv2d(padded[None, None], K.flip(0, 1)[None, None])[0, 0]"
+
 ALTERNATIVES = {
+    # v1.0 exercise 6 by its definition: every pixel adds a scaled copy of the kernel at (2i, 2j)
+    "stride-half-by-scattering": {
+        STRIDE_HALF_RETURN: STRIDE_HALF_RETURN + "\n\n\ndef conv_stride_half(X, K):\n"
+        "    (n_h, n_w), (k_h, k_w) = X.shape, K.shape\n"
+        "    out = torch.zeros((2 * (n_h - 1) + k_h, 2 * (n_w - 1) + k_w))\n"
+        "    for i in range(n_h):\n"
+        "        for j in range(n_w):\n"
+        "            out[2 * i:2 * i + k_h, 2 * j:2 * j + k_w] += X[i, j] * K\n"
+        "    return out"
+    },
     "float-formula-with-floor": {
         OUT_SHAPE: "    import math\n"
         "    return tuple(math.floor((n + 2 * p - k) / s) + 1 for n, k, p, s in zip(in_hw, kernel, padding, stride))"
@@ -116,6 +129,27 @@ WRONG = {
 }
 
 
+WRONG.update(
+    {
+        # v1.0 exercise 6: the cross-correlation reads the kernel unturned (a convolution with K
+        # turned by 180 degrees)
+        "stride-half-kernel-not-turned": (
+            {STRIDE_HALF_RETURN: STRIDE_HALF_RETURN.replace("K.flip(0, 1)", "K")},
+            {"stride-half-example": 1, "stride-half-shapes": 2, "stride-half-by-hand": 1},
+        ),
+        # F.pad lists the last dimension first: (left, right, top, bottom); the public and probe
+        # kernels are square, so only the hidden non-square kernels show it
+        "stride-half-pad-order": (
+            {STRIDE_HALF_PAD: "    padded = F.pad(spread, (k_h - 1, k_h - 1, k_w - 1, k_w - 1))"},
+            {"stride-half-shapes": 2},
+        ),
+        "stride-half-calls-conv-transpose": (
+            {STRIDE_HALF_RETURN: "    return F.conv_transpose2d(X[None, None], K[None, None], stride=2)[0, 0]"},
+            {"stride-half-by-hand": 1},
+        ),
+    }
+)
+
 DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the rubric's diagnoses)
     "padding-as-total": {"conv-out-shape-section": "The padding is counted once"},
     "ceil-instead-of-floor": {"conv-out-shape-section": "partial last step"},
@@ -130,8 +164,8 @@ DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the ru
 ) = standard_tests(
     "padding-and-strides",
     NB,
-    11,
-    ["ex1-calculation", "ex2-observations", "ex3-audio", "ex4-benefits"],
+    15,
+    ["ex1-calculation", "ex2-observations", "ex3-audio", "ex4-benefits", "v1-ex5-statistics", "v1-ex6-stride-half"],
     ALTERNATIVES,
     WRONG,
     DIAGNOSED,

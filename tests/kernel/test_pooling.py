@@ -73,7 +73,38 @@ def softmax_pool(X, pool_size, tau):
 def _unused_softmax(X, pool_size, tau):
     p_h, p_w = pool_size"""
 
+MAX_3X3 = """def max_pool3x3_via_conv_relu(X):
+    values = _window_entries(X, 3)"""
+
+# one convolution picks all nine entries; max(a, b) = (a + b + |a - b|) / 2 with |x| = relu(x) + relu(-x);
+# the counts from the closed forms
+SELECTOR_3X3 = """def max_pool3x3_via_conv_relu(X):
+    C = X.shape[0]
+    pick = torch.zeros((9 * C, 1, 3, 3))
+    for k in range(9):
+        pick[k::9, 0, k // 3, k % 3] = 1.0
+    out = F.conv2d(X.unsqueeze(0), pick, stride=3, groups=C).squeeze(0)
+    values = list(out.reshape(C, 9, *out.shape[1:]).unbind(1))
+
+    def mx(a, b):
+        return (a + b + F.relu(a - b) + F.relu(b - a)) / 2
+
+    while len(values) > 1:
+        values = [mx(values[0], values[1])] + values[2:]
+    return values[0]
+
+
+def max_pool_relu_counts(p):
+    import math
+    n = p * p
+    return 3 * (n // 2) + 2 * (n % 2), math.ceil(math.log2(n))
+
+
+def _unused_3x3(X):
+    values = _window_entries(X, 3)"""
+
 ALTERNATIVES = {
+    "selector-conv-3x3-closed-form-counts": {MAX_3X3: SELECTOR_3X3},
     "unfold-avg-pool": {
         "def avg_pool_via_conv(X, pool_size):\n    p_h, p_w = pool_size\n    channels = X.shape[0]": UNFOLD_AVG
     },
@@ -92,6 +123,20 @@ ALTERNATIVES = {
 
 
 WRONG = {
+    # v1.0 exercise 3: the tournament drops the value left without a partner (the ninth entry)
+    "max3x3-drops-the-odd-value": (
+        {"        values = paired + values[len(paired) * 2:]": "        values = paired"},
+        {"max-relu-3x3-example": 1, "max-relu-3x3-negative-values": 2, "max-relu-3x3-is-convolutions": 1},
+    ),
+    # two mistakes on different checks: 3x3 pooling by the pooling layer itself, and counts of a
+    # chain (one more entry per layer: 3 units, n - 1 layers) instead of the tournament
+    "max3x3-by-pooling-and-chain-counts": (
+        {
+            "        values = paired + values[len(paired) * 2:]\n    return values[0]": "        values = paired + values[len(paired) * 2:]\n    return F.max_pool2d(X, 3)",
+            "    return max(widths), len(widths)": "    return 3, p * p - 1",
+        },
+        {"max-relu-3x3-is-convolutions": 1, "max-relu-counts": 1, "max-relu-counts-larger": 1},
+    ),
     # section code
     "pool2d-avg-sums": (
         {"else window.mean()": "else window.sum()"},
@@ -215,8 +260,8 @@ DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the ru
 ) = standard_tests(
     "pooling",
     NB,
-    22,
-    ["ex1-kernel", "ex2-why-not-conv", "ex4-max-vs-avg", "ex5-min-pool", "ex6-softmax-pool"],
+    28,
+    ["ex1-kernel", "ex2-why-not-conv", "ex4-max-vs-avg", "ex5-min-pool", "ex6-softmax-pool", "v1-ex3-counts"],
     ALTERNATIVES,
     WRONG,
     DIAGNOSED,

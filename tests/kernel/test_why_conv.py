@@ -20,8 +20,16 @@ CONV_FULL = """    out = torch.zeros(len(f) + len(g) - 1, dtype=torch.promote_ty
         out[i:i + len(g)] += f[i] * g
     return out"""
 
+SPECTROGRAM = """    frames = x.unfold(0, n_fft, hop)                  # (number of frames, n_fft)
+    return torch.fft.rfft(frames, dim=1).abs().T       # (n_fft // 2 + 1, number of frames)"""
+
 
 ALTERNATIVES = {
+    # v1.0 exercise 2.3: PyTorch's short-time Fourier transform with a rectangular window
+    "stft-spectrogram": {
+        SPECTROGRAM: "    return torch.stft(x, n_fft, hop_length=hop, window=torch.ones(n_fft), center=False,\n"
+        "                      return_complex=True).abs()"
+    },
     # the same map written three other ways
     "einsum-delta0": {DELTA0: "    return torch.einsum('oc,chw->ohw', V, X)"},
     "conv2d-delta0": {DELTA0: "    return F.conv2d(X[None], V[:, :, None, None])[0]"},
@@ -44,6 +52,16 @@ ALTERNATIVES = {
 
 
 WRONG = {
+    # v1.0 exercise 2.3: squared magnitudes (the power spectrogram)
+    "power-spectrogram": (
+        {SPECTROGRAM: SPECTROGRAM.replace(".abs().T", ".abs().T ** 2")},
+        {"spectrogram-example": 1, "spectrogram-frames": 2},
+    ),
+    # "frames overlap by half": the hop taken as n_fft // 2, as in the public example, not as given
+    "spectrogram-half-frame-hop": (
+        {SPECTROGRAM: SPECTROGRAM.replace("x.unfold(0, n_fft, hop)", "x.unfold(0, n_fft, n_fft // 2)")},
+        {"spectrogram-frames": 2},
+    ),
     # pixels laid out as rows without moving the channel axis: a scrambled image
     "reshape-instead-of-permute": (
         {DELTA0: "    c_i, h, w = X.shape\n    return (X.reshape(h * w, c_i) @ V.T).reshape(V.shape[0], h, w)"},
@@ -90,6 +108,7 @@ def test_correlation_is_caught_in_both_argument_orders(rubrics):
 DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the rubric's diagnoses)
     "corr1d-flips-kernel": {"corr1d-example": "This reverses the kernel"},
     "conv-full-is-correlation": {"conv-full-example": "full cross-correlation"},
+    "power-spectrogram": {"spectrogram-example": "a power spectrogram"},
 }
 
 (
@@ -101,8 +120,8 @@ DIAGNOSED = {  # wrong answer -> words its checks' messages must contain (the ru
 ) = standard_tests(
     "why-conv",
     NB,
-    9,
-    ["ex1-proof", "ex2-translation", "ex3-border", "ex4-audio", "ex5-text", "ex6-proof"],
+    12,
+    ["ex1-proof", "ex2-translation", "ex3-border", "ex4-audio", "ex5-text", "ex6-proof", "v1-ex2-audio-as-image"],
     ALTERNATIVES,
     WRONG,
     DIAGNOSED,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import threading
 
 import numpy as np
@@ -216,6 +217,162 @@ def test_other_kernel_checks_refuse_strings_with_a_message(conv):
     for fn in (conv.checks.sums_its_input, conv.checks.differentiates):
         with pytest.raises(CheckFailed, match="real numbers"):
             fn(np.array([["a", "b"]]), ctx)
+
+
+# ----------------------------------------------------------------------------- 6.2 (d2l v1.0): edge and blur kernels
+def _kernel_verdict(conv, fn, value, args):
+    ctx = PropertyContext(args=args, reference=conv.reference, rng=np.random.default_rng(0), options={}, what="k")
+    try:
+        getattr(conv.checks, fn)(value, ctx)
+    except CheckFailed as exc:
+        return str(exc)
+    return "passed"
+
+
+def _forward_difference(v):
+    return np.array([[-v[0] - v[1], v[0]], [v[1], 0.0]], dtype=np.float32)
+
+
+def _central_difference(v):
+    k = np.zeros((3, 3), dtype=np.float32)
+    k[1, 0], k[1, 2], k[0, 1], k[2, 1] = -v[0], v[0], -v[1], v[1]
+    return k
+
+
+DIRECTIONS = [(1.0, 0.0), (0.0, -1.0), (0.6, 0.8), (-0.8, 0.6), (3.0, -4.0), (-1e-3, 2e-3)]
+
+
+@pytest.mark.parametrize("v", DIRECTIONS)
+def test_edge_detectors_of_any_design_and_scale_pass(conv, v):
+    for kernel in (
+        _forward_difference(v),
+        _central_difference(v) * 100,
+        conv.reference.edge_kernel(v).numpy().astype(np.float32),
+    ):
+        assert _kernel_verdict(conv, "detects_edges_across", kernel, [v]) == "passed", kernel
+
+
+@pytest.mark.parametrize(
+    "kernel, reason",
+    [
+        (
+            _forward_difference((0.8, -0.6)),
+            "responds \\(1\\) to brightness that changes along \\(0.8, -0.6\\), i.e. to edges that run parallel",
+        ),
+        (np.array([[1.0, 1.0]]), "constant brightness"),
+        (np.zeros((3, 3)), "all zeros"),
+        (np.array([-1.0, 1.0]), "2-D kernel"),
+        (np.ones((16, 16)), "within 15 x 15"),
+        ("sobel", "should return a 2-D tensor"),
+    ],
+)
+def test_edge_detector_mistakes_are_named(conv, kernel, reason):
+    """(0.8, -0.6) is (v2, -v1) for v = (0.6, 0.8): a detector of the edges parallel to v."""
+    assert re.search(reason, _kernel_verdict(conv, "detects_edges_across", kernel, [(0.6, 0.8)]))
+
+
+def test_an_edge_detector_that_ignores_v_fails_somewhere(conv):
+    verdicts = [_kernel_verdict(conv, "detects_edges_across", _forward_difference((1.0, 0.0)), [v]) for v in DIRECTIONS]
+    assert verdicts[0] == "passed" and all("responds" in m for m in verdicts[1:]), verdicts
+
+
+@pytest.mark.parametrize(
+    "kernel, reason",
+    [
+        (np.full((3, 3), 1 / 9), "passed"),
+        (np.outer([0.25, 0.5, 0.25], [0.25, 0.5, 0.25]), "passed"),
+        (np.ones((3, 3)), "add up to 9"),
+        (np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]), "negative weights"),
+        (np.array([[0, 0, 0], [0, 0.5, 0.5], [0, 0, 0]]), "moves the image"),
+        (np.outer([0.05, 0.9, 0.05], [0.05, 0.9, 0.05]), "hardly blurs"),
+        (np.full((5, 5), 1 / 25), "expected \\(3, 3\\)"),
+    ],
+)
+def test_blur_kernels(conv, kernel, reason):
+    assert re.search(reason, _kernel_verdict(conv, "blurs", kernel, [3]))
+
+
+# ----------------------------------------------------------------------------- 6.3 (d2l v1.0): a stride of 1/2
+@pytest.fixture(scope="session")
+def padding(rubrics):
+    return Course(rubrics["padding-and-strides"])
+
+
+def spread_and_correlate(X, K):
+    (n_h, n_w), (k_h, k_w) = X.shape, K.shape
+    spread = torch.zeros((2 * n_h - 1, 2 * n_w - 1))
+    spread[::2, ::2] = X
+    padded = F.pad(spread, (k_w - 1, k_w - 1, k_h - 1, k_h - 1))
+    return F.conv2d(padded[None, None], K.flip(0, 1)[None, None])[0, 0]
+
+
+def _transposed_by_autograd(X, K):
+    (n_h, n_w), (k_h, k_w) = X.shape, K.shape
+    x = torch.zeros((1, 1, 2 * (n_h - 1) + k_h, 2 * (n_w - 1) + k_w), requires_grad=True)
+    (grad,) = torch.autograd.grad(F.conv2d(x, K[None, None], stride=2), x, X[None, None])
+    return grad[0, 0]
+
+
+HALF_STRIDE_ROUTES = {
+    "functional": lambda X, K: F.conv_transpose2d(X[None, None], K[None, None], stride=2)[0, 0],
+    "module": lambda X, K: _module_with(K)(X[None, None])[0, 0],
+    "gradient of a strided convolution": _transposed_by_autograd,
+}
+
+
+def _module_with(K):
+    layer = nn.ConvTranspose2d(1, 1, tuple(K.shape), stride=2, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(K[None, None])
+    return layer
+
+
+@pytest.mark.parametrize("route", sorted(HALF_STRIDE_ROUTES))
+def test_every_route_to_a_transposed_convolution_is_seen(padding, route):
+    X, K = torch.randn(3, 3), torch.randn(3, 3)
+    assert torch.allclose(HALF_STRIDE_ROUTES[route](X, K), spread_and_correlate(X, K), atol=1e-5)  # it works
+    message = padding.verdict("stride-half-by-hand", {"conv_stride_half": HALF_STRIDE_ROUTES[route]})
+    assert "the function uses PyTorch's" in message and "ordinary convolution on a spread-out input" in message
+
+
+def test_an_ordinary_convolution_or_a_scatter_passes(padding):
+    def by_fold(X, K):
+        (n_h, n_w), (k_h, k_w) = X.shape, K.shape
+        columns = (K.reshape(-1, 1) * X.reshape(1, -1))[None]
+        return F.fold(columns, (2 * (n_h - 1) + k_h, 2 * (n_w - 1) + k_w), (k_h, k_w), stride=2)[0, 0]
+
+    for fn in (spread_and_correlate, by_fold, lambda X, K: spread_and_correlate(X, K)[None, None]):
+        assert padding.verdict("stride-half-by-hand", {"conv_stride_half": fn}) == "passed"
+    message = padding.verdict("stride-half-by-hand", {"conv_stride_half": lambda X, K: spread_and_correlate(X, K.T)})
+    assert "values differ" in message
+
+
+# ----------------------------------------------------------------------------- 6.4 (d2l v1.0): channel shuffle
+def _shuffle_verdict(channels, order, case):
+    X = channels.args("channel-shuffle", case)[0]
+    try:
+        channels.judge("channel-shuffle", np.asarray(X)[order], case)
+    except CheckFailed as exc:
+        return str(exc)
+    return "passed"
+
+
+def test_any_permutation_that_mixes_the_groups_passes(rubrics):
+    channels = Course(rubrics["channels"])
+    assert [channels.args("channel-shuffle", i)[1] for i in range(4)] == [2, 3, 2, 3]
+    # case 2: 8 channels, 2 groups of 4; case 3: 6 channels, 3 groups of 2
+    assert _shuffle_verdict(channels, [0, 4, 1, 5, 2, 6, 3, 7], 2) == "passed"
+    assert _shuffle_verdict(channels, [4, 0, 5, 1, 6, 2, 7, 3], 2) == "passed"
+    assert _shuffle_verdict(channels, [0, 2, 4, 1, 3, 5], 3) == "passed"
+    assert _shuffle_verdict(channels, [0, 3, 2, 5, 4, 1], 3) == "passed"  # group q: entry j of group (q + j) mod 3
+    assert "takes its channels from input group(s) 0 only" in _shuffle_verdict(channels, list(range(8)), 2)
+    assert "takes its channels from input group(s) 1 only" in _shuffle_verdict(channels, [0, 4, 2, 3, 1, 5], 3)
+    assert "missing" in _shuffle_verdict(channels, [0, 4, 1, 5, 2, 6, 3, 3], 2)
+    X = np.asarray(channels.args("channel-shuffle", 2)[0])
+    with pytest.raises(CheckFailed, match="none of the input's channels"):
+        channels.judge("channel-shuffle", X[[0, 4, 1, 5, 2, 6, 3, 7]] * 2, 2)
+    with pytest.raises(CheckFailed, match="expected \\(8, 2, 3\\)"):
+        channels.judge("channel-shuffle", X[:4], 2)
 
 
 # ----------------------------------------------------------------------------- 6.5: pooling switched off

@@ -1,0 +1,79 @@
+"""Kernel-side probes for 6.3 (run INSIDE the student's kernel; no expected values here).
+
+`without_transposed_convolution` calls one of the student's functions while PyTorch's own
+transposed convolution is switched off, and returns what the function returned together with
+the operations it tried to use. The grader compares the value with the reference and fails
+the check when any ruled-out operation was used (rubrics/padding_and_strides_checks.py). It is
+how the rubric tells "a stride of 1/2 built from an ordinary convolution on a spread-out
+input" apart from "called F.conv_transpose2d", which is the answer itself.
+
+Ruled out, whatever Python name leads to them (a `TorchDispatchMode` sees the ATen operators
+that run on this thread, as in 6.5's pooling probe): `aten::convolution` (and
+`_convolution`) with `transposed=True`, which F.conv_transpose2d and nn.ConvTranspose2d end in,
+any operator named like a transposed convolution, and `convolution_backward`, the gradient of
+a convolution with respect to its input, which is the same operation reached through autograd.
+Everything else is allowed: F.conv2d, padding, indexing, loops, `F.fold` (col2im).
+
+What the probe cannot see, by design: code that leaves PyTorch (numpy) or runs the operation
+on another thread. That is deliberate work around the exercise in the student's own process
+(see the README's security model); the value it returns is still judged in the grader.
+"""
+
+_CONVOLUTIONS = frozenset(("convolution", "_convolution", "convolution_overrideable", "_convolution_mode"))
+_TRANSPOSED_ARG = 6  # aten::convolution(input, weight, bias, stride, padding, dilation, transposed, ...)
+
+
+def _is_ruled_out(schema, args):
+    name = schema.name
+    if not name.startswith("aten::"):
+        return None
+    base = name[len("aten::") :].rstrip("_")
+    if "conv_transpose" in base or base == "convolution_backward" or base.startswith("convolution_backward"):
+        return base
+    if base in _CONVOLUTIONS and len(args) > _TRANSPOSED_ARG and args[_TRANSPOSED_ARG] is True:
+        return "transposed convolution"
+    return None
+
+
+def _original(ctx, dotted):
+    """The library object as it was before any student cell ran, where the kernel remembers
+    its module; otherwise imported now."""
+    try:
+        return ctx.original(dotted)
+    except LookupError:
+        import importlib
+
+        module, _, attr = dotted.rpartition(".")
+        return getattr(importlib.import_module(module), attr)
+
+
+def without_transposed_convolution(ctx, name, *args):
+    """Call `name(*args)` with transposed convolutions switched off.
+
+    Returns {"value": what the function returned (None if it raised), "ruled_out": the
+    ruled-out operations it tried, in order of first use, "raised": the error it raised when a
+    ruled-out operation stopped it, else ""}. An error the function raises for another reason
+    propagates (the check then reports it as raised)."""
+    function = ctx.get(name)
+    dispatch_mode = _original(ctx, "torch.utils._python_dispatch.TorchDispatchMode")
+    used = []
+
+    class SwitchedOff(dispatch_mode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            label = _is_ruled_out(func._schema, args)
+            if label is not None:
+                if label not in used:
+                    used.append(label)
+                raise RuntimeError(
+                    f"{label} is switched off in this check: spread the input out and use an ordinary convolution"
+                )
+            return func(*args, **(kwargs or {}))
+
+    try:
+        with SwitchedOff():
+            value = function(*args)
+    except Exception as exc:
+        if not used:
+            raise
+        return {"value": None, "ruled_out": used, "raised": type(exc).__name__}
+    return {"value": value, "ruled_out": used, "raised": ""}
