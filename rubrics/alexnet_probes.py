@@ -17,17 +17,6 @@ here. The harness seeds torch before each probe call, so a run is repeatable.
 """
 
 
-def _original(ctx, dotted):
-    """The library object as it was before any student cell ran."""
-    try:
-        return ctx.original(dotted)
-    except LookupError:  # a module the kernel does not remember: as it is now
-        import importlib
-
-        module, _, attr = dotted.rpartition(".")
-        return getattr(importlib.import_module(module), attr)
-
-
 def _build(ctx, name, device=None):
     """Call the student's factory `name()` (on `device`, e.g. "meta") and check it made a module."""
     factory = ctx.get(name)
@@ -36,9 +25,9 @@ def _build(ctx, name, device=None):
     if device is None:
         net = factory()
     else:
-        with _original(ctx, "torch.device")(device):
+        with ctx.library("torch.device")(device):
             net = factory()
-    if not isinstance(net, _original(ctx, "torch.nn.Module")):
+    if not isinstance(net, ctx.library("torch.nn.Module")):
         raise TypeError(f"{name}() should return a torch.nn.Module, not a value of type {type(net).__name__}")
     return net
 
@@ -49,12 +38,12 @@ def io_channels(ctx, name, shape):
     Built on the meta device. Lazy layers (nn.LazyConv2d, nn.LazyLinear: d2l v1.0's style)
     learn their sizes from a first call, so the network is run once on a meta tensor of
     `shape` first; a network that cannot run on it (3 input channels) is read as it is."""
-    module_class = _original(ctx, "torch.nn.Module")
+    module_class = ctx.library("torch.nn.Module")
     net = _build(ctx, name, "meta")
     try:
-        with _original(ctx, "torch.no_grad")():
+        with ctx.library("torch.no_grad")():
             module_class.eval(net)
-            net(_original(ctx, "torch.zeros")(tuple(shape), device="meta"))
+            net(ctx.library("torch.zeros")(tuple(shape), device="meta"))
     except Exception:  # read the hyper-parameters as they are
         pass
     convs = [m for m in module_class.modules(net) if hasattr(m, "in_channels") and hasattr(m, "kernel_size")]
@@ -68,9 +57,9 @@ def synthetic_images(ctx, prototypes, noise):
     """n images of blocky class prototypes plus noise, labels 0..classes-1 in turn:
     prototypes (classes, 1, 7, 7) are upsampled 4x (nearest) to 28x28. The same
     construction as reference/alexnet.py's `synthetic_batch`, from the grader's tensors."""
-    repeat, arange = _original(ctx, "torch.repeat_interleave"), _original(ctx, "torch.arange")
-    index_select, add = _original(ctx, "torch.index_select"), _original(ctx, "torch.add")
-    remainder = _original(ctx, "torch.remainder")
+    repeat, arange = ctx.library("torch.repeat_interleave"), ctx.library("torch.arange")
+    index_select, add = ctx.library("torch.index_select"), ctx.library("torch.add")
+    remainder = ctx.library("torch.remainder")
     images = repeat(repeat(prototypes, 4, dim=2), 4, dim=3)
     y = remainder(arange(noise.shape[0]), prototypes.shape[0])
     return add(index_select(images, 0, y), noise), y
@@ -83,18 +72,18 @@ def train_briefly(ctx, name, steps, lr, prototypes, noise):
     Returns the images it trained on and the network's outputs (logits) on them before and
     after training, in evaluation mode (dropout off), on the CPU: the grader computes the
     losses itself, with labels it knows, and checks that the images are the ones it sent."""
-    module_class = _original(ctx, "torch.nn.Module")
+    module_class = ctx.library("torch.nn.Module")
     device = ctx.device()
     net = _build(ctx, name)
     module_class.to(net, device)
     X, y = synthetic_images(ctx, prototypes, noise)
     X_dev, y_dev = X.to(device), y.to(device)
-    cross_entropy = _original(ctx, "torch.nn.functional.cross_entropy")
-    no_grad = _original(ctx, "torch.no_grad")
+    cross_entropy = ctx.library("torch.nn.functional.cross_entropy")
+    no_grad = ctx.library("torch.no_grad")
     with no_grad():  # also gives lazy layers their sizes before the optimiser sees them
         module_class.eval(net)
         initial = net(X_dev)
-    optimizer = _original(ctx, "torch.optim.Adam")(module_class.parameters(net), lr=lr)
+    optimizer = ctx.library("torch.optim.Adam")(module_class.parameters(net), lr=lr)
     module_class.train(net)
     for _ in range(steps):
         optimizer.zero_grad()

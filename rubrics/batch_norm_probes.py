@@ -21,21 +21,9 @@ builds. That is defence in depth only; what comes back is judged in the grader.
 """
 
 
-def _original(ctx, dotted):
-    """The library object as it was before any student cell ran (where the kernel remembers
-    its module), otherwise as it is now."""
-    try:
-        return ctx.original(dotted)
-    except LookupError:
-        import importlib
-
-        module, _, attr = dotted.rpartition(".")
-        return getattr(importlib.import_module(module), attr)
-
-
 def _out(ctx, value):
     """A tensor detached and on the CPU (plain data); anything else as it is."""
-    if isinstance(value, _original(ctx, "torch.Tensor")):
+    if isinstance(value, ctx.library("torch.Tensor")):
         return value.detach().cpu()
     return value
 
@@ -48,7 +36,7 @@ def _triple(result, what):
 
 
 def _as_parameter(ctx, t):
-    return _original(ctx, "torch.nn.Parameter")(_original(ctx, "torch.clone")(t))
+    return ctx.library("torch.nn.Parameter")(ctx.library("torch.clone")(t))
 
 
 # ------------------------------------------------------------------ section: batch_norm
@@ -57,12 +45,12 @@ def batch_norm_call(ctx, mode, X, gamma, beta, moving_mean, moving_var, eps, mom
     gamma and beta are parameters) or prediction mode ("predict": under torch.no_grad()).
     Returns Y and the moving statistics it returned."""
     batch_norm = ctx.get("batch_norm")
-    clone = _original(ctx, "torch.clone")
+    clone = ctx.library("torch.clone")
     if mode == "predict":
-        with _original(ctx, "torch.no_grad")():
+        with ctx.library("torch.no_grad")():
             result = batch_norm(X, gamma, beta, clone(moving_mean), clone(moving_var), eps, momentum)
     else:
-        with _original(ctx, "torch.enable_grad")():
+        with ctx.library("torch.enable_grad")():
             result = batch_norm(
                 X,
                 _as_parameter(ctx, gamma),
@@ -80,16 +68,16 @@ def batch_norm_grads(ctx, X, gamma, beta, moving_mean, moving_var, eps, momentum
     """Autograd through the student's batch_norm in training mode: [Y, dX, dgamma, dbeta] for
     the upstream gradient dL/dY the grader chose."""
     batch_norm = ctx.get("batch_norm")
-    clone = _original(ctx, "torch.clone")
-    with _original(ctx, "torch.enable_grad")():
+    clone = ctx.library("torch.clone")
+    with ctx.library("torch.enable_grad")():
         leaves = [clone(t).requires_grad_(True) for t in (X, gamma, beta)]
         result = batch_norm(*leaves, clone(moving_mean), clone(moving_var), eps, momentum)
         Y = _triple(result, "batch_norm")[0]
-        if not isinstance(Y, _original(ctx, "torch.Tensor")) or not Y.requires_grad:
+        if not isinstance(Y, ctx.library("torch.Tensor")) or not Y.requires_grad:
             raise TypeError("batch_norm's Y does not depend on X, gamma and beta through autograd")
         if tuple(Y.shape) != tuple(upstream.shape):
             raise ValueError(f"batch_norm's Y has shape {tuple(Y.shape)}, expected {tuple(upstream.shape)} (X's)")
-        grads = _original(ctx, "torch.autograd").grad(Y, leaves, upstream, allow_unused=True)
+        grads = ctx.library("torch.autograd").grad(Y, leaves, upstream, allow_unused=True)
     for name, g in zip(("X", "gamma", "beta"), grads, strict=True):
         if g is None:
             raise ValueError(f"batch_norm's Y does not depend on {name} (autograd finds no gradient)")
@@ -99,10 +87,10 @@ def batch_norm_grads(ctx, X, gamma, beta, moving_mean, moving_var, eps, momentum
 # ------------------------------------------------------------------ section: the BatchNorm module
 def _set_affine(ctx, layer, gamma, beta):
     """Copy the grader's gamma and beta into the layer's own (any shape with C entries)."""
-    with _original(ctx, "torch.no_grad")():
+    with ctx.library("torch.no_grad")():
         for name, value in (("gamma", gamma), ("beta", beta)):
             target = getattr(layer, name, None)
-            if not isinstance(target, _original(ctx, "torch.Tensor")):
+            if not isinstance(target, ctx.library("torch.Tensor")):
                 raise AttributeError(f"BatchNorm has no tensor `{name}`: keep the book's names gamma and beta")
             if target.numel() != value.numel():
                 raise ValueError(f"BatchNorm.{name} has {target.numel()} entries, expected {value.numel()}")
@@ -113,14 +101,14 @@ def module_run(ctx, num_dims, gamma, beta, *batches):
     """BatchNorm(C, num_dims) with the grader's gamma and beta: one training call per batch
     but the last (outputs recorded), the moving statistics it then holds, and its output on
     the last batch in evaluation mode."""
-    module_class = _original(ctx, "torch.nn.Module")
+    module_class = ctx.library("torch.nn.Module")
     layer = ctx.get("BatchNorm")(gamma.numel(), num_dims)
     if not isinstance(layer, module_class):
         raise TypeError(f"BatchNorm(...) should be an nn.Module, not a {type(layer).__name__}")
     _set_affine(ctx, layer, gamma, beta)
     module_class.train(layer)
     outputs = []
-    with _original(ctx, "torch.enable_grad")():
+    with ctx.library("torch.enable_grad")():
         for X in batches[:-1]:
             outputs.append(_out(ctx, layer(X)))
     stats = {}
@@ -129,7 +117,7 @@ def module_run(ctx, num_dims, gamma, beta, *batches):
             raise AttributeError(f"BatchNorm has no `{name}`: keep the book's names moving_mean and moving_var")
         stats[name] = _out(ctx, getattr(layer, name))
     module_class.eval(layer)
-    with _original(ctx, "torch.no_grad")():
+    with ctx.library("torch.no_grad")():
         test = _out(ctx, layer(batches[-1]))
     return {"train": outputs, "moving_mean": stats["moving_mean"], "moving_var": stats["moving_var"], "eval": test}
 
@@ -141,13 +129,13 @@ def bias_grads(ctx, X, W, b, upstream):
     padding. Returns what it returned: [Y, dL/dW, dL/db]."""
     fn = ctx.get("bias_grad_before_bn")
     if W.dim() == 2:
-        layer = _original(ctx, "torch.nn.Linear")(W.shape[1], W.shape[0])
+        layer = ctx.library("torch.nn.Linear")(W.shape[1], W.shape[0])
     else:
-        layer = _original(ctx, "torch.nn.Conv2d")(W.shape[1], W.shape[0], W.shape[-1], padding=W.shape[-1] // 2)
-    with _original(ctx, "torch.no_grad")():
+        layer = ctx.library("torch.nn.Conv2d")(W.shape[1], W.shape[0], W.shape[-1], padding=W.shape[-1] // 2)
+    with ctx.library("torch.no_grad")():
         layer.weight.copy_(W)
         layer.bias.copy_(b)
-    with _original(ctx, "torch.enable_grad")():
+    with ctx.library("torch.enable_grad")():
         result = fn(layer, X, upstream)
     if not isinstance(result, (tuple, list)) or len(result) != 3:
         raise TypeError("bias_grad_before_bn should return three tensors [Y, weight gradient, bias gradient]")
@@ -159,12 +147,12 @@ def small_bn_net(ctx, own):
     """Conv2d(2, 3, 3, padding 1), batch norm, ReLU, Flatten, Linear(48, 5), batch norm, ReLU,
     Linear(5, 3), for (N, 2, 4, 4) inputs. The batch-norm layers are torch.nn's, or the
     notebook's own BatchNorm when `own` is true."""
-    nn = {k: _original(ctx, "torch.nn." + k) for k in ("Sequential", "Conv2d", "ReLU", "Flatten", "Linear")}
+    nn = {k: ctx.library("torch.nn." + k) for k in ("Sequential", "Conv2d", "ReLU", "Flatten", "Linear")}
     if own:
         make = ctx.get("BatchNorm")
         bn2, bn1 = make(3, 4), make(5, 2)
     else:
-        bn2, bn1 = _original(ctx, "torch.nn.BatchNorm2d")(3), _original(ctx, "torch.nn.BatchNorm1d")(5)
+        bn2, bn1 = ctx.library("torch.nn.BatchNorm2d")(3), ctx.library("torch.nn.BatchNorm1d")(5)
     return nn["Sequential"](
         nn["Conv2d"](2, 3, kernel_size=3, padding=1),
         bn2,
@@ -186,7 +174,7 @@ def _affine_of(ctx, layer):
 
 def _describe_affine(ctx, value):
     """A gamma or beta as plain data: None when removed, else its values and requires_grad."""
-    if not isinstance(value, _original(ctx, "torch.Tensor")):
+    if not isinstance(value, ctx.library("torch.Tensor")):
         return None
     return {"values": _out(ctx, value).reshape(-1), "trainable": bool(value.requires_grad)}
 
@@ -201,10 +189,10 @@ def freeze_and_train(ctx, own, X, y, steps, lr, gamma2, gamma1, *params):
     training (values and requires_grad, None when removed) and its `affine` flag; the other
     layers' parameters after training and whether they are trainable."""
     freeze = ctx.get("freeze_affine")
-    module_class = _original(ctx, "torch.nn.Module")
+    module_class = ctx.library("torch.nn.Module")
     net = small_bn_net(ctx, own)
-    tensor_class = _original(ctx, "torch.Tensor")
-    with _original(ctx, "torch.no_grad")():
+    tensor_class = ctx.library("torch.Tensor")
+    with ctx.library("torch.no_grad")():
         for i, value in zip((0, 4, 7), (params[0:2], params[2:4], params[4:6]), strict=True):
             net[i].weight.copy_(value[0])
             net[i].bias.copy_(value[1])
@@ -222,10 +210,10 @@ def freeze_and_train(ctx, own, X, y, steps, lr, gamma2, gamma1, *params):
     frozen = [[_describe_affine(ctx, v) for v in _affine_of(ctx, layer)] for layer in bn]
     trainable = [p for p in module_class.parameters(net) if p.requires_grad]
     module_class.train(net)
-    cross_entropy = _original(ctx, "torch.nn.functional.cross_entropy")
+    cross_entropy = ctx.library("torch.nn.functional.cross_entropy")
     if trainable:
-        optimizer = _original(ctx, "torch.optim.SGD")(trainable, lr=lr)
-        with _original(ctx, "torch.enable_grad")():
+        optimizer = ctx.library("torch.optim.SGD")(trainable, lr=lr)
+        with ctx.library("torch.enable_grad")():
             for _ in range(steps):
                 optimizer.zero_grad()
                 cross_entropy(net(X), y).backward()

@@ -44,23 +44,11 @@ def _ruled_out(qualified_name):
     return ""
 
 
-def _original(ctx, dotted):
-    """The library object as it was before any student cell ran, where the kernel remembers
-    its module; otherwise imported now."""
-    try:
-        return ctx.original(dotted)
-    except LookupError:
-        import importlib
-
-        module, _, attr = dotted.rpartition(".")
-        return getattr(importlib.import_module(module), attr)
-
-
 def _by_hand(ctx, function, *args):
     """`function(*args)` with autograd and PyTorch's convolution, unfold/fold and pooling
     switched off. A ruled-out operator raises inside the student's code; if the code catches
     that and returns anyway, the probe raises after it: a value that needed one is refused."""
-    dispatch_mode = _original(ctx, "torch.utils._python_dispatch.TorchDispatchMode")
+    dispatch_mode = ctx.library("torch.utils._python_dispatch.TorchDispatchMode")
     used = []
 
     class SwitchedOff(dispatch_mode):
@@ -74,7 +62,7 @@ def _by_hand(ctx, function, *args):
                 )
             return func(*args, **(kwargs or {}))
 
-    with _original(ctx, "torch.no_grad")(), SwitchedOff():
+    with ctx.library("torch.no_grad")(), SwitchedOff():
         value = function(*args)
     if used:
         raise RuntimeError(", ".join(used) + " is switched off in this check, and the code used it")
@@ -83,7 +71,7 @@ def _by_hand(ctx, function, *args):
 
 def _free(ctx, function, *args):
     """`function(*args)` with autograd switched off (nothing else)."""
-    with _original(ctx, "torch.no_grad")():
+    with ctx.library("torch.no_grad")():
         return function(*args)
 
 

@@ -9,24 +9,13 @@ values here: rubrics/densenet_checks.py compares the plan with the growth-rate r
 """
 
 
-def _original(ctx, dotted):
-    """The library object as it was before any student cell ran."""
-    try:
-        return ctx.original(dotted)
-    except LookupError:  # not remembered (the grader's own process): as it is now
-        import importlib
-
-        module, _, attr = dotted.rpartition(".")
-        return getattr(importlib.import_module(module), attr)
-
-
 def dense_block_plan(ctx, name, *args):
     """Build `name(*args)` under torch.device("meta") and list, in definition order, its
     Conv2d layers as ["Conv2d", in_channels, out_channels] and its BatchNorm2d layers as
     ["BatchNorm2d", num_features]."""
     torch = __import__("torch")
     nn = __import__("torch.nn").nn
-    module_class = _original(ctx, "torch.nn.Module")
+    module_class = ctx.library("torch.nn.Module")
     factory = ctx.get(name)
     if not callable(factory):
         raise TypeError(f"`{name}` should be a class that builds a block, not a {type(factory).__name__}")
@@ -51,7 +40,7 @@ def module_plan(ctx, name, *args):
     hyper-parameters of torch.nn's layers and counts the parameters itself."""
     torch = __import__("torch")
     nn = __import__("torch.nn").nn
-    module_class = _original(ctx, "torch.nn.Module")
+    module_class = ctx.library("torch.nn.Module")
     factory = ctx.get(name)
     if not callable(factory):
         raise TypeError(f"`{name}` should be a function that returns a network, not a {type(factory).__name__}")

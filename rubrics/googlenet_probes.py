@@ -13,17 +13,6 @@ the reference (rubrics/googlenet_checks.py).
 """
 
 
-def _original(ctx, dotted):
-    """The library object as it was before any student cell ran (see pooling_probes.py)."""
-    try:
-        return ctx.original(dotted)
-    except LookupError:
-        import importlib
-
-        module, _, attr = dotted.rpartition(".")
-        return getattr(importlib.import_module(module), attr)
-
-
 def inception_path_labels(ctx, config, labels, side):
     """Build `Inception(*config)`, label its paths through the biases of the convolutions
     (weights 0; bias = the label paired with the convolution's out_channels, 0 for any other),
@@ -32,11 +21,11 @@ def inception_path_labels(ctx, config, labels, side):
     block_class = ctx.get("Inception")
     in_channels, c1, c2, c3, c4 = config
     block = block_class(in_channels, c1, list(c2), list(c3), c4)
-    module_class = _original(ctx, "torch.nn.Module")
-    conv_class = _original(ctx, "torch.nn.Conv2d")
-    no_grad = _original(ctx, "torch.no_grad")
-    ones = _original(ctx, "torch.ones")
-    tensor_class = _original(ctx, "torch.Tensor")
+    module_class = ctx.library("torch.nn.Module")
+    conv_class = ctx.library("torch.nn.Conv2d")
+    no_grad = ctx.library("torch.no_grad")
+    ones = ctx.library("torch.ones")
+    tensor_class = ctx.library("torch.Tensor")
     x = ones(1, in_channels, side, side)
     module_class.eval(block)
     with no_grad():

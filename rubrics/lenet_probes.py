@@ -22,20 +22,9 @@ How the rules of the game shape them:
 """
 
 
-def _original(ctx, dotted):
-    """The library object as it was before any student cell ran (see the module docstring)."""
-    try:
-        return ctx.original(dotted)
-    except LookupError:  # a module the kernel does not remember: as it is now
-        import importlib
-
-        module, _, attr = dotted.rpartition(".")
-        return getattr(importlib.import_module(module), attr)
-
-
 def _module(ctx, name):
     value = ctx.get(name)
-    if not isinstance(value, _original(ctx, "torch.nn.Module")):
+    if not isinstance(value, ctx.library("torch.nn.Module")):
         raise TypeError(
             f"`{name}` should be a torch.nn.Module (e.g. an nn.Sequential), not a value of type {type(value).__name__}"
         )
@@ -45,7 +34,7 @@ def _module(ctx, name):
 def _copy(ctx, net):
     """Work on a copy so that probing never changes the student's own network."""
     try:
-        return _original(ctx, "copy.deepcopy")(net)
+        return ctx.library("copy.deepcopy")(net)
     except Exception:
         return net
 
@@ -56,8 +45,8 @@ def _pair(value):
 
 def _snapshot(ctx, net):
     """Every parameter and buffer of a network, as detached copies, by state_dict key."""
-    clone, detach = _original(ctx, "torch.clone"), _original(ctx, "torch.detach")
-    state = _original(ctx, "torch.nn.Module").state_dict(net)
+    clone, detach = ctx.library("torch.clone"), ctx.library("torch.detach")
+    state = ctx.library("torch.nn.Module").state_dict(net)
     return {key: clone(detach(value)) for key, value in state.items()}
 
 
@@ -67,15 +56,15 @@ def describe_net(ctx, name, shape):
     `torch` says whether a layer is exactly the torch.nn class of its name (a class of the
     notebook's own that calls itself MaxPool2d is not one). Hooks, module listing and
     parameters go through torch.nn.Module's own methods, not the network's."""
-    module_class = _original(ctx, "torch.nn.Module")
-    tensor_class = _original(ctx, "torch.Tensor")
+    module_class = ctx.library("torch.nn.Module")
+    tensor_class = ctx.library("torch.Tensor")
     net = _copy(ctx, _module(ctx, name))
     layers, hooks = [], []
 
     def record(module, inputs, output):
         kind = type(module)
         try:
-            torch_class = _original(ctx, "torch.nn." + kind.__name__)
+            torch_class = ctx.library("torch.nn." + kind.__name__)
         except Exception:  # not a name of torch.nn
             torch_class = None
         entry = {
@@ -94,9 +83,9 @@ def describe_net(ctx, name, shape):
         if not list(module_class.children(m)):
             hooks.append(module_class.register_forward_hook(m, record))
     try:
-        with _original(ctx, "torch.no_grad")():
+        with ctx.library("torch.no_grad")():
             module_class.eval(net)
-            net(_original(ctx, "torch.zeros")(tuple(shape)))
+            net(ctx.library("torch.zeros")(tuple(shape)))
     finally:
         for h in hooks:
             h.remove()
@@ -111,19 +100,19 @@ def describe_net(ctx, name, shape):
 def output_shape(ctx, name, n):
     """Shape of the output for a batch of n random 1x28x28 images (evaluation mode)."""
     net = _copy(ctx, _module(ctx, name))
-    with _original(ctx, "torch.no_grad")():
-        _original(ctx, "torch.nn.Module").eval(net)
-        out = net(_original(ctx, "torch.randn")(n, 1, 28, 28))
-    return list(out.shape) if isinstance(out, _original(ctx, "torch.Tensor")) else type(out).__name__
+    with ctx.library("torch.no_grad")():
+        ctx.library("torch.nn.Module").eval(net)
+        out = net(ctx.library("torch.randn")(n, 1, 28, 28))
+    return list(out.shape) if isinstance(out, ctx.library("torch.Tensor")) else type(out).__name__
 
 
 def synthetic_images(ctx, prototypes, noise):
     """n images of blocky class prototypes plus noise, labels 0..classes-1 in turn:
     prototypes (classes, 1, 7, 7) are upsampled 4x (nearest) to 28x28. The same
     construction as reference/lenet.py's `synthetic_batch`, from the grader's tensors."""
-    repeat, arange = _original(ctx, "torch.repeat_interleave"), _original(ctx, "torch.arange")
-    index_select, add = _original(ctx, "torch.index_select"), _original(ctx, "torch.add")
-    remainder = _original(ctx, "torch.remainder")
+    repeat, arange = ctx.library("torch.repeat_interleave"), ctx.library("torch.arange")
+    index_select, add = ctx.library("torch.index_select"), ctx.library("torch.add")
+    remainder = ctx.library("torch.remainder")
     images = repeat(repeat(prototypes, 4, dim=2), 4, dim=3)
     y = remainder(arange(noise.shape[0]), prototypes.shape[0])
     return add(index_select(images, 0, y), noise), y
@@ -137,17 +126,17 @@ def train_briefly(ctx, name, steps, lr, prototypes, noise):
     after training, both in evaluation mode: the grader computes the losses itself, with
     labels it knows, and checks that the images are the ones it sent."""
     net = _copy(ctx, _module(ctx, name))
-    module_class = _original(ctx, "torch.nn.Module")
+    module_class = ctx.library("torch.nn.Module")
     for m in module_class.modules(net):
         if hasattr(m, "reset_parameters") and callable(m.reset_parameters):
             m.reset_parameters()
     X, y = synthetic_images(ctx, prototypes, noise)
-    cross_entropy = _original(ctx, "torch.nn.functional.cross_entropy")
-    no_grad = _original(ctx, "torch.no_grad")
+    cross_entropy = ctx.library("torch.nn.functional.cross_entropy")
+    no_grad = ctx.library("torch.no_grad")
     with no_grad():
         module_class.eval(net)
         initial = net(X)
-    optimizer = _original(ctx, "torch.optim.Adam")(module_class.parameters(net), lr=lr)
+    optimizer = ctx.library("torch.optim.Adam")(module_class.parameters(net), lr=lr)
     module_class.train(net)
     for _ in range(steps):
         optimizer.zero_grad()
@@ -162,7 +151,7 @@ def train_briefly(ctx, name, steps, lr, prototypes, noise):
 
 def tiny_net(ctx):
     """The small network handed to the student's train() (reference/lenet.py: tiny_net)."""
-    nn = {k: _original(ctx, "torch.nn." + k) for k in ("Sequential", "Conv2d", "ReLU", "Flatten", "Linear")}
+    nn = {k: ctx.library("torch.nn." + k) for k in ("Sequential", "Conv2d", "ReLU", "Flatten", "Linear")}
     return nn["Sequential"](
         nn["Conv2d"](1, 2, kernel_size=3), nn["ReLU"](), nn["Flatten"](), nn["Linear"](2 * 2 * 2, 3)
     )
@@ -170,10 +159,10 @@ def tiny_net(ctx):
 
 def _load(ctx, net, tensors):
     """Copy the grader's tensors into the network's parameters, in state_dict order."""
-    state = _original(ctx, "torch.nn.Module").state_dict(net)
+    state = ctx.library("torch.nn.Module").state_dict(net)
     if len(state) != len(tensors):
         raise ValueError(f"the probe got {len(tensors)} tensors for {len(state)} parameters")
-    with _original(ctx, "torch.no_grad")():
+    with ctx.library("torch.no_grad")():
         for value, tensor in zip(state.values(), tensors, strict=True):
             value.copy_(tensor)
 
@@ -198,15 +187,15 @@ def run_train(ctx, loader_kind, num_epochs, lr, X, y, *initial):
     train = ctx.get("train")
     net = tiny_net(ctx)
     _load(ctx, net, initial)
-    X = _original(ctx, "torch.clone")(X)
+    X = ctx.library("torch.clone")(X)
     X[:, 0, 1, 1] += 2.0 * y  # make the classes separable (reference: train_batches)
     if loader_kind == "dataloader":
-        dataset = _original(ctx, "torch.utils.data.TensorDataset")(X, y)
-        loader = _original(ctx, "torch.utils.data.DataLoader")(dataset, batch_size=4, shuffle=False)
+        dataset = ctx.library("torch.utils.data.TensorDataset")(X, y)
+        loader = ctx.library("torch.utils.data.DataLoader")(dataset, batch_size=4, shuffle=False)
     else:
         loader = _Batches([(X[i : i + 4], y[i : i + 4]) for i in range(0, len(y), 4)])
     returned = train(net, loader, num_epochs, lr)
-    tensor_class = _original(ctx, "torch.Tensor")
+    tensor_class = ctx.library("torch.Tensor")
     if isinstance(returned, (list, tuple)):
         returned = [float(v) if isinstance(v, tensor_class) and v.numel() == 1 else v for v in returned]
     return {"returned": returned, "final": _snapshot(ctx, net)}
@@ -214,7 +203,7 @@ def run_train(ctx, loader_kind, num_epochs, lr, X, y, *initial):
 
 def lenet_for_activations(ctx, activation, pool):
     """A book-layout LeNet with the given activation and pooling, built from the originals."""
-    nn = {k: _original(ctx, "torch.nn." + k) for k in ("Sequential", "Conv2d", "Flatten", "Linear", activation, pool)}
+    nn = {k: ctx.library("torch.nn." + k) for k in ("Sequential", "Conv2d", "Flatten", "Linear", activation, pool)}
     act, pooling = nn[activation], nn[pool]
     return nn["Sequential"](
         nn["Conv2d"](1, 6, kernel_size=5, padding=2),
@@ -242,15 +231,15 @@ def activations(ctx, X, activation, pool, *conv_weights):
     fails a get_activations that changes the network it is handed."""
     get_activations = ctx.get("get_activations")
     net = lenet_for_activations(ctx, activation, pool)
-    with _original(ctx, "torch.no_grad")():
+    with ctx.library("torch.no_grad")():
         for layer, weight, bias in ((net[0], *conv_weights[:2]), (net[3], *conv_weights[2:])):
             layer.weight.copy_(weight)
             layer.bias.copy_(bias)
     before = _snapshot(ctx, net)
-    flipped = _original(ctx, "torch.flip")(X, [0])
+    flipped = ctx.library("torch.flip")(X, [0])
     outputs = []
     for images in (X, flipped):
-        with _original(ctx, "torch.no_grad")():
+        with ctx.library("torch.no_grad")():
             out = get_activations(net, images)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise TypeError(f"get_activations should return a pair (A1, A2), got {type(out).__name__}")

@@ -35,18 +35,6 @@ def _is_ruled_out(schema, args):
     return None
 
 
-def _original(ctx, dotted):
-    """The library object as it was before any student cell ran, where the kernel remembers
-    its module; otherwise imported now."""
-    try:
-        return ctx.original(dotted)
-    except LookupError:
-        import importlib
-
-        module, _, attr = dotted.rpartition(".")
-        return getattr(importlib.import_module(module), attr)
-
-
 def without_transposed_convolution(ctx, name, *args):
     """Call `name(*args)` with transposed convolutions switched off.
 
@@ -55,7 +43,7 @@ def without_transposed_convolution(ctx, name, *args):
     ruled-out operation stopped it, else ""}. An error the function raises for another reason
     propagates (the check then reports it as raised)."""
     function = ctx.get(name)
-    dispatch_mode = _original(ctx, "torch.utils._python_dispatch.TorchDispatchMode")
+    dispatch_mode = ctx.library("torch.utils._python_dispatch.TorchDispatchMode")
     used = []
 
     class SwitchedOff(dispatch_mode):

@@ -76,19 +76,6 @@ def _is_ruled_out(name, overload):
     return base in _RULED_OUT_OPS or (base, overload) in _RULED_OUT_OVERLOADS
 
 
-def _original(ctx, dotted):
-    """The library object as it was before any student cell ran, where the kernel remembers
-    its module; otherwise imported now (the grader's own process, or a module the kernel does
-    not remember)."""
-    try:
-        return ctx.original(dotted)
-    except LookupError:
-        import importlib
-
-        module, _, attr = dotted.rpartition(".")
-        return getattr(importlib.import_module(module), attr)
-
-
 def with_pooling_disabled(ctx, name, *args):
     """Call `name(*args)` with pooling, max/min and mean switched off.
 
@@ -97,7 +84,7 @@ def with_pooling_disabled(ctx, name, *args):
     ruled-out operator stopped it, else ""}. An error the function raises for another reason
     propagates (the check then reports it as raised)."""
     function = ctx.get(name)
-    dispatch_mode = _original(ctx, "torch.utils._python_dispatch.TorchDispatchMode")
+    dispatch_mode = ctx.library("torch.utils._python_dispatch.TorchDispatchMode")
     used = []
 
     class SwitchedOff(dispatch_mode):

@@ -11,18 +11,6 @@ layer is the previous layer's output, or its ReLU; the output is the right sum),
 block's input is the grader's own tensor, checked on return.
 """
 
-
-def _original(ctx, dotted):
-    """The library object as it was before any student cell ran."""
-    try:
-        return ctx.original(dotted)
-    except LookupError:  # not remembered (the grader's own process): as it is now
-        import importlib
-
-        module, _, attr = dotted.rpartition(".")
-        return getattr(importlib.import_module(module), attr)
-
-
 _CONFIG = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "groups", "dilation", "num_features")
 
 
@@ -42,9 +30,9 @@ def trace_block(ctx, name, args, X):
     Each tensor is cloned when it is seen: a block that adds the shortcut in place
     (`Y += X`) must not change what was recorded for the layer that produced Y."""
     nn = __import__("torch.nn").nn
-    module_class = _original(ctx, "torch.nn.Module")
-    tensor_class = _original(ctx, "torch.Tensor")
-    clone, detach = _original(ctx, "torch.clone"), _original(ctx, "torch.detach")
+    module_class = ctx.library("torch.nn.Module")
+    tensor_class = ctx.library("torch.Tensor")
+    clone, detach = ctx.library("torch.clone"), ctx.library("torch.detach")
     factory = ctx.get(name)
     if not callable(factory):
         raise TypeError(f"`{name}` should be a class (or function) that builds a block, not a {type(factory).__name__}")
@@ -78,11 +66,11 @@ def trace_block(ctx, name, args, X):
             )
 
         hooks.append(module_class.register_forward_hook(module, record))
-    X = _original(ctx, "torch.Tensor").to(X, device)
+    X = ctx.library("torch.Tensor").to(X, device)
     seen = cpu(X)
     error = None
     try:
-        with _original(ctx, "torch.no_grad")():
+        with ctx.library("torch.no_grad")():
             out = block(X)
     except Exception as exc:  # a block that cannot run: the calls so far let the grader say why
         out, error = None, f"{type(exc).__name__}: {exc}"[:500]

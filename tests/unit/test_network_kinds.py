@@ -270,8 +270,9 @@ def test_gradients_are_checked_entry_by_entry(course):
 
 def test_the_probe_does_not_replace_a_probe_modules_helpers(course):
     """The network description runs in a namespace of its own: only its probe joins the
-    rubric's probes, so a probes module's `_original` (lenet's has one) stays its own."""
-    (course / "rubrics" / "nets_probes.py").write_text("def _original(ctx, dotted):\n    return 'mine'\n")
+    rubric's probes, so a probes module's `_shapes` (the description has a helper of that name)
+    stays its own."""
+    (course / "rubrics" / "nets_probes.py").write_text("def _shapes(ctx, dotted):\n    return 'mine'\n")
     text = (
         (course / "rubrics" / "nets.toml")
         .read_text()
@@ -280,7 +281,7 @@ def test_the_probe_does_not_replace_a_probe_modules_helpers(course):
     (course / "rubrics" / "nets.toml").write_text(text)
     namespace: dict = {}
     exec(plan(load_rubric(str(course / "rubrics" / "nets.toml"), str(course))).probes, namespace)
-    assert namespace["_original"](None, "x") == "mine" and callable(namespace["describe_network_probe"])
+    assert namespace["_shapes"](None, "x") == "mine" and callable(namespace["describe_network_probe"])
 
 
 # ----------------------------------------------------------------------------- forged descriptions
