@@ -6,8 +6,8 @@ initialisation): AlexNet has 46.8 million parameters and is never trained here.
 
 Every figure the rubric expects is computed from these networks in the grader:
 `fc_param_share`, `conv_mac_share` and the MAC bound of the cheaper AlexNets come from
-`alexnet()` through `count()`, which counts parameters and multiply-accumulates (MACs) per
-layer type with forward hooks on meta tensors. The book's numbers, recomputed:
+`alexnet()` as the structure checks measure it (`grader.content.describe_network`: parameters
+and multiply-accumulates (MACs) per layer, counted in the grader on the meta device). The book's numbers, recomputed:
 46,764,746 parameters (43,040,778 of them in the three Linear layers: 92.0%) and
 938,146,176 MACs at 224x224 (895,113,600 of them in the five convolutions: 95.4%).
 """
@@ -17,6 +17,8 @@ from functools import cache
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from grader.content import describe_network
 
 IMAGE = (1, 1, 224, 224)  # one Fashion-MNIST image, resized as the book does
 
@@ -129,69 +131,33 @@ def lenet_relu_dropout():
 
 
 # ------------------------------------------------------------------ counting
-def count(net, shape=IMAGE):
-    """Parameters and MACs of `net` on an input of `shape`, per layer type ("Conv2d", "Linear").
-
-    Runs the network once on a meta tensor (no arithmetic, no memory). A convolution does
-    (in_channels / groups) x kh x kw MACs per output element; a linear layer in_features per
-    output element. Parameters are counted per module, each once."""
-    totals = {"parameters": {}, "macs": {}}
-
-    def hook(module, inputs, output):
-        kind = type(module).__name__
-        if isinstance(module, nn.Conv2d):
-            kh, kw = module.kernel_size
-            macs = output.numel() * (module.in_channels // module.groups) * kh * kw
-        elif isinstance(module, nn.Linear):
-            macs = output.numel() * module.in_features
-        else:
-            return
-        totals["macs"][kind] = totals["macs"].get(kind, 0) + macs
-
-    net = net.to("meta")
-    hooks = [m.register_forward_hook(hook) for m in net.modules() if not list(m.children())]
-    try:
-        with torch.no_grad():
-            net(torch.zeros(shape, device="meta"))
-    finally:
-        for h in hooks:
-            h.remove()
-    for module in net.modules():
-        if not list(module.children()):
-            kind = type(module).__name__
-            own = sum(p.numel() for p in module.parameters(recurse=False))
-            if own:
-                totals["parameters"][kind] = totals["parameters"].get(kind, 0) + own
-    return totals
-
-
 @cache
-def _book_counts():
-    """Counts of the book's AlexNet (computed once per grader process; never mutated)."""
-    with torch.device("meta"):
-        return count(alexnet())
+def _book():
+    """The book's AlexNet as the structure checks measure it (grader.content.describe_network:
+    parameters and MACs per layer, counted in the grader; computed once per grader process)."""
+    return describe_network(alexnet, IMAGE)
 
 
 def alexnet_macs():
     """Total MACs of the book's AlexNet on one 224x224 image (938,146,176)."""
-    return sum(_book_counts()["macs"].values())
+    return _book().macs
 
 
 def alexnet_parameters():
     """Total parameters of the book's AlexNet (46,764,746)."""
-    return sum(_book_counts()["parameters"].values())
+    return _book().parameters
 
 
 def fc_param_share():
     """Exercise 4.1: the fraction of AlexNet's parameters in its fully connected layers (0.920)."""
-    c = _book_counts()["parameters"]
-    return c["Linear"] / (c["Linear"] + c["Conv2d"])
+    net = _book()
+    return net.params_of("Linear") / net.params_of("Linear", "Conv2d")
 
 
 def conv_mac_share():
     """Exercise 4.2: the fraction of AlexNet's MACs done by its convolutions (0.954)."""
-    c = _book_counts()["macs"]
-    return c["Conv2d"] / (c["Linear"] + c["Conv2d"])
+    net = _book()
+    return net.macs_of("Conv2d") / net.macs_of("Linear", "Conv2d")
 
 
 # Known wrong answers to exercise 4 (value-check diagnoses; each computed from the same counts).
@@ -205,8 +171,7 @@ def conv_param_share():
 
 
 def fc_to_conv_param_ratio():
-    c = _book_counts()["parameters"]
-    return c["Linear"] / c["Conv2d"]
+    return _book().params_of("Linear") / _book().params_of("Conv2d")
 
 
 def conv_mac_share_percent():
@@ -219,8 +184,7 @@ def fc_mac_share():
 
 
 def conv_to_fc_mac_ratio():
-    c = _book_counts()["macs"]
-    return c["Conv2d"] / c["Linear"]
+    return _book().macs_of("Conv2d") / _book().macs_of("Linear")
 
 
 # Known wrong answers to the section's input/output check, (input channels, classes), with the

@@ -6,8 +6,8 @@ million parameters and VGG-19 139.6 million (for 1 channel and 10 classes), and 
 ever allocated or trained here.
 
 Every figure the rubric expects is computed from these networks in the grader, through
-`count()` (parameters and multiply-accumulates per layer type, with forward hooks on meta
-tensors). VGG-11 (1 input channel, 10 classes, 224x224): 128,806,154 parameters and
+`grader.content.describe_network`, as the structure checks measure them (parameters and
+multiply-accumulates per layer, counted in the grader on the meta device). VGG-11 (1 input channel, 10 classes, 224x224): 128,806,154 parameters and
 7,547,232,256 MACs per image, against AlexNet's 46,764,746 and 938,146,176; VGG-16 (D)
 134,300,362 and VGG-19 (E) 139,610,058 parameters; VGG-11 at 96x96 44,920,074.
 """
@@ -16,6 +16,8 @@ from functools import cache
 
 import torch
 from torch import nn
+
+from grader.content import describe_network
 
 IMAGE = (1, 1, 224, 224)
 
@@ -106,55 +108,15 @@ def alexnet():
 
 
 # ------------------------------------------------------------------ counting
-def count(net, shape=IMAGE):
-    """Parameters and MACs of `net` on an input of `shape`, per layer type, and the output shape
-    of each top-level child (the blocks of a VGG).
-
-    Runs the network once on a meta tensor. A convolution does (in_channels / groups) x kh x kw
-    MACs per output element, a linear layer in_features per output element."""
-    totals = {"parameters": {}, "macs": {}, "children": []}
-
-    def leaf_hook(module, inputs, output):
-        kind = type(module).__name__
-        if isinstance(module, nn.Conv2d):
-            kh, kw = module.kernel_size
-            macs = output.numel() * (module.in_channels // module.groups) * kh * kw
-        elif isinstance(module, nn.Linear):
-            macs = output.numel() * module.in_features
-        else:
-            return
-        totals["macs"][kind] = totals["macs"].get(kind, 0) + macs
-
-    def child_hook(module, inputs, output):
-        totals["children"].append((type(module).__name__, list(output.shape)))
-
-    net = net.to("meta")
-    hooks = [m.register_forward_hook(leaf_hook) for m in net.modules() if not list(m.children())]
-    hooks += [m.register_forward_hook(child_hook) for m in net.children()]
-    try:
-        with torch.no_grad():
-            net(torch.zeros(shape, device="meta"))
-    finally:
-        for h in hooks:
-            h.remove()
-    for module in net.modules():
-        if not list(module.children()):
-            kind = type(module).__name__
-            own = sum(p.numel() for p in module.parameters(recurse=False))
-            if own:
-                totals["parameters"][kind] = totals["parameters"].get(kind, 0) + own
-    return totals
-
-
 @cache
-def _counts(name):
-    """Counts of a reference network by name (computed once per grader process; never mutated)."""
-    with torch.device("meta"):
-        return count(globals()[name]())
+def _measured(name):
+    """A reference network by name, as the structure checks measure it
+    (grader.content.describe_network; computed once per grader process, never mutated)."""
+    return describe_network(globals()[name], IMAGE)
 
 
 def _total(name, what):
-    return sum(_counts(name)[what].values())
+    return getattr(_measured(name), what)
 
 
 # ------------------------------------------------------------------ exercise 1: the printed shapes
@@ -171,7 +133,9 @@ def vgg11_fc_layers():
 
 def vgg11_block_shapes():
     """The output shape of each of VGG-11's five blocks for one 224x224 image."""
-    return [shape for kind, shape in _counts("vgg11")["children"] if kind == "Sequential"]
+    net = _measured("vgg11")
+    blocks = [m.path for m in net.modules if m.type == "Sequential" and m.path.count(".") == 0 and m.path]
+    return [net.within(block)[-1].output for block in blocks]
 
 
 # Known wrong answers (value-check diagnoses).
@@ -212,8 +176,8 @@ def mac_ratio():
 
 def conv_mac_share():
     """The fraction of VGG-11's MACs done by its convolutions (0.985)."""
-    macs = _counts("vgg11")["macs"]
-    return macs["Conv2d"] / sum(macs.values())
+    net = _measured("vgg11")
+    return net.macs_of("Conv2d") / net.macs
 
 
 def inverse_param_ratio():
