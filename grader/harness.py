@@ -261,6 +261,30 @@ class ProbeContext:
         """The exception to raise for a name the notebook lacks."""
         return _Missing(name)
 
+    def switched_off(self, rule, advice):
+        """A context manager that switches PyTorch operators off while the student's code runs:
+        every ATen operator for which `rule(schema, args)` returns a label (not None or "")
+        raises RuntimeError("<label> is switched off in this check: <advice>"), whatever Python
+        name led to it (F.unfold, a saved reference, nn.Unfold all end in aten::im2col). Its
+        `used` lists the labels tried, in order of first use, also when the code caught the
+        error. Built on torch's TorchDispatchMode as it was before any student cell ran."""
+        return _SwitchedOff(self.library("torch.utils._python_dispatch.TorchDispatchMode"), rule, advice)
+
+    def call_switched_off(self, rule, advice, function, *args):
+        """`function(*args)` inside `switched_off(rule, advice)`, as plain data: {"value": what
+        it returned (None if a switched-off operator stopped it), "ruled_out": the labels it
+        tried, "raised": the error's class name when one stopped it, else ""}. An error raised
+        for another reason propagates (the check reports it as raised)."""
+        off = self.switched_off(rule, advice)
+        try:
+            with off:
+                value = function(*args)
+        except Exception as exc:
+            if not off.used:
+                raise
+            return {"value": None, "ruled_out": list(off.used), "raised": type(exc).__name__}
+        return {"value": value, "ruled_out": list(off.used), "raised": ""}
+
     def library(self, dotted):
         """`original(dotted)` where the kernel remembers the module, otherwise the object as
         imported now (the grader's own process, or a module not in ORIGINAL_MODULES): what a
@@ -290,6 +314,32 @@ class ProbeContext:
         if attr not in snapshot:
             raise LookupError("no original of " + dotted)
         return snapshot[attr]
+
+
+class _SwitchedOff:
+    """ProbeContext.switched_off's context manager (a dispatch mode made when it is entered)."""
+
+    def __init__(self, dispatch_mode, rule, advice):
+        self.used: list = []
+        used = self.used
+
+        class Mode(dispatch_mode):  # type: ignore[valid-type,misc]  # torch's, found at run time
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                label = rule(func._schema, args)
+                if label:
+                    if label not in used:
+                        used.append(label)
+                    raise RuntimeError(label + " is switched off in this check: " + advice)
+                return func(*args, **(kwargs or {}))
+
+        self._mode = Mode()
+
+    def __enter__(self):
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._mode.__exit__(*exc)
 
 
 # Modules whose attributes are remembered at kernel start, for probes (ProbeContext.original).

@@ -48,24 +48,11 @@ def _by_hand(ctx, function, *args):
     """`function(*args)` with autograd and PyTorch's convolution, unfold/fold and pooling
     switched off. A ruled-out operator raises inside the student's code; if the code catches
     that and returns anyway, the probe raises after it: a value that needed one is refused."""
-    dispatch_mode = ctx.library("torch.utils._python_dispatch.TorchDispatchMode")
-    used = []
-
-    class SwitchedOff(dispatch_mode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            label = _ruled_out(func._schema.name)
-            if label:
-                if label not in used:
-                    used.append(label)
-                raise RuntimeError(
-                    label + " is switched off in this check: write it with indexing, loops and arithmetic"
-                )
-            return func(*args, **(kwargs or {}))
-
-    with ctx.library("torch.no_grad")(), SwitchedOff():
+    off = ctx.switched_off(lambda schema, args: _ruled_out(schema.name), "write it with indexing, loops and arithmetic")
+    with ctx.library("torch.no_grad")(), off:
         value = function(*args)
-    if used:
-        raise RuntimeError(", ".join(used) + " is switched off in this check, and the code used it")
+    if off.used:
+        raise RuntimeError(", ".join(off.used) + " is switched off in this check, and the code used it")
     return value
 
 

@@ -42,26 +42,5 @@ def without_transposed_convolution(ctx, name, *args):
     ruled-out operations it tried, in order of first use, "raised": the error it raised when a
     ruled-out operation stopped it, else ""}. An error the function raises for another reason
     propagates (the check then reports it as raised)."""
-    function = ctx.get(name)
-    dispatch_mode = ctx.library("torch.utils._python_dispatch.TorchDispatchMode")
-    used = []
-
-    class SwitchedOff(dispatch_mode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            label = _is_ruled_out(func._schema, args)
-            if label is not None:
-                if label not in used:
-                    used.append(label)
-                raise RuntimeError(
-                    f"{label} is switched off in this check: spread the input out and use an ordinary convolution"
-                )
-            return func(*args, **(kwargs or {}))
-
-    try:
-        with SwitchedOff():
-            value = function(*args)
-    except Exception as exc:
-        if not used:
-            raise
-        return {"value": None, "ruled_out": used, "raised": type(exc).__name__}
-    return {"value": value, "ruled_out": used, "raised": ""}
+    advice = "spread the input out and use an ordinary convolution"
+    return ctx.call_switched_off(_is_ruled_out, advice, ctx.get(name), *args)

@@ -66,6 +66,7 @@ _RULED_OUT_OVERLOADS |= frozenset((("clamp_max", "Tensor"), ("clamp_min", "Tenso
 
 
 def _is_ruled_out(name, overload):
+    """Whether the ATen operator `name` (with that overload) is one the exercise rules out."""
     if name.startswith("aten::"):
         name = name[len("aten::") :]
     else:
@@ -83,27 +84,10 @@ def with_pooling_disabled(ctx, name, *args):
     ruled-out operators it tried, in order of first use, "raised": the error it raised when a
     ruled-out operator stopped it, else ""}. An error the function raises for another reason
     propagates (the check then reports it as raised)."""
-    function = ctx.get(name)
-    dispatch_mode = ctx.library("torch.utils._python_dispatch.TorchDispatchMode")
-    used = []
+    advice = "build the pooling from convolutions (and ReLU)"
+    return ctx.call_switched_off(_label, advice, ctx.get(name), *args)
 
-    class SwitchedOff(dispatch_mode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            schema = func._schema
-            if _is_ruled_out(schema.name, schema.overload_name):
-                label = schema.name[len("aten::") :]
-                if label not in used:
-                    used.append(label)
-                raise RuntimeError(
-                    f"{label} is switched off in this check: build the pooling from convolutions (and ReLU)"
-                )
-            return func(*args, **(kwargs or {}))
 
-    try:
-        with SwitchedOff():
-            value = function(*args)
-    except Exception as exc:
-        if not used:
-            raise
-        return {"value": None, "ruled_out": used, "raised": type(exc).__name__}
-    return {"value": value, "ruled_out": used, "raised": ""}
+def _label(schema, args):
+    """The operator's name without its namespace when the exercise rules it out, else None."""
+    return schema.name[len("aten::") :] if _is_ruled_out(schema.name, schema.overload_name) else None
