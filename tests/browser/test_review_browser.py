@@ -131,7 +131,10 @@ def test_marks_typed_in_the_review_page_are_kept_and_reach_the_gradebook_and_fee
         rows = {r["student"]: r for r in csv.DictReader(f)}
     assert rows["alice"]["manual:ex1-observations"] == "1.5" and rows["alice"]["manual:ex2-explanation"] == ""
     assert rows["bob"]["manual:ex1-observations"] == "2" and rows["bob"]["manual:ex2-explanation"] == "0.5"
-    assert (rows["alice"]["total"], rows["bob"]["total"], rows["bob"]["max"]) == ("21.5", "22.5", "28")
+    # every check passed (rubric.max_score) plus the marks typed; max: the checks and 2 points per item
+    alice, bob = f"{rubric.max_score + 1.5:g}", f"{rubric.max_score + 2 + 0.5:g}"
+    most = rubric.max_score + sum(m.points for m in rubric.manual)
+    assert (rows["alice"]["total"], rows["bob"]["total"], rows["bob"]["max"]) == (alice, bob, f"{most:g}")
 
     done = subprocess.run(
         [sys.executable, "-m", "grader", "feedback", str(out)], env=env, capture_output=True, text=True, timeout=60
@@ -140,7 +143,10 @@ def test_marks_typed_in_the_review_page_are_kept_and_reach_the_gradebook_and_fee
     browser.set_window_size(390, 844)  # a phone
     browser.get((out / "feedback" / "bob.html").as_uri())
     body = browser.find_element(By.TAG_NAME, "body").text
-    assert "Score: 22.5/28 (80.4%)" in body and 'Careful: </textarea> "quotes"' in body
+    assert (
+        f"Score: {bob}/{most:g} ({100 * (rubric.max_score + 2.5) / most:.1f}%)" in body
+        and 'Careful: </textarea> "quotes"' in body
+    )
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 390  # no sideways scrolling
     shot = tmp_path / "feedback-bob.png"
     assert browser.save_screenshot(str(shot))
@@ -170,7 +176,7 @@ def test_marks_typed_in_the_review_page_are_kept_and_reach_the_gradebook_and_fee
         assert exported.returncode == 0, exported.stderr
     with open(tmp_path / "canvas.csv", encoding="utf-8") as f:
         canvas = {r["SIS Login ID"]: r for r in csv.DictReader(f) if r["Student"] != "Points Possible"}
-    assert (canvas["alice"]["ID"], canvas["alice"]["6.2"], canvas["bob"]["6.2"]) == ("101", "21.5", "22.5")
+    assert (canvas["alice"]["ID"], canvas["alice"]["6.2"], canvas["bob"]["6.2"]) == ("101", alice, bob)
     with open(tmp_path / "moodle.csv", encoding="utf-8") as f:
         moodle = {r["Email address"]: r for r in csv.DictReader(f)}
-    assert (moodle["alice@uni.edu"]["6.2"], moodle["bob@uni.edu"]["6.2"]) == ("21.5", "22.5")
+    assert (moodle["alice@uni.edu"]["6.2"], moodle["bob@uni.edu"]["6.2"]) == (alice, bob)

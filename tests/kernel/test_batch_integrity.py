@@ -25,8 +25,11 @@ import time
 import pytest
 from nbfactory import reference_path, variant
 
+from grader.course import load_course
+
 NB = "conv-layer.ipynb"
-WRONG = {"    return d + 1": "    return d"}  # min-kernel-size fails: 19/20
+FULL = load_course().get("conv-layer").max_score  # the reference's score
+WRONG = {"    return d + 1": "    return d"}  # min-kernel-size (1 point) fails: FULL - 1
 # So that notebooks are in flight when a signal comes, each with a process of its own to kill.
 SLOW = ["import subprocess, time\nsubprocess.Popen(['sleep', '317'])\ntime.sleep(0.5)"]
 
@@ -180,7 +183,7 @@ def test_links_special_files_and_hard_links_are_refused_the_rest_graded(tmp_path
     reference = reference_path(NB)
     # the attacks
     (subs / "alice").mkdir()
-    (subs / "alice" / NB).symlink_to(reference)  # 20/20 before
+    (subs / "alice" / NB).symlink_to(reference)  # full marks before
     (subs / "bobby").symlink_to(os.path.dirname(reference))  # a student folder that is reference/
     (subs / "dave.ipynb").symlink_to("/etc/shadow")
     # a hard link to (a stand-in for) a course file: linking the real one would change the course's
@@ -244,18 +247,18 @@ def test_links_special_files_and_hard_links_are_refused_the_rest_graded(tmp_path
     }
     for student, message in refused.items():
         data = got[student]
-        assert (data["score"], data["status"], data["max_score"]) == (0, "error", 20), student
+        assert (data["score"], data["status"], data["max_score"]) == (0, "error", FULL), student
         assert data["errors"][0]["message"].startswith(message), data["errors"]
         assert data["submission"]["final"] is True
     scores = {s: d["score"] for s, d in got.items() if s not in refused}
     assert scores == {
-        "Zo%C3%AB": 20,
-        "Zo%C3%A9": 19,
-        "bob": 20,
-        "bob%21": 19,
-        "carol%20x": 19,
-        "carol_x": 20,
-        "gil": 20,
+        "Zo%C3%AB": FULL,
+        "Zo%C3%A9": FULL - 1,
+        "bob": FULL,
+        "bob%21": FULL - 1,
+        "carol%20x": FULL - 1,
+        "carol_x": FULL,
+        "gil": FULL,
     }
     gil_errors = got["gil"]["errors"]
     assert {e["kind"] for e in gil_errors} == {"refused-file"}, gil_errors
@@ -267,7 +270,7 @@ def test_links_special_files_and_hard_links_are_refused_the_rest_graded(tmp_path
     ]
     assert got["Zo%C3%AB"]["submission"]["name"] == "Zoë.ipynb"
     rows = gradebook(out)
-    assert rows["Zo%C3%AB"]["total"] == "20" and rows["Zo%C3%A9"]["total"] == "19"
+    assert rows["Zo%C3%AB"]["total"] == f"{FULL:g}" and rows["Zo%C3%A9"]["total"] == f"{FULL - 1:g}"
     summary = (out / "summary.md").read_text()
     for student in [*refused, "gil"]:
         assert f"* `{student}`:" in summary
@@ -289,7 +292,7 @@ def test_the_kernel_gets_the_students_own_files_only_hard_links_left_out(tmp_pat
     run_grade(subs, out)
     hana = results(out)["hana"]
     assert [e["kind"] for e in hana["errors"]] == ["refused-file"], hana["errors"]
-    assert hana["score"] == 20 and hana["errors"][0]["message"].startswith("hana/notes.txt has 2 hard links")
+    assert hana["score"] == FULL and hana["errors"][0]["message"].startswith("hana/notes.txt has 2 hard links")
 
 
 def test_colliding_student_ids_stop_before_anything_is_graded(tmp_path):
@@ -320,9 +323,9 @@ def test_student_option_regrades_just_that_student_and_the_limits_are_in_the_res
     run_grade(subs, out, "--student", "Zoë")  # the name works as well as the id
     after = mtimes(out)
     assert [n for n in before if after[n] != before[n]] == ["Zo%C3%AB.json"]
-    assert gradebook(out)["ann"]["total"] == "20"  # kept as it was
+    assert gradebook(out)["ann"]["total"] == f"{FULL:g}"  # kept as it was
     run_grade(subs, out, "--student", "ann")
-    assert gradebook(out)["ann"]["total"] == "19" and len(gradebook(out)) == 3
+    assert gradebook(out)["ann"]["total"] == f"{FULL - 1:g}" and len(gradebook(out)) == 3
     proc = run_grade(subs, out, "--student", "nobody", expect=2)
     assert "--student nobody: no such student" in proc.stderr
     # other limits: every result is stale
@@ -348,7 +351,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_grades_the_rest(slow_class, tmp_path):
     kept = results(out)
     assert 1 <= len(kept) < 8
     for student, data in kept.items():  # only whole, final, real results: nothing in flight
-        assert data["score"] == 20 and data["status"] == "ok" and data["submission"]["final"], student
+        assert data["score"] == FULL and data["status"] == "ok" and data["submission"]["final"], student
     assert not [n for n in os.listdir(out / "results") if n.startswith(".")]
     assert sorted(gradebook(out)) == sorted(kept)
     before = mtimes(out)
@@ -356,7 +359,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_grades_the_rest(slow_class, tmp_path):
     after = mtimes(out)
     assert sorted(after) == [f"s{i}.json" for i in range(8)]
     assert all(after[n] == before[n] for n in before), "finished results were graded again"
-    assert {r["total"] for r in gradebook(out).values()} == {"20"}
+    assert {r["total"] for r in gradebook(out).values()} == {f"{FULL:g}"}
 
 
 def test_sigterm_is_handled_like_ctrl_c(slow_class, tmp_path):
@@ -369,7 +372,7 @@ def test_sigterm_is_handled_like_ctrl_c(slow_class, tmp_path):
     assert proc.returncode == 143, stderr
     assert "Traceback" not in stderr and len(interrupt_lines(stderr)) == 1, stderr
     assert not survivors(tree)
-    assert all(d["score"] == 20 and d["submission"]["final"] for d in results(out).values())
+    assert all(d["score"] == FULL and d["submission"]["final"] for d in results(out).values())
 
 
 def test_a_second_ctrl_c_exits_at_once(slow_class, tmp_path):
@@ -385,7 +388,7 @@ def test_a_second_ctrl_c_exits_at_once(slow_class, tmp_path):
     assert proc.returncode == 130 and time.monotonic() - stopped < 5, stderr
     assert "Traceback" not in stderr and 1 <= len(interrupt_lines(stderr)) <= 2, stderr
     assert not survivors(tree)
-    assert all(d["score"] == 20 and d["submission"]["final"] for d in results(out).values())
+    assert all(d["score"] == FULL and d["submission"]["final"] for d in results(out).values())
 
 
 def test_ctrl_c_during_start_up_prints_one_line(slow_class, tmp_path):
@@ -413,7 +416,7 @@ def test_ctrl_c_while_kernels_boot_in_the_pool(slow_class, tmp_path):
     assert proc.returncode == 130 and "Traceback" not in stderr, stderr
     assert len(interrupt_lines(stderr)) == 1, stderr
     assert not survivors(tree)
-    assert all(d["score"] == 20 and d["submission"]["final"] for d in results(out).values())
+    assert all(d["score"] == FULL and d["submission"]["final"] for d in results(out).values())
 
 
 def test_a_dead_kernel_server_is_retried_by_the_next_run_not_recorded_as_zero(slow_class, tmp_path):
@@ -432,12 +435,12 @@ def test_a_dead_kernel_server_is_retried_by_the_next_run_not_recorded_as_zero(sl
     for student in retry:
         assert got[student]["status"] == "error"
     for student in set(got) - set(retry):
-        assert got[student]["score"] == 20
+        assert got[student]["score"] == FULL
     assert "run the same command again" in stderr.replace("\n", " ")
     before = mtimes(out)
     run_grade(slow_class, out)
     after = results(out)
-    assert all(d["score"] == 20 and d["submission"]["final"] for d in after.values())
+    assert all(d["score"] == FULL and d["submission"]["final"] for d in after.values())
     changed = {n[:-5] for n, t in mtimes(out).items() if t != before[n]}
     assert changed == set(retry)
 

@@ -2,8 +2,9 @@
 
 Every file is read back with a parser that is not the one that wrote it (ElementTree and an
 XSD for JUnit, a JSON Schema of Gradescope's results.json, the classroom reporter's own way of
-decoding and totalling the GitHub result), for four notebooks: the reference (20/20), one
-wrong answer (min-kernel-size: 19/20), a file that is not JSON, and a kernel that dies.
+decoding and totalling the GitHub result), for four notebooks: the reference (full marks), one
+wrong answer (min-kernel-size: one point lost), a file that is not JSON, and a kernel that dies.
+The totals come from conv-layer's rubric (FULL), so a change of its content changes no test here.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from click.testing import CliRunner
 from nbfactory import reference_path, variant
 
 from grader import cli
+from grader.course import load_course
 from grader.reporters import FORMATS, github, render
 from grader.results import GradeResult
 
@@ -31,6 +33,8 @@ pytestmark = pytest.mark.xdist_group("test_ci_formats")
 
 NB = "conv-layer.ipynb"
 HIDDEN_MESSAGE = "hidden check failed (its inputs and expected values are not shown)"
+FULL = load_course().get("conv-layer").max_score  # the reference's score and every report's total
+WRONG = FULL - 1  # the failing notebook loses min-kernel-size, worth 1 point (asserted in `graded`)
 XSD = xmlschema.XMLSchema(os.path.join(os.path.dirname(os.path.dirname(__file__)), "junit.xsd"))
 
 
@@ -65,13 +69,13 @@ def graded(grader, rubrics, tmp_path_factory) -> dict[str, GradeResult]:
     }
     results = {kind: grader.grade(path, rubric) for kind, path in paths.items()}
     # what the rest of this module relies on
-    assert results["passing"].score == results["passing"].max_score == 20
+    assert results["passing"].score == results["passing"].max_score == rubric.max_score == FULL
     assert {c.id: c.max_score - c.score for c in results["failing"].checks if c.score < c.max_score} == {
         "min-kernel-size": 1
     }
     # an unreadable file still counts 0 out of the assignment's points
     unreadable = results["not-json"]
-    assert not unreadable.usable and unreadable.checks == [] and (unreadable.score, unreadable.max_score) == (0, 20)
+    assert not unreadable.usable and unreadable.checks == [] and (unreadable.score, unreadable.max_score) == (0, FULL)
     assert [e.kind for e in results["dies"].errors] == ["kernel-died"]
     return results
 
@@ -110,7 +114,7 @@ def test_junit_reference_has_one_passing_testcase_per_check(graded, rubrics):
     }
     assert "error" not in outcomes.values() and "failure" not in outcomes.values()
     props = {p.get("name"): p.get("value") for p in root.iter("property")}
-    assert (props["score"], props["max_score"]) == ("20", "20")
+    assert (props["score"], props["max_score"]) == (f"{FULL:g}", f"{FULL:g}")
 
 
 def test_junit_wrong_answer_is_one_failure_with_the_students_message(graded):
@@ -120,7 +124,7 @@ def test_junit_wrong_answer_is_one_failure_with_the_students_message(graded):
     expected = next(c.message for c in graded["failing"].checks if c.id == "min-kernel-size")
     assert expected and failures[0].find("failure").get("message") == expected
     props = {p.get("name"): p.get("value") for p in root.iter("property")}
-    assert props["score"] == "19"
+    assert props["score"] == f"{WRONG:g}"
 
 
 def test_junit_hidden_failure_shows_only_the_generic_message(graded):
@@ -167,7 +171,7 @@ def _gradescope(result: GradeResult) -> dict:
 
 def test_gradescope_reference_scores_full_marks(graded):
     data = _gradescope(graded["passing"])
-    assert data["score"] == sum(t["max_score"] for t in data["tests"]) == 20
+    assert data["score"] == sum(t["max_score"] for t in data["tests"]) == FULL
     assert {t["status"] for t in data["tests"]} == {"passed"}
     assert len({t["number"] for t in data["tests"]}) == len(data["tests"])
     assert "ex1-observations" in data["output"]  # free-text items are listed for the student
@@ -175,7 +179,7 @@ def test_gradescope_reference_scores_full_marks(graded):
 
 def test_gradescope_wrong_answer_loses_one_point(graded):
     data = _gradescope(graded["failing"])
-    assert data["score"] == 19
+    assert data["score"] == WRONG
     failed = [t for t in data["tests"] if t["status"] == "failed"]
     assert [(t["name"], t["score"], t["max_score"]) for t in failed] == [("ex4: min-kernel-size", 0, 1)]
     assert failed[0]["output"] == next(c.message for c in graded["failing"].checks if c.id == "min-kernel-size")
@@ -194,13 +198,13 @@ def test_gradescope_hidden_checks_are_published_later_and_say_nothing(graded):
 def test_gradescope_unreadable_file_is_one_failing_test_out_of_the_full_total(graded):
     data = _gradescope(graded["not-json"])
     (test,) = data["tests"]
-    assert (test["status"], test["score"], test["max_score"], data["score"]) == ("failed", 0, 20, 0)
+    assert (test["status"], test["score"], test["max_score"], data["score"]) == ("failed", 0, FULL, 0)
     assert "not a notebook" in test["output"]
 
 
 def test_gradescope_dead_kernel_fails_every_check_and_says_why(graded):
     data = _gradescope(graded["dies"])
-    assert data["score"] == 0 and sum(t["max_score"] for t in data["tests"]) == 20
+    assert data["score"] == 0 and sum(t["max_score"] for t in data["tests"]) == FULL
     assert {t["status"] for t in data["tests"] if t["max_score"]} == {"failed"}  # free-text items keep their own status
     assert "the kernel died in cell 1" in data["output"]
 
@@ -239,31 +243,31 @@ def _github(result: GradeResult, tmp_path) -> tuple[dict, list[tuple[str, str, s
 
 def test_github_reference_passes_with_full_points(graded, tmp_path):
     payload, annotations, markdown = _github(graded["passing"], tmp_path)
-    assert payload["status"] == "pass" and payload["max_score"] == 20
+    assert payload["status"] == "pass" and payload["max_score"] == FULL
     assert {t["status"] for t in payload["tests"]} == {"pass"}
     encoded = base64.b64encode(json.dumps(payload).encode()).decode()
-    assert _classroom_total(encoded) == (20, 20)
-    assert annotations == [("notice", "Autograding conv-layer", "Points 20/20")]
-    assert "20/20 points" in markdown and "| min-kernel-size | ex4 | 1/1 | passed |" in markdown
+    assert _classroom_total(encoded) == (FULL, FULL)
+    assert annotations == [("notice", "Autograding conv-layer", f"Points {FULL:g}/{FULL:g}")]
+    assert f"{FULL:g}/{FULL:g} points" in markdown and "| min-kernel-size | ex4 | 1/1 | passed |" in markdown
 
 
 def test_github_wrong_answer_gives_partial_credit(graded, tmp_path):
     payload, annotations, markdown = _github(graded["failing"], tmp_path)
     assert payload["status"] == "fail"
     assert [t["name"] for t in payload["tests"] if t["status"] != "pass"] == ["min-kernel-size"]
-    assert _classroom_total(base64.b64encode(json.dumps(payload).encode()).decode()) == (19, 20)
-    assert annotations[-1] == ("notice", "Autograding conv-layer", "Points 19/20")
+    assert _classroom_total(base64.b64encode(json.dumps(payload).encode()).decode()) == (WRONG, FULL)
+    assert annotations[-1] == ("notice", "Autograding conv-layer", f"Points {WRONG:g}/{FULL:g}")
     assert [(kind, title) for kind, title, _ in annotations[:-1]] == [("error", "min-kernel-size (0/1 points)")]
     assert "| min-kernel-size | ex4 | 0/1 | failed |" in markdown
 
 
 def test_github_not_json_reports_zero_out_of_the_full_total(graded, tmp_path):
     payload, annotations, _ = _github(graded["not-json"], tmp_path)
-    assert payload["status"] == "error" and payload["max_score"] == 20
+    assert payload["status"] == "error" and payload["max_score"] == FULL
     (test,) = payload["tests"]
     assert test["status"] == "error" and "not a notebook" in test["message"]
-    assert _classroom_total(base64.b64encode(json.dumps(payload).encode()).decode()) == (0, 20)
-    assert annotations[0][:2] == ("error", "notebook") and annotations[-1][2] == "Points 0/20"
+    assert _classroom_total(base64.b64encode(json.dumps(payload).encode()).decode()) == (0, FULL)
+    assert annotations[0][:2] == ("error", "notebook") and annotations[-1][2] == f"Points 0/{FULL:g}"
 
 
 def test_github_dead_kernel_is_an_error(graded, tmp_path):
@@ -275,10 +279,10 @@ def test_github_dead_kernel_is_an_error(graded, tmp_path):
 
 def test_github_without_actions_variables_prints_where_the_result_would_go(graded):
     text = github.render(graded["failing"], environ={})
-    assert "::notice title=Autograding conv-layer::Points 19/20" in text.splitlines()
+    assert f"::notice title=Autograding conv-layer::Points {WRONG:g}/{FULL:g}" in text.splitlines()
     assert "GITHUB_OUTPUT is not set" in text and "GITHUB_STEP_SUMMARY is not set" in text
     encoded = next(line for line in text.splitlines() if line.startswith("result="))[len("result=") :]
-    assert _classroom_total(encoded) == (19, 20)
+    assert _classroom_total(encoded) == (WRONG, FULL)
 
 
 def test_github_annotations_escape_newlines_and_colons():
@@ -331,7 +335,7 @@ def test_output_writes_the_report_to_a_file_not_stdout(run_check, tmp_path):
         "failing", "--assignment", "conv-layer", "--format", "gradescope", "--output", str(target), "--exit-zero"
     )
     assert result.exit_code == 0 and result.stdout == ""
-    assert json.loads(target.read_text())["score"] == 19
+    assert json.loads(target.read_text())["score"] == WRONG
 
 
 def test_unusable_file_still_gets_a_gradescope_file_and_one_line_on_stderr(run_check, tmp_path):
@@ -343,7 +347,7 @@ def test_unusable_file_still_gets_a_gradescope_file_and_one_line_on_stderr(run_c
     assert len(result.stderr.strip().splitlines()) == 1 and "not a notebook" in result.stderr
     data = json.loads(target.read_text())
     jsonschema.validate(data, GRADESCOPE_SCHEMA)
-    assert (data["score"], data["tests"][0]["max_score"]) == (0, 20)
+    assert (data["score"], data["tests"][0]["max_score"]) == (0, FULL)
 
 
 def test_internal_error_still_writes_the_file_and_exits_2(run_check, tmp_path):
@@ -365,8 +369,8 @@ def test_report_writes_more_formats_from_the_same_run(run_check, tmp_path):
         "--report",
         f"junit={tmp_path / 'r.xml'}",
     )
-    assert result.exit_code == 1 and "Score: 19/20" in result.stdout
-    assert json.loads((tmp_path / "r.json").read_text())["score"] == 19
+    assert result.exit_code == 1 and f"Score: {WRONG:g}/{FULL:g}" in result.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["score"] == WRONG
     XSD.validate(str(tmp_path / "r.xml"))
 
 
@@ -380,6 +384,6 @@ def test_github_format_in_the_cli_appends_to_the_actions_files(run_check, tmp_pa
     env = {"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
     result = run_check("failing", "--assignment", "conv-layer", "--format", "github", "--exit-zero", env=env)
     assert result.exit_code == 0
-    assert "::notice title=Autograding conv-layer::Points 19/20" in result.stdout.splitlines()
+    assert f"::notice title=Autograding conv-layer::Points {WRONG:g}/{FULL:g}" in result.stdout.splitlines()
     (line,) = out.read_text().splitlines()
-    assert _classroom_total(line[len("result=") :]) == (19, 20)
+    assert _classroom_total(line[len("result=") :]) == (WRONG, FULL)

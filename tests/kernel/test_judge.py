@@ -14,12 +14,14 @@ import time
 
 import psutil
 
+from grader.course import load_course
 from grader.grading import Grader
 from tests.kernel.conftest import TEST_LIMITS
 from tests.kernels import run_cells
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, "examples", "submission.ipynb")
+FULL = load_course().get("conv-layer").max_score  # the example's assignment; the example scores 16 of it
 
 
 def test_a_grader_with_a_warm_parent_never_imports_torch():
@@ -33,7 +35,7 @@ def test_a_grader_with_a_warm_parent_never_imports_torch():
         [sys.executable, "-c", program, EXAMPLE], capture_output=True, text=True, timeout=300, cwd=ROOT
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["16.0", "20.0", "False", "forkserver"]
+    assert proc.stdout.split() == ["16.0", str(FULL), "False", "forkserver"]
 
 
 def _warm_parent(grader: Grader) -> psutil.Process:
@@ -70,7 +72,7 @@ def test_a_judge_that_dies_costs_no_verdict_and_is_replaced(course):
         again = grader.grade(EXAMPLE)  # judged here this once: the judge did not answer
         third = grader.grade(EXAMPLE)  # a new judge
         (replacement,) = _children_once_idle(parent)
-    assert first.score == 16.0 and first.max_score == 20.0
+    assert first.score == 16.0 and first.max_score == FULL
     assert [c.to_dict() for c in again.checks] == [c.to_dict() for c in first.checks]
     assert [c.to_dict() for c in third.checks] == [c.to_dict() for c in first.checks]
     assert replacement.pid != judge.pid

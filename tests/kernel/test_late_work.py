@@ -13,8 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 from nbfactory import variant
 
+from grader.course import load_course
+
 NB = "conv-layer.ipynb"
-WRONG = {"    return d + 1": "    return d"}  # min-kernel-size fails: 19/20
+FULL = load_course().get("conv-layer").max_score  # the reference's score
+WRONG = {"    return d + 1": "    return d"}  # min-kernel-size (1 point) fails: FULL - 1
 DEADLINE = datetime(2024, 3, 1, 23, 59, tzinfo=UTC)
 
 
@@ -29,6 +32,11 @@ def grade(subs, out, *extra) -> subprocess.CompletedProcess:
 def gradebook(out) -> dict[str, dict[str, str]]:
     with open(out / "grades.csv", newline="") as f:
         return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def g(number: float) -> str:
+    """A number as grades.csv writes it."""
+    return f"{round(number, 6):g}"
 
 
 def modified(path: str, when: datetime) -> None:
@@ -48,9 +56,12 @@ def test_a_notebook_two_days_late_loses_20_percent_and_the_policy_stays_until_re
     first = grade(subs, out, *policy)
     rows = gradebook(out)
     late = ("raw", "days_late", "late_penalty", "late_source", "total", "percent")
-    assert [rows["alice"][c] for c in late] == ["20", "0", "0%", "mtime", "20", "100.0"]
-    assert [rows["bob"][c] for c in late] == ["20", "2", "20%", "mtime", "16", "80.0"]
-    assert [rows["carol"][c] for c in late] == ["19", "1", "10%", "csv", "17.1", "85.5"]
+    full, wrong = FULL, FULL - 1
+    assert [rows["alice"][c] for c in late] == [g(full), "0", "0%", "mtime", g(full), "100.0"]
+    assert [rows["bob"][c] for c in late] == [g(full), "2", "20%", "mtime", g(full * 0.8), "80.0"]
+    # carol: one point short, then 10% off that
+    carol = [g(wrong), "1", "10%", "csv", g(wrong * 0.9), f"{100 * wrong * 0.9 / full:.1f}"]
+    assert [rows["carol"][c] for c in late] == carol
     warnings = [line for line in first.stderr.splitlines() if "late work" in line]
     assert len(warnings) == 1 and warnings[0] == (
         "grader: warning: late work: 2 submission times are only the notebook file's time "
@@ -65,4 +76,4 @@ def test_a_notebook_two_days_late_loses_20_percent_and_the_policy_stays_until_re
     grade(subs, out, "--no-late-policy")
     rows = gradebook(out)
     assert "raw" not in rows["bob"] and not (out / "late-policy.json").exists()
-    assert [rows[s]["total"] for s in ("alice", "bob", "carol")] == ["20", "20", "19"]
+    assert [rows[s]["total"] for s in ("alice", "bob", "carol")] == [g(FULL), g(FULL), g(FULL - 1)]

@@ -110,13 +110,16 @@ def test_html_shows_the_score_with_the_manual_points_and_every_check(batch, rubr
     points = {c.id: c.points for c in rubric.checks}
     public = next(c.id for c in rubric.checks if not c.hidden)
     automatic = rubric.max_score - points[public] - points[hidden_ids[0]] - points[hidden_ids[1]]
-    full = rubric.max_score + 8
+    manual_max = sum(m.points for m in rubric.manual)  # 2 points per item
+    full = rubric.max_score + manual_max
     assert f"Score: {automatic + 1.5:g}/{full:g} ({100 * (automatic + 1.5) / full:.1f}%)" in text
     assert f"automatic checks {automatic:g}/{rubric.max_score:g}" in text
-    assert "free-text answers 1.5/8 (1 of 4 marked)" in text
+    assert f"free-text answers 1.5/{manual_max:g} (1 of {len(rubric.manual)} marked)" in text
     for check in rubric.checks:
         assert check.id in text
-    assert "1.5/2" in text and text.count("not marked yet") == 3 and "Comment without points" in text
+    assert (
+        "1.5/2" in text and text.count("not marked yet") == len(rubric.manual) - 1 and "Comment without points" in text
+    )
 
 
 def test_hidden_checks_show_name_points_and_pass_fail_but_never_their_message(batch, rubric, hidden_ids):
@@ -203,7 +206,8 @@ def test_feedback_command_writes_html_only_when_asked(tmp_path, rubrics):
     assert run.exit_code == 0, run.output
     assert os.listdir(tmp_path / "feedback") == ["zoe.html"]
     assert "wrote 1 feedback file(s) for 1 student(s)" in run.stdout
-    assert "Score: 20/20 (100.0%)" in (tmp_path / "feedback" / "zoe.html").read_text(encoding="utf-8")
+    full = f"{rubric.max_score:g}"
+    assert f"Score: {full}/{full} (100.0%)" in (tmp_path / "feedback" / "zoe.html").read_text(encoding="utf-8")
 
 
 def test_feedback_command_on_a_folder_that_is_not_a_batch_exits_2(tmp_path):

@@ -37,14 +37,24 @@ NOTEBOOK = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 
 @pytest.fixture(scope="module")
 def rubric(rubrics):
-    return rubrics["conv-layer"]  # 20 points of checks; its free-text items are worth 0
+    return rubrics["conv-layer"]  # its checks' points (rubric.max_score); its free-text items are worth 0
 
 
 @pytest.fixture(scope="module")
 def scored(rubric):
-    """conv-layer with each of its four free-text items worth 2 points (max 28)."""
+    """conv-layer with each of its free-text items worth 2 points (max: the checks' points + 2 per item)."""
     manual = [m.model_copy(update={"points": 2.0}) for m in rubric.manual]
     return dataclasses.replace(rubric, manual=manual)
+
+
+def g(number: float) -> str:
+    """A number as the gradebook and the feedback write it."""
+    return f"{round(number, 6):g}"
+
+
+def worth(rubric) -> float:
+    """What the gradebook's `max` holds: the checks' points and the free-text items' points."""
+    return rubric.max_score + sum(m.points for m in rubric.manual)
 
 
 def result(rubric, wrong: set[str] = frozenset()) -> GradeResult:
@@ -97,21 +107,24 @@ def test_late_columns_show_raw_days_penalty_and_source_and_the_total_is_after_th
     text = gradebook.render_csv(rubric, records, late=rules(times_file=str(times)))
     assert text.splitlines()[0].endswith(",raw,days_late,late_penalty,late_source,total,max,percent,status")
     got = rows(text)
-    assert late_columns(got["alice"]) == ("20", "0", "0%", "mtime", "20", "20", "100.0")
-    assert late_columns(got["bob"]) == ("20", "2", "20%", "mtime", "16", "20", "80.0")
-    carol_total = f"{(rubric.max_score - rubric.checks[0].points) * 0.7:g}"
+    full = rubric.max_score
+    assert late_columns(got["alice"]) == (g(full), "0", "0%", "mtime", g(full), g(full), "100.0")
+    assert late_columns(got["bob"]) == (g(full), "2", "20%", "mtime", g(full * 0.8), g(full), "80.0")
+    carol_total = g((rubric.max_score - rubric.checks[0].points) * 0.7)
     assert late_columns(got["carol"])[:5] == (first_points, "3", "30%", "csv", carol_total)
     assert got["carol"][first] == "0"
-    assert late_columns(got["xuerin_LATE_98765_4321_conv-layer"]) == ("20", "1", "10%", "canvas", "18", "20", "90.0")
-    assert late_columns(got["eve"]) == ("20", "0", "0%", "unknown", "20", "20", "100.0")
-    assert late_columns(got["fay"]) == ("20", "1", "10%", "csv", "18", "20", "90.0")
+    canvas = late_columns(got["xuerin_LATE_98765_4321_conv-layer"])
+    assert canvas == (g(full), "1", "10%", "canvas", g(full * 0.9), g(full), "90.0")
+    assert late_columns(got["eve"]) == (g(full), "0", "0%", "unknown", g(full), g(full), "100.0")
+    assert late_columns(got["fay"]) == (g(full), "1", "10%", "csv", g(full * 0.9), g(full), "90.0")
 
 
 def test_the_cap_and_the_grace_period_apply(rubric):
     records = [record(rubric, "gil", late_by=10 * 60), record(rubric, "hal", late_by=9 * DAY)]
     got = rows(gradebook.render_csv(rubric, records, late=rules(penalty="15%/day", cap="50%", grace="15m")))
-    assert late_columns(got["gil"]) == ("20", "0", "0%", "mtime", "20", "20", "100.0")
-    assert late_columns(got["hal"]) == ("20", "9", "50%", "mtime", "10", "20", "50.0")
+    full = rubric.max_score
+    assert late_columns(got["gil"]) == (g(full), "0", "0%", "mtime", g(full), g(full), "100.0")
+    assert late_columns(got["hal"]) == (g(full), "9", "50%", "mtime", g(full * 0.5), g(full), "50.0")
 
 
 def test_the_penalty_takes_its_share_of_the_checks_and_the_free_text_marks_together(scored, tmp_path):
@@ -122,13 +135,22 @@ def test_the_penalty_takes_its_share_of_the_checks_and_the_free_text_marks_toget
     text = gradebook.render_csv(scored, [record(scored, "ivy", late_by=HOUR)], marks, rules())
     row = rows(text)["ivy"]
     assert row[f"manual:{scored.manual[0].id}"] == "1.5"
-    assert late_columns(row) == ("21.5", "1", "10%", "mtime", "19.35", "28", "69.1")  # 21.5 × 0.9; 19.35/28
+    raw, late = scored.max_score + 1.5, (scored.max_score + 1.5) * 0.9  # the checks and the mark, × 0.9
+    assert late_columns(row) == (
+        g(raw),
+        "1",
+        "10%",
+        "mtime",
+        g(late),
+        g(worth(scored)),
+        f"{100 * late / worth(scored):.1f}",
+    )
 
 
 def test_without_a_policy_the_gradebook_has_no_late_columns(rubric):
     text = gradebook.render_csv(rubric, [record(rubric, "bob", late_by=5 * DAY)])
     assert "raw" not in text.splitlines()[0].split(",")
-    assert rows(text)["bob"]["total"] == "20"
+    assert rows(text)["bob"]["total"] == g(rubric.max_score)
 
 
 def test_gradescope_times_count_and_the_lms_export_reads_the_total_after_the_penalty(rubric, tmp_path):
@@ -136,7 +158,7 @@ def test_gradescope_times_count_and_the_lms_export_reads_the_total_after_the_pen
     (tmp_path / "grades.csv").write_text(gradebook.render_csv(rubric, [record(rubric, "submission_7")], late=kept))
     assert rows((tmp_path / "grades.csv").read_text())["submission_7"]["late_source"] == "gradescope"
     [row] = read_gradebook(str(tmp_path))
-    assert (row.student, row.total, row.max) == ("submission_7", 16.0, 20.0)
+    assert (row.student, row.total, row.max) == ("submission_7", round(rubric.max_score * 0.8, 6), rubric.max_score)
 
 
 # ----------------------------------------------------------------------------- late-policy.json
@@ -180,8 +202,10 @@ def test_a_mark_given_after_grading_rewrites_the_gradebook_with_the_same_late_co
     batch = GradedBatch.open(str(out), scored)
     batch.set_mark("ivy", scored.manual[0].id, 1.5, "late, but good")
     got = rows((out / "grades.csv").read_text())
-    assert late_columns(got["ivy"]) == ("21.5", "1", "10%", "mtime", "19.35", "28", "69.1")
-    assert late_columns(got["jon"]) == ("20", "0", "0%", "mtime", "20", "28", "71.4")
+    full, most = scored.max_score, worth(scored)
+    raw, late = full + 1.5, (full + 1.5) * 0.9
+    assert late_columns(got["ivy"]) == (g(raw), "1", "10%", "mtime", g(late), g(most), f"{100 * late / most:.1f}")
+    assert late_columns(got["jon"]) == (g(full), "0", "0%", "mtime", g(full), g(most), f"{100 * full / most:.1f}")
 
 
 def test_feedback_shows_the_score_the_gradebook_has_and_why_it_is_lower(scored, tmp_path):
@@ -195,9 +219,10 @@ def test_feedback_shows_the_score_the_gradebook_has_and_why_it_is_lower(scored, 
     gradebook_row = rows((out / "grades.csv").read_text())["ivy"]
     ivy = render_markdown(batch, "ivy")
     assert f"Score: {gradebook_row['total']}/{gradebook_row['max']} ({gradebook_row['percent']}%)" in ivy
-    assert "late 2 days: 20% off 21.5" in ivy
+    assert f"late 2 days: 20% off {g(scored.max_score + 1.5)}" in ivy
     jon = render_markdown(batch, "jon")
-    assert "Score: 20/28 (71.4%)" in jon and "% off" not in jon
+    full, most = scored.max_score, worth(scored)
+    assert f"Score: {g(full)}/{g(most)} ({100 * full / most:.1f}%)" in jon and "% off" not in jon
 
 
 def test_a_damaged_policy_stops_a_mark_before_anything_is_written(scored, tmp_path):
@@ -247,7 +272,7 @@ def test_the_notebooks_time_is_recorded_but_a_new_time_alone_regrades_nothing(ru
         return json.loads((out / "results" / f"{student}.json").read_text())
 
     assert stored("kim")["submission"]["mtime"] == DEADLINE.timestamp() + 2 * DAY
-    assert rows((out / "grades.csv").read_text())["ann"]["total"] == "16"
+    assert rows((out / "grades.csv").read_text())["ann"]["total"] == g(rubric.max_score * 0.8)  # 2 days: 20% off
     os.utime(subs / "ann.ipynb", (DEADLINE.timestamp() - DAY,) * 2)  # touched back: earlier
     os.utime(subs / "kim" / "conv-layer.ipynb", (DEADLINE.timestamp() + 9 * DAY,) * 2)  # downloaded again: later
     again = FullMarks(rubric)
@@ -257,7 +282,7 @@ def test_the_notebooks_time_is_recorded_but_a_new_time_alone_regrades_nothing(ru
     assert stored("kim")["submission"]["mtime"] == DEADLINE.timestamp() + 2 * DAY
     assert record_from_json("ann", stored("ann")).mtime == DEADLINE.timestamp() - DAY
     got = rows((out / "grades.csv").read_text())
-    assert (got["ann"]["total"], got["kim"]["total"]) == ("20", "16")
+    assert (got["ann"]["total"], got["kim"]["total"]) == (g(rubric.max_score), g(rubric.max_score * 0.8))
 
 
 def test_a_canvas_resubmission_is_the_same_student_for_resume_marks_and_the_late_flag(scored, tmp_path, no_plots):
@@ -278,7 +303,7 @@ def test_a_canvas_resubmission_is_the_same_student_for_resume_marks_and_the_late
     assert stored["marks"] == {scored.manual[0].id: {"points": 2.0, "comment": "kept"}}
     row = rows((out / "grades.csv").read_text())["xuerin_98765"]
     assert row[f"manual:{scored.manual[0].id}"] == "2" and row["late_source"] == "canvas"
-    assert late_columns(row)[:4] == ("22", "1", "10%", "canvas")  # the LATE flag of the file graded
+    assert late_columns(row)[:4] == (g(scored.max_score + 2), "1", "10%", "canvas")  # the LATE flag of the file graded
     unchanged = FullMarks(scored)
     run(subs, out, scored, unchanged)
     assert unchanged.graded == []  # resumed: the same id finds its result

@@ -2,8 +2,9 @@
 spreadsheet round trip (`grader manual export|import`) and the review page's server.
 
 The batch folders are built from GradeResult objects written as `grader grade` writes them,
-for the course's "conv-layer" (four [[manual]] items). The course gives those items 0 points,
-so a copy of the course whose items are worth 2 points each is used wherever points are given.
+for the course's "conv-layer" (its [[manual]] items, however many the rubric has). The course
+gives those items 0 points, so a copy of the course whose items are worth 2 points each is used
+wherever points are given.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ ITEM_POINTS = 2.0
 
 def scored_course(root) -> str:
     """A copy of the course whose [[manual]] items in conv-layer are worth ITEM_POINTS each."""
-    source = load_course().root
+    original = load_course()
+    source = original.root
     for folder in ("rubrics", "reference"):
         shutil.copytree(os.path.join(source, folder), os.path.join(root, folder))
     if os.path.exists(os.path.join(source, "course.toml")):
@@ -44,7 +46,7 @@ def scored_course(root) -> str:
     with open(path, encoding="utf-8") as f:
         text = f.read()
     text, count = re.subn(r"(\[\[manual\]\]\n(?:[a-z]+ = .*\n)*)", rf"\1points = {ITEM_POINTS:g}\n", text)
-    assert count == 4
+    assert count == len(original.get("conv-layer").manual)  # every item, whatever their number
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return str(root)
@@ -234,7 +236,7 @@ def test_the_gradebook_has_a_column_per_item_and_totals_that_include_the_marks(b
         header = next(csv.reader(f))
     manual_columns = [column for m in rubric.manual for column in (f"manual:{m.id}", f"manual:{m.id}:comment")]
     assert header == ["student", *(c.id for c in rubric.checks), *manual_columns, "total", "max", "percent", "status"]
-    full = rubric.max_score + 4 * ITEM_POINTS
+    full = rubric.max_score + len(rubric.manual) * ITEM_POINTS
     first = rubric.checks[0]
     assert rows["alice"]["manual:ex1-observations"] == "1.5" and rows["alice"]["manual:ex3-form"] == ""
     assert (rows["alice"]["total"], rows["alice"]["max"]) == (f"{rubric.max_score + 1.5:g}", f"{full:g}")
@@ -316,7 +318,7 @@ def test_export_writes_one_csv_per_item_with_every_answer_and_mark(batch, out, r
         "points": "1",
         "comment": "good",
     }
-    assert rows[1]["answer"] == HOSTILE and rows[2]["answer"] == "" and len(paths) == 4
+    assert rows[1]["answer"] == HOSTILE and rows[2]["answer"] == "" and len(paths) == len(rubric.manual)
     assert (out / "manual" / "ex1-observations.csv").read_bytes().startswith(b"\xef\xbb\xbfstudent,")  # Excel: UTF-8
 
 
@@ -396,11 +398,11 @@ def grader_cli(*args: str, env: dict[str, str]):
     return CliRunner().invoke(cli.main, list(args), prog_name="grader", env=env)
 
 
-def test_manual_export_and_import_commands_round_trip(out, course_root):
+def test_manual_export_and_import_commands_round_trip(out, course_root, rubric):
     env = {"D2L_GRADER_COURSE": course_root}
     result = grader_cli("manual", "export", str(out), env=env)
     assert result.exit_code == 0, result.output
-    assert result.stdout.count("wrote ") == 4
+    assert result.stdout.count("wrote ") == len(rubric.manual)  # a file per item
     path = out / "manual" / "ex1-observations.csv"
     rows = read_rows(path)
     rows[1].update(points="1.5", comment="Good")
@@ -498,7 +500,10 @@ def test_a_posted_mark_is_saved_and_the_reply_has_the_new_total(server, batch, o
     response, data = post_mark(server, {"student": "bob", "item": "ex1-observations", "points": "1.5", "comment": "ok"})
     assert response.status == 200, data
     reply = json.loads(data)
-    assert reply["mark"] == {"points": 1.5, "comment": "ok"} and reply["max"] == batch.rubric.max_score + 8
+    assert (
+        reply["mark"] == {"points": 1.5, "comment": "ok"}
+        and reply["max"] == batch.rubric.max_score + len(batch.rubric.manual) * ITEM_POINTS
+    )
     assert read_marks(str(out)).get("bob", "ex1-observations").points == 1.5
     _, state = request(server, "GET", f"/{server.token}/state")
     assert json.loads(state)["marks"]["bob"]["ex1-observations"] == {"points": 1.5, "comment": "ok"}
@@ -567,7 +572,7 @@ def test_gradebook_render_keeps_working_without_marks(rubric, batch):
 
     rows = list(csv.DictReader(io.StringIO(book.render_csv(rubric, batch.records.values()))))
     assert [r["manual:ex1-observations"] for r in rows] == ["", "", ""]
-    assert {r["max"] for r in rows} == {f"{rubric.max_score + 4 * ITEM_POINTS:g}"}
+    assert {r["max"] for r in rows} == {f"{rubric.max_score + len(rubric.manual) * ITEM_POINTS:g}"}
 
 
 def test_an_unreadable_result_is_named_rather_than_left_out_of_the_gradebook(out, rubric):

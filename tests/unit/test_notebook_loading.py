@@ -192,7 +192,7 @@ def test_json_shape_stops_early():
 
 
 # ----------------------------------------------------------------------------- the command line
-def test_check_refuses_a_deep_notebook_in_one_line_with_exit_2(tmp_path):
+def test_check_refuses_a_deep_notebook_in_one_line_with_exit_2(tmp_path, rubrics):
     deep = "[" * 200_000 + "]" * 200_000
     text = json.dumps(_notebook([_cell(0)], d2l_grader={"assignment": "conv-layer"}))
     path = _write(tmp_path, text.replace('"metadata": {}', f'"metadata": {{"x": {deep}}}', 1))
@@ -206,7 +206,8 @@ def test_check_refuses_a_deep_notebook_in_one_line_with_exit_2(tmp_path):
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "nested more than 100 levels deep" in lines[0] and "Traceback" not in proc.stderr
-    assert json.loads(proc.stdout)["max_score"] == 20  # the assignment's points, all lost, nothing else
+    # the assignment's points, all lost, nothing else
+    assert json.loads(proc.stdout)["max_score"] == rubrics["conv-layer"].max_score
 
 
 def test_nbformat_writes_what_load_reads(tmp_path):
