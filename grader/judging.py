@@ -181,7 +181,7 @@ def _inputs(planned: PlannedCheck, case: PlannedCase) -> str:
     form (numpy's summarised printing), names of the student's own values as such. Empty for
     hidden checks, for checks that call nothing, and where the label already shows them."""
     spec = planned.spec
-    if spec.hidden or not spec.call or not case.args or _simple(case.args):
+    if spec.hidden or not spec.call or not planned.kind.call_args or not case.args or _simple(case.args):
         return ""
     shown = ", ".join(_show(a) for a in case.args)
     return f"called as {spec.call}({shown})"[:1500]
@@ -230,7 +230,7 @@ def _label(planned: PlannedCheck, case: PlannedCase) -> str:
     """How a message names what was checked: `min_kernel_size(3)` when the call is short
     and public, otherwise the name (with the case number when there are several)."""
     spec = planned.spec
-    if spec.call and not spec.hidden and _simple(case.args):
+    if spec.call and planned.kind.call_args and not spec.hidden and _simple(case.args):
         return f"{spec.call}({', '.join(repr(a) for a in case.args)})"
     return spec.target if len(planned.cases) == 1 else f"{spec.target} (case {case.number + 1})"
 

@@ -14,8 +14,6 @@ and multiply-accumulates (MACs) per layer, counted in the grader on the meta dev
 
 from functools import cache
 
-import torch
-import torch.nn.functional as F
 from torch import nn
 
 from grader.content import describe_network
@@ -199,20 +197,3 @@ def imagenet_classes(name, shape):
 
 def imagenet_input_and_classes(name, shape):
     return (3, 1000)
-
-
-# ------------------------------------------------------------------ exercise 2.2: one batch
-def synthetic_batch(prototypes, noise):
-    """The images and labels the probe `train_briefly` fits (the same construction, here in the
-    grader): image k shows prototype k % classes, upsampled 4x (nearest) from 7x7 to 28x28,
-    plus noise. `prototypes` is (classes, 1, 7, 7), `noise` (n, 1, 28, 28)."""
-    prototypes = torch.as_tensor(prototypes)
-    noise = torch.as_tensor(noise)
-    images = prototypes.repeat_interleave(4, dim=2).repeat_interleave(4, dim=3)
-    y = torch.arange(noise.shape[0]) % prototypes.shape[0]
-    return images[y] + noise, y
-
-
-def cross_entropy(logits, y):
-    """Mean cross-entropy of (n, classes) logits against labels, in float64."""
-    return F.cross_entropy(torch.as_tensor(logits, dtype=torch.float64), torch.as_tensor(y, dtype=torch.int64)).item()

@@ -105,50 +105,6 @@ def differs_from_book(value, ctx):
         )
 
 
-def fits_synthetic_batch(value, ctx):
-    """After the probe's fixed training budget the loss is low: below `max_final` and below
-    `ratio` times the loss before training.
-
-    The losses are computed here, from the network's outputs (logits) on the training images
-    and the labels the grader knows, with the grader's own cross-entropy: a notebook that
-    replaces the loss in its kernel changes nothing. The images the probe trained on must be
-    the grader's (rebuilt here from the same prototypes and noise)."""
-    name = _net_name(ctx)
-    _, steps, _, prototypes, noise = ctx.args
-    images, labels = ctx.reference.synthetic_batch(torch.from_numpy(prototypes), torch.from_numpy(noise))
-    n, classes = len(labels), prototypes.shape[0]
-    if not isinstance(value, dict) or not {"images", "initial", "final"} <= set(value):
-        raise CheckFailed(f"{name}: training produced nothing usable")
-    got_images = value["images"]
-    if (
-        not isinstance(got_images, np.ndarray)
-        or got_images.shape != tuple(images.shape)
-        or not np.allclose(got_images, images.numpy(), rtol=0, atol=1e-6)
-    ):
-        raise CheckFailed(f"{name}: the network was not trained on the grader's images (the kernel changed them)")
-    losses = []
-    for key in ("initial", "final"):
-        logits = value[key]
-        # (n, k) with k >= classes: cross-entropy is defined (the output's width is another check's job)
-        if (
-            not isinstance(logits, np.ndarray)
-            or logits.ndim != 2
-            or logits.shape[0] != n
-            or logits.shape[1] < classes
-            or logits.dtype.kind not in "fiu"
-        ):
-            got = _shape_text(logits.shape) if isinstance(logits, np.ndarray) else type(logits).__name__
-            raise CheckFailed(f"{name}: on a batch of {n} images the output is {got}, expected ({n}, {classes})")
-        losses.append(ctx.reference.cross_entropy(logits, labels))
-    initial, final = losses
-    ratio, max_final = float(ctx.options["ratio"]), float(ctx.options["max_final"])
-    if not math.isfinite(final) or final > max_final or final > ratio * initial:
-        raise CheckFailed(
-            f"{name}: after {steps} Adam steps on a synthetic batch the loss went from {initial:.4g} to "
-            f"{final:.4g}; expected below {max_final:g} and below {ratio:g} x the initial loss"
-        )
-
-
 # ------------------------------------------------------------------ exercise 3
 def _train_result(value):
     if not isinstance(value, dict) or "returned" not in value or "final" not in value:

@@ -9,14 +9,14 @@ How the rules of the game shape them:
 
 * The data, and every weight a check's expected values depend on, come from the grader as
   probe arguments (the rubric's seeded inputs). Probes build their own objects (the tiny net
-  handed to `train`, the LeNet handed to `get_activations`, the loss and optimiser of
-  `train_briefly`) from the library as it was before any student cell ran
-  (`ctx.original`), so a notebook that rebinds `nn.CrossEntropyLoss` or `torch.optim.Adam`
-  does not change them. That is defence in depth only: code in the kernel can reach anything
+  handed to `train`, the LeNet handed to `get_activations`) from the library as it was before
+  any student cell ran (`ctx.library`), so a notebook that rebinds `nn.Conv2d` or
+  `nn.CrossEntropyLoss` does not change them. That is defence in depth only: code in the kernel can reach anything
   in its own process, which is why the grader verifies what comes back.
 * A probe hands the student's function its objects, then reports what it sees afterwards
-  (parameters after `train`, parameters before and after `get_activations`, the images it
-  trained on); the grader checks those against its own inputs.
+  (parameters after `train`, parameters before and after `get_activations`); the grader
+  checks those against its own inputs. (Exercise 2's training is a `fit` check: the engine's
+  own probe, grader/fit_probe.py.)
 * Keep every probe fast: each call has a time limit of a few seconds. The harness seeds
   torch, numpy and random before each probe call, so everything below is repeatable.
 """
@@ -104,49 +104,6 @@ def output_shape(ctx, name, n):
         ctx.library("torch.nn.Module").eval(net)
         out = net(ctx.library("torch.randn")(n, 1, 28, 28))
     return list(out.shape) if isinstance(out, ctx.library("torch.Tensor")) else type(out).__name__
-
-
-def synthetic_images(ctx, prototypes, noise):
-    """n images of blocky class prototypes plus noise, labels 0..classes-1 in turn:
-    prototypes (classes, 1, 7, 7) are upsampled 4x (nearest) to 28x28. The same
-    construction as reference/lenet.py's `synthetic_batch`, from the grader's tensors."""
-    repeat, arange = ctx.library("torch.repeat_interleave"), ctx.library("torch.arange")
-    index_select, add = ctx.library("torch.index_select"), ctx.library("torch.add")
-    remainder = ctx.library("torch.remainder")
-    images = repeat(repeat(prototypes, 4, dim=2), 4, dim=3)
-    y = remainder(arange(noise.shape[0]), prototypes.shape[0])
-    return add(index_select(images, 0, y), noise), y
-
-
-def train_briefly(ctx, name, steps, lr, prototypes, noise):
-    """Re-initialise a copy of the net (PyTorch default init), then fit one synthetic batch
-    with Adam on the mean cross-entropy.
-
-    Returns the images it trained on and the network's outputs (logits) on them before and
-    after training, both in evaluation mode: the grader computes the losses itself, with
-    labels it knows, and checks that the images are the ones it sent."""
-    net = _copy(ctx, _module(ctx, name))
-    module_class = ctx.library("torch.nn.Module")
-    for m in module_class.modules(net):
-        if hasattr(m, "reset_parameters") and callable(m.reset_parameters):
-            m.reset_parameters()
-    X, y = synthetic_images(ctx, prototypes, noise)
-    cross_entropy = ctx.library("torch.nn.functional.cross_entropy")
-    no_grad = ctx.library("torch.no_grad")
-    with no_grad():
-        module_class.eval(net)
-        initial = net(X)
-    optimizer = ctx.library("torch.optim.Adam")(module_class.parameters(net), lr=lr)
-    module_class.train(net)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        batch_loss = cross_entropy(net(X), y)
-        batch_loss.backward()
-        optimizer.step()
-    with no_grad():
-        module_class.eval(net)
-        final = net(X)
-    return {"images": X, "initial": initial, "final": final, "steps": steps}
 
 
 def tiny_net(ctx):

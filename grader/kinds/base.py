@@ -167,6 +167,9 @@ class CheckKind:
     # its fetches depend on their arguments only (no randomness): checks asking the same question
     # share one fetch, so the kernel answers it once
     shares_fetches: ClassVar[bool] = False
+    # the cases' args are the arguments the student's `call` gets (a failed public check shows
+    # them, so the student can rerun the call); False where they are the kind's own inputs
+    call_args: ClassVar[bool] = True
 
     def fetch(self, check: Any) -> tuple[str, str, list[Any]]:
         """What the kernel is asked for each case: (fetch kind, target, arguments put before

@@ -12,6 +12,9 @@ from torch import nn
 
 from grader.compare import CheckFailed
 from grader.content import PropertyContext, describe_network
+from grader.fit import synthetic_batch
+from grader.kinds.base import JudgeContext
+from grader.planning import plan
 
 # structure measurement counts under a dispatch mode (the compiler stack, once per process)
 pytestmark = pytest.mark.xdist_group("course-content")
@@ -154,38 +157,43 @@ def test_lenet_with_sigmoid_left_is_named(alex, alex_checks):
         alex_checks.relu_and_dropout(describe_network(half_done, [2, 1, 28, 28]), ctx(alex))
 
 
-def _training_value(alex, logits_fn, n=32):
-    gen = torch.Generator().manual_seed(0)
-    prototypes, noise = torch.randn(10, 1, 7, 7, generator=gen), 0.3 * torch.randn(n, 1, 28, 28, generator=gen)
-    images, labels = alex.synthetic_batch(prototypes, noise)
-    value = {"images": images.numpy(), "initial": logits_fn(labels, 0.0), "final": logits_fn(labels, 1.0), "steps": 40}
-    return value, ["alexnet28", 40, 1e-3, prototypes.numpy(), noise.numpy()]
+@pytest.fixture(scope="module")
+def trains(rubrics):
+    """The alexnet28 fit check, planned (its batch is the grader's own inputs)."""
+    return next(p for p in plan(rubrics["alexnet"]).checks if p.spec.id == "alexnet28-trains")
 
 
-def test_a_fitted_batch_passes_and_a_final_softmax_is_named(alex, alex_checks):
-    options = {"ratio": 0.5, "max_final": 1.15}
+def _training_value(trains, logits_fn):
+    images, labels = synthetic_batch(*trains.cases[0].args)
+    return {"images": images, "initial": logits_fn(labels, 0.0), "final": logits_fn(labels, 1.0)}
 
+
+def _fit(trains, alex, value):
+    trains.kind.judge(
+        trains.spec, trains.cases[0], value, JudgeContext("alexnet28", alex, None, {}, np.random.default_rng(0))
+    )
+
+
+def test_a_fitted_batch_passes_and_a_final_softmax_is_named(alex, trains):
     def logits(labels, trained):
-        return (8.0 * trained * np.eye(10)[labels.numpy()]).astype(np.float32)
+        return (8.0 * trained * np.eye(10)[labels]).astype(np.float32)
 
-    value, args = _training_value(alex, logits)
-    alex_checks.fits_synthetic_batch(value, ctx(alex, options, args))
+    _fit(trains, alex, _training_value(trains, logits))
 
     def probabilities(labels, trained):
         scores = torch.from_numpy(logits(labels, trained))
         return torch.softmax(scores, dim=1).numpy()
 
-    value, args = _training_value(alex, probabilities)
     with pytest.raises(CheckFailed, match="it ends with a softmax") as failure:
-        alex_checks.fits_synthetic_batch(value, ctx(alex, options, args))
+        _fit(trains, alex, _training_value(trains, probabilities))
     assert "below 1.15" in str(failure.value)
 
 
-def test_training_on_other_images_is_refused(alex, alex_checks):
-    value, args = _training_value(alex, lambda labels, trained: np.zeros((32, 10), np.float32))
+def test_training_on_other_images_is_refused(alex, trains):
+    value = _training_value(trains, lambda labels, trained: np.zeros((32, 10), np.float32))
     value["images"] = value["images"] + 1
     with pytest.raises(CheckFailed, match="not trained on the grader's images"):
-        alex_checks.fits_synthetic_batch(value, ctx(alex, {"ratio": 0.5, "max_final": 1.15}, args))
+        _fit(trains, alex, value)
 
 
 # ----------------------------------------------------------------------------- vgg's properties

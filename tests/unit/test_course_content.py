@@ -632,20 +632,40 @@ def improved():
     )  # fmt: skip
 
 
+def fit_run(lenet, namespace):
+    """The fit check's kernel side on its planned inputs, as the harness would run it; the decoded value."""
+    from grader.fit_probe import fit_batch_probe
+
+    fetch = lenet.planned["improved-trains"].cases[0].fetch
+    args = [torch.from_numpy(np.array(a)) if isinstance(a, np.ndarray) else a for a in fetch.args]
+    torch.manual_seed(0)
+    harness._new_run()
+    return plaindata.decode(harness._encode(fit_batch_probe(ProbeContext(namespace), *args)))
+
+
+def fit_judge(lenet, value):
+    """The fit kind's verdict on `value` (raises CheckFailed when it fails)."""
+    planned = lenet.planned["improved-trains"]
+    ctx = JudgeContext("improved_lenet", lenet.reference, lenet.checks, {}, np.random.default_rng(0))
+    planned.kind.judge(planned.spec, planned.cases[0], value, ctx)
+
+
 def test_the_loss_of_a_trained_copy_is_computed_in_the_grader(lenet):
-    assert lenet.verdict("improved-trains", {"improved_lenet": improved()}) == "passed"
-    value = lenet.probe("improved-trains", {"improved_lenet": improved()})
+    fit_judge(lenet, fit_run(lenet, {"improved_lenet": improved()}))
+    value = fit_run(lenet, {"improved_lenet": improved()})
     value["final"] = np.zeros_like(value["final"])  # claims nothing: the loss is ln 10
     with pytest.raises(CheckFailed, match=r"the loss went from .* to 2\.303"):
-        lenet.judge("improved-trains", value)
-    value = lenet.probe("improved-trains", {"improved_lenet": improved()})
+        fit_judge(lenet, value)
+    value = fit_run(lenet, {"improved_lenet": improved()})
     value["images"] = value["images"] * 0
     with pytest.raises(CheckFailed, match="not trained on the grader's images"):
-        lenet.judge("improved-trains", value)
+        fit_judge(lenet, value)
 
 
-def test_the_reference_builds_the_probes_batch(lenet):
-    prototypes, noise = lenet.args("improved-trains")[3:]
-    X, y = lenet.reference.synthetic_batch(torch.from_numpy(prototypes), torch.from_numpy(noise))
+def test_the_engine_builds_the_fit_checks_batch(lenet):
+    from grader.fit import cross_entropy, synthetic_batch
+
+    prototypes, noise = lenet.args("improved-trains")
+    X, y = synthetic_batch(prototypes, noise)
     assert X.shape == (32, 1, 28, 28) and y.tolist() == [i % 10 for i in range(32)]
-    assert math.isclose(lenet.reference.cross_entropy(torch.zeros(32, 10), y), math.log(10))
+    assert math.isclose(cross_entropy(np.zeros((32, 10)), y), math.log(10))

@@ -204,8 +204,9 @@ def test_unknown_key_in_a_check_of_each_kind(conv, kind):
 
 
 # the kinds conv-layer does not use: tests/unit/test_network_kinds.py
-# (test_rubric_mistakes_in_the_new_kinds_are_reported) has their unknown-key cases
-TESTED_ELSEWHERE = {"structure", "gradient"}
+# (test_rubric_mistakes_in_the_new_kinds_are_reported) and tests/unit/test_fit_kind.py
+# (test_rubric_mistakes_are_reported) have their unknown-key cases
+TESTED_ELSEWHERE = {"structure", "gradient", "fit"}
 
 
 def test_every_kind_has_an_unknown_key_test():
