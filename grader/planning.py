@@ -138,7 +138,8 @@ def plan(rubric: Rubric, salt: str = "", base: Plan | None = None) -> Plan:
                 by_name[name] = new_fetch(f"n.{name}", "name", name, None, 0)
             students[name] = by_name[name]
         planned.append(PlannedCheck(check, kind, cases, students))
-    return Plan(rubric, planned, list(dict.fromkeys(fetches)), probes=probes_source(rubric))
+    probes = base.probes if base is not None else probes_source(rubric)  # a salted plan: the same rubric
+    return Plan(rubric, planned, list(dict.fromkeys(fetches)), probes=probes)
 
 
 def probes_source(rubric: Rubric) -> str:

@@ -460,3 +460,15 @@ def test_lazy_layers_as_d2l_v1_writes_them_are_measured_as_what_they_become():
     net = describe_network(namespace["alexnet"], [1, 1, 224, 224])
     assert (net.parameters, net.macs) == (46_764_746, 938_146_176)
     assert net.types()[0] == "Conv2d" and net.count("Linear") == 3
+
+
+def test_a_salted_plan_ships_the_same_kernel_code_without_reading_it_again(rubrics, monkeypatch):
+    """Each submission of a rubric with random hidden inputs gets a plan of its own, built on the
+    rubric's unsalted one: the probes and kinds' kernel code are the base plan's, not re-read."""
+    from grader import planning
+
+    lenet = rubrics["lenet"]
+    base = plan(lenet)
+    monkeypatch.setattr(planning, "probes_source", lambda rubric: pytest.fail("read again"))
+    assert plan(lenet, "a submission's hash", base).probes == base.probes
+    assert "def fit_batch_probe" in base.probes and "def describe_network_probe" in base.probes
