@@ -462,12 +462,13 @@ def test_lazy_layers_as_d2l_v1_writes_them_are_measured_as_what_they_become():
     assert net.types()[0] == "Conv2d" and net.count("Linear") == 3
 
 
-def test_a_salted_plan_ships_the_same_kernel_code_without_reading_it_again(rubrics, monkeypatch):
+def test_a_salted_plan_ships_the_same_kernel_code_without_reading_it_again(monkeypatch):
     """Each submission of a rubric with random hidden inputs gets a plan of its own, built on the
     rubric's unsalted one: the probes and kinds' kernel code are the base plan's, not re-read."""
     from grader import planning
+    from grader.course import load_course
 
-    lenet = rubrics["lenet"]
+    lenet = load_course().get("lenet")  # this module's `course` fixture is a made-up course
     base = plan(lenet)
     monkeypatch.setattr(planning, "probes_source", lambda rubric: pytest.fail("read again"))
     assert plan(lenet, "a submission's hash", base).probes == base.probes
