@@ -72,6 +72,24 @@ def _recorder(number, calls, tensor_class):
     return record
 
 
+def _meta_copy(ctx, target, module_class):
+    """A copy of the notebook's module whose parameters and buffers are on the meta device from
+    the start: deepcopy is handed them ready-made, so a VGG the notebook built with real weights
+    (half a gigabyte) is not copied in memory on its way to being described. Anything else the
+    module holds is copied as deepcopy copies it; the notebook's own module is left as it was."""
+    if not isinstance(target, module_class):
+        return target  # refused by the caller, with the type named
+    torch = __import__("torch")
+    parameter = ctx.library("torch.nn.Parameter")
+    memo = {}
+    for tensor in [*module_class.parameters(target), *module_class.buffers(target)]:
+        meta = torch.empty_like(tensor, device="meta")
+        memo[id(tensor)] = (
+            parameter(meta, requires_grad=tensor.requires_grad) if isinstance(tensor, parameter) else meta
+        )
+    return ctx.library("copy.deepcopy")(target, memo)
+
+
 def describe_network_probe(ctx, name, is_call, shape, *args):
     """Build `name` (or call it with `args`), run it on a meta tensor of `shape`, describe it."""
     torch = __import__("torch")
@@ -85,7 +103,7 @@ def describe_network_probe(ctx, name, is_call, shape, *args):
         with torch.device("meta"):
             net = target(*args)
     else:
-        net = ctx.library("copy.deepcopy")(target)
+        net = _meta_copy(ctx, target, module_class)
     if not isinstance(net, module_class):
         what = f"{name}(...)" if is_call else f"`{name}`"
         raise TypeError(f"{what} should be a torch.nn.Module, not a value of type {type(net).__name__}")

@@ -473,3 +473,21 @@ def test_a_salted_plan_ships_the_same_kernel_code_without_reading_it_again(monke
     monkeypatch.setattr(planning, "probes_source", lambda rubric: pytest.fail("read again"))
     assert plan(lenet, "a submission's hash", base).probes == base.probes
     assert "def fit_batch_probe" in base.probes and "def describe_network_probe" in base.probes
+
+
+def test_a_module_the_notebook_built_is_described_without_copying_its_weights():
+    """`name = "net"` for a network built with real weights: the copy that is described gets
+    meta tensors from the start (a 1 GiB layer is not copied), and the notebook's network keeps
+    its own weights on its own device."""
+    import psutil
+
+    process = psutil.Process()
+    describe_network(nn.Sequential(nn.Flatten(), nn.Linear(4, 4)), [1, 4])  # imports done before measuring
+    big = nn.Sequential(nn.Flatten(), nn.Linear(16_000, 16_000))  # 256 million parameters: 1 GiB of float32
+    with torch.no_grad():
+        big[1].weight.fill_(1.0)  # touched: really in memory
+    before = process.memory_info().rss
+    net = describe_network(big, [2, 1, 16_000])
+    assert process.memory_info().rss - before < 256 * 2**20  # a copy would add 1,024 MiB
+    assert net.parameters == 16_000 * 16_001 and net.macs == 2 * 16_000 * 16_000
+    assert big[1].weight.device.type == "cpu" and bool((big[1].weight.detach()[:2, :2] == 1.0).all())
