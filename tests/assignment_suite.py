@@ -9,7 +9,7 @@ where pytest collects them.
 from __future__ import annotations
 
 import pytest
-from nbfactory import lost, variant
+from nbfactory import from_cells, lost, variant
 
 
 def standard_tests(
@@ -72,3 +72,22 @@ def standard_tests(
         test_plausible_wrong_answer_loses_exactly_its_points,
         test_every_public_diagnosis_is_met_by_a_wrong_answer,
     )
+
+
+def missing_names_test(rubric_id: str, missing: dict[str, str], all_errors: bool = True):
+    """A test that a notebook defining none of the assignment's names scores 0 and that each
+    check in `missing` (by id) names the name it could not find, hidden checks included (a
+    missing name reveals nothing about hidden inputs). `all_errors`: every check is an error,
+    not a failure (an assignment whose checks judge a literal can fail instead)."""
+
+    def test_missing_names_are_reported_not_crashed(grader, rubrics, tmp_path):
+        notebook = from_cells(tmp_path, ["import torch"], assignment=rubric_id)
+        result = grader.grade(notebook, rubrics[rubric_id])
+        assert result.score == 0
+        if all_errors:
+            assert {c.status for c in result.checks} == {"error"}
+        messages = {c.id: c.message for c in result.checks}
+        for check_id, name in missing.items():
+            assert f"`{name}` is not defined in your notebook" in messages[check_id], (check_id, messages[check_id])
+
+    return test_missing_names_are_reported_not_crashed

@@ -7,19 +7,18 @@ parameters their modules define); no network is trained.
 
 from __future__ import annotations
 
-from assignment_suite import standard_tests
-from nbfactory import from_cells
+from assignment_suite import missing_names_test, standard_tests
 
 NB = "densenet.ipynb"
 
 
-def test_missing_names_are_reported_not_crashed(grader, rubrics, tmp_path):
-    result = grade(grader, rubrics, from_cells(tmp_path, ["import torch"], assignment="densenet"))
-    assert result.score == 0
-    assert {c.status for c in result.checks} == {"error"}
-    messages = {c.id: c.message for c in result.checks}
-    assert "`DenseBlock` is not defined in your notebook" in messages["dense-block-growth"]
-    assert "`densenet_imagenet` is not defined in your notebook" in messages["densenet-169-201-264"]
+test_missing_names_are_reported_not_crashed = missing_names_test(
+    "densenet",
+    {
+        "dense-block-growth": "DenseBlock",
+        "densenet-169-201-264": "densenet_imagenet",
+    },
+)
 
 
 # ---------------------------------------------------------------- texts of the solved notebook

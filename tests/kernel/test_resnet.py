@@ -9,19 +9,18 @@ stride on either convolution of the bottleneck, the pre-activation shortcut's in
 
 from __future__ import annotations
 
-from assignment_suite import standard_tests
-from nbfactory import from_cells
+from assignment_suite import missing_names_test, standard_tests
 
 NB = "resnet.ipynb"
 
 
-def test_missing_names_are_reported_not_crashed(grader, rubrics, tmp_path):
-    result = grade(grader, rubrics, from_cells(tmp_path, ["import torch"], assignment="resnet"))
-    assert result.score == 0
-    assert {c.status for c in result.checks} == {"error"}
-    messages = {c.id: c.message for c in result.checks}
-    assert "`Residual` is not defined in your notebook" in messages["residual-wiring"]
-    assert "`resnet18` is not defined in your notebook" in messages["resnet18"]
+test_missing_names_are_reported_not_crashed = missing_names_test(
+    "resnet",
+    {
+        "residual-wiring": "Residual",
+        "resnet18": "resnet18",
+    },
+)
 
 
 # ---------------------------------------------------------------- texts of the solved notebook
