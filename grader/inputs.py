@@ -74,6 +74,20 @@ class Generated:
     shape: tuple[int, ...] | None = None
     scale: float = 1.0
 
+    @property
+    def result_shape(self) -> tuple[int, ...]:
+        """The shape of the array this table makes (it was validated when parsed)."""
+        if self.shape is not None:
+            return self.shape
+        kind = GENERATORS[self.generator].argument
+        if kind == "shape":
+            return tuple(self.argument)
+        if kind == "randint":
+            return tuple(self.argument[2])
+        if kind == "int":
+            return (int(self.argument),)
+        return tuple(np.shape(self.argument))  # numbers
+
 
 @dataclass(frozen=True)
 class Sequence:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from ..compare import CheckFailed, ensure_plain
@@ -50,15 +49,7 @@ def _shape(spec: Any, key: str) -> tuple[int, ...]:
         raise ValueError(f"`{key}` is a tensor the grader makes, e.g. {{ randn = [10, 1, 7, 7] }}")
     if spec.dtype not in FLOAT_DTYPES:
         raise ValueError(f"`{key}` holds images: a float dtype ({', '.join(FLOAT_DTYPES)}), not {spec.dtype}")
-    if spec.shape is not None:
-        return tuple(spec.shape)
-    if spec.generator in ("randn", "rand", "ones", "zeros"):
-        return tuple(spec.argument)
-    if spec.generator in ("tensor", "array"):
-        return tuple(np.shape(spec.argument))
-    if spec.generator == "randint":
-        return tuple(spec.argument[2])
-    return (int(spec.argument),)  # arange
+    return spec.result_shape
 
 
 class FitCheck(CheckSpec):

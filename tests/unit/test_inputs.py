@@ -206,3 +206,20 @@ def test_input_schema_accepts_the_examples_and_refuses_unknown_modifiers():
     assert not validator.is_valid({"ones": [2], "scale": 2})
     assert not validator.is_valid({"randn": [2], "dtype": "int64"})
     assert not validator.is_valid({"randint": [0, 1]})
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"randn": [2, 3]},
+        {"rand": [4]},
+        {"tensor": [[1, 2], [3, 4]]},
+        {"randint": [0, 5, [4, 1]]},
+        {"arange": 6, "shape": [2, 3]},
+        {"arange": 5},
+        {"ones": [3, 0]},
+    ],
+)
+def test_a_tables_result_shape_is_the_shape_it_makes(table):
+    spec = parse_spec(table)
+    assert spec.result_shape == materialize(spec, np.random.default_rng(0)).shape
