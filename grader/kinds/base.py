@@ -15,7 +15,7 @@ Nothing else in the engine names a kind.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
@@ -186,6 +186,42 @@ class CheckKind:
     def judge(self, check: Any, case: PlannedCase, value: Any, ctx: JudgeContext) -> None:
         """Raise CheckFailed (content API) unless `value` is right for this case."""
         raise NotImplementedError
+
+
+def reference_problems(modules: ModuleNames, check: Any, reference: str | None) -> list[str]:
+    """The functions a check names in the reference module that it lacks: its `reference`, and
+    the reference function of each of its diagnoses (kinds that have them)."""
+    if "reference" in modules.unreadable:
+        return []  # reported once, as the module
+    named = [(reference, "reference"), *((d.reference, "diagnosis") for d in getattr(check, "diagnoses", []))]
+    return [
+        f"{what} function {function!r} is not defined in the reference module"
+        for function, what in named
+        if function and function not in modules.reference
+    ]
+
+
+def property_problems(modules: ModuleNames, function: str, who_needs: str) -> list[str]:
+    """A property function the checks module must define: the module named, and the function in it.
+    `who_needs` begins the message when there is no checks module ("property checks need")."""
+    if modules.checks is None:
+        return [f"{who_needs} `checks` (a module in rubrics/) in [assignment]"]
+    if "checks" not in modules.unreadable and function not in modules.checks:
+        return [f"property {function!r} is not defined in the checks module"]
+    return []
+
+
+def first_diagnosis(diagnoses: Iterable[Any], matches: Callable[[str], None]) -> str | None:
+    """The message of the first diagnosis whose wrong answer the student's value is:
+    `matches(function)` returns when it is that one's, and raises when it is not (CheckFailed) or
+    when the wrong answer cannot be computed for these inputs (anything else: not a match)."""
+    for diagnosis in diagnoses:
+        try:
+            matches(diagnosis.reference)
+        except Exception:
+            continue
+        return str(diagnosis.message)
+    return None
 
 
 def input_schema() -> dict[str, Any]:

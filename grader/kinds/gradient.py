@@ -23,7 +23,7 @@ from pydantic import Field, model_validator
 
 from ..compare import CheckFailed, compare, ensure_plain
 from ..inputs import substitute
-from .base import CheckKind, CheckSpec, Identifier, JudgeContext, ModuleNames
+from .base import CheckKind, CheckSpec, Identifier, JudgeContext, ModuleNames, first_diagnosis, reference_problems
 from .property import refuse_nonfinite
 from .value import Diagnosis
 
@@ -103,11 +103,7 @@ class GradientKind(CheckKind):
     spec = GradientCheck
 
     def validate(self, check: Any, modules: ModuleNames) -> list[str]:
-        problems = super().validate(check, modules)
-        for function, what in [(check.reference, "reference"), *((d.reference, "diagnosis") for d in check.diagnoses)]:
-            if "reference" not in modules.unreadable and function not in modules.reference:
-                problems.append(f"{what} function {function!r} is not defined in the reference module")
-        return problems
+        return super().validate(check, modules) + reference_problems(modules, check, check.reference)
 
     def judge(self, check: Any, case: PlannedCase, value: Any, ctx: JudgeContext) -> None:
         from ..planning import cached, has_cached
@@ -125,13 +121,15 @@ class GradientKind(CheckKind):
         try:
             self._compare(check, labels, value, cached(case), ctx.what)
         except CheckFailed as failure:
-            for diagnosis in check.diagnoses:
-                try:
-                    self._compare(check, labels, value, self._expected(check, case, ctx, diagnosis.reference), ctx.what)
-                except Exception:  # CheckFailed: not this mistake; anything else: not computable here
-                    continue
-                raise CheckFailed(f"{failure}\n{diagnosis.message}") from None
-            raise
+            message = first_diagnosis(
+                check.diagnoses,
+                lambda function: self._compare(
+                    check, labels, value, self._expected(check, case, ctx, function), ctx.what
+                ),
+            )
+            if message is None:
+                raise
+            raise CheckFailed(f"{failure}\n{message}") from None
 
     @staticmethod
     def _expected(check: Any, case: PlannedCase, ctx: JudgeContext, function: str) -> list[Any]:

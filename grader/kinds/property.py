@@ -26,7 +26,7 @@ from pydantic import Field
 
 from ..compare import CheckFailed, ensure_plain
 from ..inputs import substitute
-from .base import CheckKind, CheckSpec, Identifier, JudgeContext, ModuleNames
+from .base import CheckKind, CheckSpec, Identifier, JudgeContext, ModuleNames, property_problems
 
 ALLOW_NONFINITE = "allow_nonfinite"  # the options key that lets nan and inf through
 
@@ -55,11 +55,7 @@ class PropertyKind(CheckKind):
     spec = PropertyCheck
 
     def validate(self, check: Any, modules: ModuleNames) -> list[str]:
-        problems = super().validate(check, modules)
-        if modules.checks is None:
-            problems.append("property checks need `checks` (a module in rubrics/) in [assignment]")
-        elif "checks" not in modules.unreadable and check.property not in modules.checks:
-            problems.append(f"property {check.property!r} is not defined in the checks module")
+        problems = super().validate(check, modules) + property_problems(modules, check.property, "property checks need")
         if ALLOW_NONFINITE in check.options and not isinstance(check.options[ALLOW_NONFINITE], bool):
             problems.append(f"options.{ALLOW_NONFINITE} must be true or false")
         return problems

@@ -25,7 +25,17 @@ from pydantic import Field, model_validator
 
 from ..compare import CheckFailed
 from ..structure import Network, describe_network, verify
-from .base import CheckKind, CheckSpec, Identifier, JudgeContext, ModuleNames, Strict
+from .base import (
+    CheckKind,
+    CheckSpec,
+    Identifier,
+    JudgeContext,
+    ModuleNames,
+    Strict,
+    first_diagnosis,
+    property_problems,
+    reference_problems,
+)
 from .property import PropertyContext
 from .value import Diagnosis
 
@@ -162,16 +172,9 @@ class StructureKind(CheckKind):
         return "probe", DESCRIBE, [check.target, check.call is not None, list(check.input)]
 
     def validate(self, check: Any, modules: ModuleNames) -> list[str]:
-        problems = super().validate(check, modules)
-        functions = [(check.reference, "reference"), *((d.reference, "diagnosis") for d in check.diagnoses)]
-        for function, what in functions:
-            if function and "reference" not in modules.unreadable and function not in modules.reference:
-                problems.append(f"{what} function {function!r} is not defined in the reference module")
+        problems = super().validate(check, modules) + reference_problems(modules, check, check.reference)
         if check.property:
-            if modules.checks is None:
-                problems.append("a structure check's `property` needs `checks` (a module in rubrics/) in [assignment]")
-            elif "checks" not in modules.unreadable and check.property not in modules.checks:
-                problems.append(f"property {check.property!r} is not defined in the checks module")
+            problems += property_problems(modules, check.property, "a structure check's `property` needs")
         return problems
 
     def judge(self, check: Any, case: PlannedCase, value: Any, ctx: JudgeContext) -> None:
@@ -179,16 +182,15 @@ class StructureKind(CheckKind):
         if check.match:
             failed = _mismatch(check, net, self._reference(check, case, ctx), ctx.what, "the reference network's")
             if failed is not None:
-                for diagnosis in check.diagnoses:
-                    try:
-                        wrong = describe_network(
-                            getattr(ctx.reference, diagnosis.reference), check.input, *case.reference_args
-                        )
-                    except Exception:  # a wrong network the reference cannot build here is not a match
-                        continue
-                    if _mismatch(check, net, wrong, ctx.what, "") is None:
-                        raise CheckFailed(f"{failed}\n{diagnosis.message}")
-                raise failed
+
+                def matches(function: str) -> None:  # the wrong network's measures are the student's
+                    wrong = describe_network(getattr(ctx.reference, function), check.input, *case.reference_args)
+                    mismatch = _mismatch(check, net, wrong, ctx.what, "")
+                    if mismatch is not None:
+                        raise mismatch
+
+                message = first_diagnosis(check.diagnoses, matches)
+                raise failed if message is None else CheckFailed(f"{failed}\n{message}")
         if check.expect is not None:
             self._expected(check, net, ctx.what)
         if check.property:

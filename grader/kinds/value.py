@@ -13,7 +13,16 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, model_validator
 
 from ..compare import CheckFailed, compare, ensure_plain
-from .base import CheckKind, CheckSpec, Identifier, JudgeContext, ModuleNames, Strict
+from .base import (
+    CheckKind,
+    CheckSpec,
+    Identifier,
+    JudgeContext,
+    ModuleNames,
+    Strict,
+    first_diagnosis,
+    reference_problems,
+)
 
 
 class Diagnosis(Strict):
@@ -70,14 +79,7 @@ class ValueKind(CheckKind):
     uses_expected = True
 
     def validate(self, check: Any, modules: ModuleNames) -> list[str]:
-        problems = super().validate(check, modules)
-        function = check.reference_function
-        if function and "reference" not in modules.unreadable and function not in modules.reference:
-            problems.append(f"reference function {function!r} is not defined in the reference module")
-        for diagnosis in check.diagnoses:
-            if "reference" not in modules.unreadable and diagnosis.reference not in modules.reference:
-                problems.append(f"diagnosis function {diagnosis.reference!r} is not defined in the reference module")
-        return problems
+        return super().validate(check, modules) + reference_problems(modules, check, check.reference_function)
 
     def judge(self, check: Any, case: Any, value: Any, ctx: JudgeContext) -> None:
         ensure_plain(value, ctx.what)
@@ -108,16 +110,12 @@ class ValueKind(CheckKind):
     def _diagnose(self, check: Any, case: Any, value: Any, ctx: JudgeContext) -> str | None:
         """The message of the first known wrong answer `value` matches (same tolerance), if any.
         A wrong answer the reference cannot compute for these inputs is simply not a match."""
-        if ctx.reference_value is None:
+        reference_value = ctx.reference_value
+        if reference_value is None:
             return None
-        for diagnosis in check.diagnoses:
-            try:
-                wrong = ctx.reference_value(case, diagnosis.reference)
-                self._compare(check, value, wrong, ctx.what)
-            except Exception:  # CheckFailed: not this mistake; anything else: not computable here
-                continue
-            return str(diagnosis.message)
-        return None
+        return first_diagnosis(
+            check.diagnoses, lambda function: self._compare(check, value, reference_value(case, function), ctx.what)
+        )
 
 
 KIND = ValueKind()
