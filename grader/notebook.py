@@ -381,7 +381,7 @@ def _untagged_answer(cells: list[Any], rubric: Rubric, spec: Any, prompts: list[
         if _is_heading(cell) and ((title and title in text) or (n and re.search(rf"\bexercise {n}\b", text))):
             return _following(cells, index, prompts, [], f"after the heading in cell {index + 1}")
         if in_exercises and n and not _is_heading(cell):
-            marker = re.match(rf"\s*(?:\*\*)?(?:answer|exercise|q)?\s*{n}\s*[.):](?:\*\*)?\s*", cell.source, re.I)
+            marker = re.match(_numbered(re.escape(n)) + r"(?:\*\*)?\s*", cell.source, re.I)
             if marker:
                 first = cell.source[marker.end() :].strip()
                 return _following(
@@ -405,7 +405,12 @@ def _exercise_number(exercise_id: str, exercise: Any, edition: str) -> str | Non
     return number.group(1) if number else None
 
 
-_NUMBERED = re.compile(r"\s*(?:\*\*)?(?:answer|exercise|q)?\s*\d+\s*[.):]", re.I)
+def _numbered(number: str) -> str:
+    """The start of a cell that answers exercise `number` (a pattern): "3.", "**3.**", "Answer 3:"."""
+    return rf"\s*(?:\*\*)?(?:answer|exercise|q)?\s*{number}\s*[.):]"
+
+
+_NUMBERED = re.compile(_numbered(r"\d+"), re.I)  # any exercise's number
 
 
 def _following(
