@@ -209,13 +209,13 @@ async def execute_notebook(
     try:
         alive = await _run_cells(client, nb, limits, result, kernel.oom_kills)
         phases.mark("cells")
-        phases.note("kernel_cpu_after_cells", kernel.cpu_seconds())
+        phases.measure("kernel_cpu_after_cells", kernel.cpu_seconds)
         if not alive:
             return result
         if harness_request is not None:
             await _run_harness(client, harness_request, result, kernel.harness_prepared)
             phases.mark("harness")
-            phases.note("kernel_cpu_after_harness", kernel.cpu_seconds())
+            phases.measure("kernel_cpu_after_harness", kernel.cpu_seconds)
     except DeadKernelError:
         if result.unavailable is None:
             result.unavailable = "the kernel died while the checks ran"

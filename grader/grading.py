@@ -334,7 +334,7 @@ class Grader:
                 self.backend.revive()  # a long-lived Grader outlives a warm parent that was killed
                 kernel = await self.backend.start_kernel(scratch)
             phases.mark("kernel start")  # staging, and a confined kernel (booted ahead in a pool)
-            phases.note("kernel_cpu_at_start", kernel.cpu_seconds())
+            phases.measure("kernel_cpu_at_start", kernel.cpu_seconds)
             return await execute_notebook(nb, kernel=kernel, limits=self.limits, harness_request=request)
         except staging.SubmissionRefused as exc:  # the submission's fault, not a retryable failure of ours
             execution = Execution(unavailable=str(exc))
