@@ -645,11 +645,11 @@ def halves(items: list[str], parts: int) -> list[list[str]]:
     return [items[i::parts] for i in range(parts)]
 
 
-def d2l_paths(work: str, class_dir: str, check_ids: list[str]) -> list[TimedPath]:
+def d2l_paths(work: str, class_dir: str, check_ids: list[str], processes: tuple[int, ...] = (1, 2)) -> list[TimedPath]:
     grader = os.path.join(os.path.dirname(sys.executable), "grader")
     base = [grader] if os.path.exists(grader) else [sys.executable, "-m", "grader"]
     paths = []
-    for jobs in (1, 2):
+    for jobs in processes:
 
         def out(run: int, jobs: int = jobs) -> str:
             return os.path.join(work, "runs", f"d2l-j{jobs}-{run}")
@@ -703,9 +703,15 @@ def _nbgrader_meta(grade_id: str, *, solution: bool = False, grade: bool = False
 
 
 def nbgrader_paths(
-    venv: str, work: str, class_dir: str, students: list[str], checks: list[PeerCheck]
+    venv: str,
+    work: str,
+    class_dir: str,
+    students: list[str],
+    checks: list[PeerCheck],
+    processes: tuple[int, ...] = (1, 2),
 ) -> list[TimedPath]:
-    """Make the assignment (source -> release), the submissions, and the two timed paths."""
+    """Make the assignment (source -> release), the submissions, and the timed paths (one per
+    number of processes)."""
     bin_dir, env = os.path.join(venv, "bin"), venv_env(venv)
     folder = os.path.join(work, "nbgrader")
     template = os.path.join(folder, "course")
@@ -785,12 +791,20 @@ def nbgrader_paths(
 
         return peer_path(NBGRADER, "nbgrader `nbgrader autograde`", "processes", processes, prepare, collect)
 
-    return [make(1), make(2)]
+    return [make(p) for p in processes]
 
 
 # ----------------------------------------------------------------------------- otter
-def otter_paths(venv: str, work: str, class_dir: str, students: list[str], checks: list[PeerCheck]) -> list[TimedPath]:
-    """Write the tests (one file per check), pack them with `otter generate`, and the two timed paths."""
+def otter_paths(
+    venv: str,
+    work: str,
+    class_dir: str,
+    students: list[str],
+    checks: list[PeerCheck],
+    processes: tuple[int, ...] = (1, 2),
+) -> list[TimedPath]:
+    """Write the tests (one file per check), pack them with `otter generate`, and the timed paths
+    (one per number of processes)."""
     bin_dir, env = os.path.join(venv, "bin"), venv_env(venv)
     ids = [c.id for c in checks]
     folder = os.path.join(work, "otter")
@@ -862,7 +876,7 @@ def otter_paths(venv: str, work: str, class_dir: str, students: list[str], check
 
         return peer_path(OTTER, "otter `otter run` per notebook", "loops", processes, prepare, collect)
 
-    return [make(1), make(2)]
+    return [make(p) for p in processes]
 
 
 # ----------------------------------------------------------------------------- report
@@ -903,7 +917,18 @@ def main() -> None:
     parser.add_argument("--peers", default="nbgrader,otter", help="comma-separated: nbgrader, otter")
     parser.add_argument("--cache", default=os.path.expanduser("~/.cache/d2l-grader-bench"), help="the peers' venvs")
     parser.add_argument("--keep", action="store_true", help="leave the work folder for inspection")
+    parser.add_argument(
+        "--processes",
+        default="1,2",
+        help="comma-separated: time each tool serially (1) and/or with the class split over two (2)",
+    )
     args = parser.parse_args()
+    try:
+        processes = tuple(sorted({int(p) for p in args.processes.split(",") if p.strip()}))
+    except ValueError:
+        processes = ()
+    if not processes or not set(processes) <= {1, 2}:
+        parser.error("--processes takes 1, 2 or 1,2")
     wanted = [p.strip() for p in args.peers.split(",") if p.strip()]
     unknown = sorted(set(wanted) - set(PEERS))
     if unknown:
@@ -928,7 +953,7 @@ def main() -> None:
             f"{rolls.count(19)} unusable); checks: {len(checks)} of rubrics/conv-layer.toml, "
             f"{sum(c.points for c in checks):g} points, {sum(c.hidden for c in checks)} hidden"
         )
-        paths = d2l_paths(work, class_dir, check_ids)
+        paths = d2l_paths(work, class_dir, check_ids, processes)
         for name in wanted:
             peer = PEERS[name]
             venv = ensure_venv(args.cache, peer)
@@ -936,13 +961,13 @@ def main() -> None:
                 continue
             try:
                 if name == NBGRADER:
-                    paths += nbgrader_paths(venv, work, class_dir, students, checks)
+                    paths += nbgrader_paths(venv, work, class_dir, students, checks, processes)
                 else:
                     print(
                         f"{peer.label}: `otter grade` grades in Docker containers only, so `otter run` "
                         "(no container) is timed, once per notebook"
                     )
-                    paths += otter_paths(venv, work, class_dir, students, checks)
+                    paths += otter_paths(venv, work, class_dir, students, checks, processes)
             except PeerUnavailable as exc:
                 print(f"{peer.label}: skipped, {exc}")
 

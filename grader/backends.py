@@ -69,11 +69,26 @@ def missing_protections(report: dict[str, Any]) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- fork server
+PROTOCOLS = ("pipe", "jupyter")
+
+
+def kernel_protocol() -> str:
+    """How the grader talks to forked kernels: "pipe" (IPython's shell over one socket,
+    `grader.pipe_kernel`; the default) or "jupyter" (ipykernel over ZeroMQ), from
+    D2L_GRADER_KERNEL_PROTOCOL. Both run the same cells with the same confinement; "jupyter"
+    is there to compare them (`bench/breakdown.py`) and as a fallback."""
+    chosen = os.environ.get("D2L_GRADER_KERNEL_PROTOCOL", "pipe")
+    return chosen if chosen in PROTOCOLS else "pipe"
+
+
 class ForkServerBackend(Backend):
     name = "forkserver"
 
-    def __init__(self, policy: SandboxPolicy, scratch_root: str, hide: Callable[[], list[str]]) -> None:
+    def __init__(
+        self, policy: SandboxPolicy, scratch_root: str, hide: Callable[[], list[str]], protocol: str | None = None
+    ) -> None:
         self.policy = policy
+        self.protocol = protocol or kernel_protocol()
         self.scratch_root = scratch_root
         self.hide = hide  # folders covered when there is no allowlisted view (no bubblewrap)
         self._server: Any = None
@@ -145,9 +160,14 @@ class ForkServerBackend(Backend):
                 open_files=self.policy.open_files,
                 tmpfs_bytes=self.policy.tmpfs_bytes,
             )
-            from .kernel_manager import start_kernel
+            if self.protocol == "pipe":
+                from . import pipe_client
 
-            kernel = await start_kernel(self._server, config)
+                kernel = await pipe_client.start(self._server, config)
+            else:
+                from .kernel_manager import start_kernel
+
+                kernel = await start_kernel(self._server, config)
         except BaseException:
             _release(group, lease)
             raise

@@ -30,7 +30,7 @@ import stat
 import sys
 from typing import Any, NoReturn
 
-from . import book, harness, harness_cell, sandbox
+from . import book, harness, harness_cell, pipe_kernel, sandbox
 from .sandbox import SandboxConfig
 
 
@@ -166,7 +166,10 @@ def _kernel_main(
         harness.install_grading_stub()  # `import grader; grader.check(...)` left in a notebook: a no-op
         book.prepare()  # the book's notebooks: torchvision importable, no DataLoader workers, no live plots
         _seed(int(request.get("seed", 0)))
-        _start_kernel(request["connection_file"])
+        if request.get("pipe"):
+            pipe_kernel.serve(request["connection_file"])
+        else:
+            _start_kernel(request["connection_file"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException as exc:
@@ -257,6 +260,8 @@ def _start_kernel(connection_file: str) -> None:
 
 
 def _spawn(request: dict[str, Any]) -> dict[str, Any]:
+    if request.get("pipe"):
+        pipe_kernel.prepare()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -284,6 +289,7 @@ def _spawn_judge(request: dict[str, Any]) -> dict[str, Any]:
         try:
             _detach_from_server()
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # the server ignores it; Ctrl-C is the grader's
+            pipe_kernel.forget()
             measuring = _new_measurement() if coverage_running() is not None else None
             try:
                 from . import judge_process

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from jupyter_client.provisioning import KernelProvisionerBase
 from traitlets import Any as AnyTrait
 from traitlets import Type
 
+from .kernel_process import ForkedProcess
 from .sandbox import SandboxConfig
 from .warm_parent import ForkServer
 
@@ -62,45 +62,34 @@ def release_context() -> None:
 
 
 class ForkProvisioner(KernelProvisionerBase):
-    """Launches the kernel through the fork server and tracks it by pid."""
+    """Launches the kernel through the fork server; its process is a `ForkedProcess`."""
 
     fork_server: ForkServer
     sandbox: SandboxConfig
-    pid: int | None = None
     report: dict[str, Any] | None = None
+    process: ForkedProcess | None = None
 
-    exit_code: int | None = None
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
 
     @property
     def has_process(self) -> bool:
-        return self.pid is not None and self.exit_code is None
+        return self.process is not None and self.process.has_process
 
     async def poll(self) -> int | None:
-        if self.pid is None:
-            return 0
-        if self.exit_code is not None:
-            return self.exit_code
-        return self.fork_server.exit_code(self.pid)
+        return await self.process.poll() if self.process is not None else 0
 
     async def wait(self) -> int | None:
-        while (code := await self.poll()) is None:
-            await asyncio.sleep(0.02)
-        return code
+        return await self.process.wait() if self.process is not None else 0
 
     async def send_signal(self, signum: int) -> None:
-        # Through the fork server, to the kernel's keeper: never a pid that may have been reused.
-        if self.pid is not None and await self.poll() is None:
-            self.fork_server.signal(self.pid, signum)
+        if self.process is not None:
+            await self.process.send_signal(signum)
 
     async def kill(self, restart: bool = False) -> None:
-        if self.pid is not None:
-            # The keeper dies, so its kernel dies (parent-death signal), and with the kernel,
-            # the init of its PID namespace, everything the notebook started.
-            self.fork_server.signal(self.pid, signal.SIGKILL)
-            # Wait for the fork server to reap it, so "is it alive?" is answered at once.
-            deadline = time.monotonic() + 2
-            while await self.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.002)
+        if self.process is not None:
+            await self.process.kill()
 
     async def terminate(self, restart: bool = False) -> None:
         await self.kill(restart)
@@ -118,19 +107,18 @@ class ForkProvisioner(KernelProvisionerBase):
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         km: Any = self.parent
         loop = asyncio.get_running_loop()
+        self.process = process = ForkedProcess(self.fork_server)
         spawned = loop.run_in_executor(None, self.fork_server.spawn, km.connection_file, self.sandbox)
         try:
-            self.pid, self.report = await asyncio.shield(spawned)
+            process.pid, self.report = await asyncio.shield(spawned)
         except asyncio.CancelledError:  # still learn the pid, so the caller can kill it
-            self.pid, self.report = await spawned
+            process.pid, self.report = await spawned
             raise
         return km.get_connection_info()
 
     async def cleanup(self, restart: bool = False) -> None:
-        code = await self.poll() if self.pid is not None else None
-        if code is not None and self.pid is not None:
-            self.exit_code = code
-            self.fork_server.forget(self.pid)  # the fork server's record is no longer needed
+        if self.process is not None:
+            await self.process.cleanup()
 
     def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
         return 1.0
@@ -260,7 +248,10 @@ async def ready(km: AsyncKernelManager, scratch: str, startup_timeout: float = 6
             await km.provisioner.kill()
         raise
     kc = km.client()
-    kc.start_channels(hb=False)  # nobody listens: the kernel manager answers "is it alive?"
+    # No heartbeat channel: the kernel manager answers "is it alive?". No stdin channel: nobody
+    # answers input(), so the kernel must say so at once (StdinNotImplementedError, as under
+    # nbclient's own client set-up) rather than wait for a reply until the cell's time limit.
+    kc.start_channels(stdin=False, hb=False)
     try:
         await kc.wait_for_ready(timeout=startup_timeout)
     except BaseException:

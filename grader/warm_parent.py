@@ -243,8 +243,12 @@ class ForkServer:
         self._proc.stdin.write((json.dumps(request) + "\n").encode())
         self._proc.stdin.flush()
 
-    def spawn(self, connection_file: str, sandbox: SandboxConfig, seed: int = 0) -> tuple[int, dict[str, Any]]:
-        """Fork a confined kernel; return its keeper's pid (what to signal) and the sandbox report."""
+    def spawn(
+        self, connection_file: str, sandbox: SandboxConfig, seed: int = 0, pipe: bool = False
+    ) -> tuple[int, dict[str, Any]]:
+        """Fork a confined kernel; return its keeper's pid (what to signal) and the sandbox report.
+        `pipe`: a pipe kernel (`grader.pipe_kernel`) connecting to the socket at `connection_file`,
+        else an ipykernel using that connection file."""
         self.wait_ready()
         with self._cond:
             self._next_id += 1
@@ -257,6 +261,7 @@ class ForkServer:
                     "sandbox": asdict(sandbox),
                     "allowlisted": self.launch.allowlisted,
                     "seed": seed,
+                    "pipe": pipe,
                     "debug_log": os.environ.get("D2L_GRADER_KERNEL_LOG"),
                 }
             )

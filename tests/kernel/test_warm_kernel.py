@@ -1,7 +1,7 @@
 """What a kernel forked from the warm parent starts with, and what it must not.
 
-The warm parent does once what every kernel would otherwise repeat (ipykernel's application
-set-up, compiling the harness), and imports plotting, or the torch compiler stack that
+The warm parent does once what every kernel would otherwise repeat (making IPython's shell, or
+ipykernel's application set-up; compiling the harness), and imports plotting, or the torch compiler stack that
 optimizers and dispatch modes import, only once a notebook plots or trains; a kernel must
 still be configured exactly as its options say and be a kernel of its own.
 """
@@ -17,31 +17,54 @@ from tests.nbfactory import from_cells
 INSPECT = [
     "import sys\n"
     "ip = get_ipython()\n"
-    "app = __import__('ipykernel.kernelapp').kernelapp.IPKernelApp.instance()\n"
     "history = ip.history_manager.enabled\n"
     "colors = str(ip.colors)\n"
-    "log_level = int(app.log_level)\n"
-    "captures_fds = bool(app.capture_fd_output)\n"
-    "connection_file = app.connection_file\n"
+    "shell = type(ip).__module__ + '.' + type(ip).__name__\n"
     "plotting = 'matplotlib.pyplot' in sys.modules\n"
     "compiler = 'torch._dynamo' in sys.modules\n"
     "harness_ready = '_d2l_grader_harness' in sys.modules\n"
 ]
-NAMES = ["history", "colors", "log_level", "captures_fds", "connection_file", "plotting", "compiler", "harness_ready"]
+NAMES = ["history", "colors", "shell", "plotting", "compiler", "harness_ready", "connection"]
+# Where each kind of kernel is connected: its own socket (pipe), its own connection file (ipykernel).
+PIPE_CONNECTION = "connection = sys.stdout.channel.sock.getpeername()\n"
+IPYKERNEL_SETTINGS = (
+    "app = __import__('ipykernel.kernelapp').kernelapp.IPKernelApp.instance()\n"
+    "log_level = int(app.log_level)\n"
+    "captures_fds = bool(app.capture_fd_output)\n"
+    "connection = app.connection_file\n"
+)
 
 
-def test_each_kernel_is_configured_as_its_options_say_with_its_own_connection(grader):
-    (first, one), (second, other) = run_together(grader, (INSPECT, NAMES), (INSPECT, NAMES))
+def _own_connections(one: dict, other: dict) -> None:
+    assert one["connection"] and one["connection"] != other["connection"]
+    assert {k: v for k, v in one.items() if k != "connection"} == {k: v for k, v in other.items() if k != "connection"}
+
+
+def test_each_pipe_kernel_is_an_ipython_shell_as_configured_with_its_own_connection(grader):
+    cells = [INSPECT[0] + PIPE_CONNECTION]
+    (first, one), (second, other) = run_together(grader, (cells, NAMES), (cells, NAMES))
     assert not first.errors and not second.errors
+    assert one["shell"] == "grader.pipe_kernel.Shell"  # made in the warm parent, one copy per kernel
+    assert one["history"] is False and one["colors"].lower() == "nocolor"
+    assert one["harness_ready"] is True  # compiled once in the warm parent
+    assert one["connection"].endswith("/.kernel/pipe")
+    _own_connections(one, other)
+
+
+def test_each_ipykernel_is_configured_as_its_options_say_with_its_own_connection(course, monkeypatch):
+    monkeypatch.setenv("D2L_GRADER_KERNEL_PROTOCOL", "jupyter")
+    cells = [INSPECT[0] + IPYKERNEL_SETTINGS]
+    names = [*NAMES, "log_level", "captures_fds"]
+    with Grader(TEST_LIMITS, course=course) as jupyter:
+        (first, one), (second, other) = run_together(jupyter, (cells, names), (cells, names))
+    assert not first.errors and not second.errors
+    assert one["shell"] == "ipykernel.zmqshell.ZMQInteractiveShell"
     assert "--HistoryManager.enabled=False" in KERNEL_OPTIONS and one["history"] is False
     assert "--InteractiveShell.colors=nocolor" in KERNEL_OPTIONS and one["colors"].lower() == "nocolor"
     assert "--IPKernelApp.log_level=CRITICAL" in KERNEL_OPTIONS and one["log_level"] == 50
     assert one["captures_fds"] is False
-    assert one["harness_ready"] is True  # compiled once in the warm parent
-    assert one["connection_file"] and one["connection_file"] != other["connection_file"]
-    assert {k: v for k, v in one.items() if k != "connection_file"} == {
-        k: v for k, v in other.items() if k != "connection_file"
-    }
+    assert one["harness_ready"] is True
+    _own_connections(one, other)
 
 
 def test_plotting_and_the_compiler_stack_are_imported_ahead_only_once_a_notebook_needs_them(tmp_path, course):
