@@ -359,11 +359,12 @@ ORIGINALS_MODULE = "_d2l_grader_originals"  # where the harness, exec'd later, f
 
 
 def remember_originals():
-    """Called once in a new kernel before any student code: copy each module's namespace (the
-    objects, not the names), so a probe can build what it needs from the originals even when
-    the notebook has rebound `torch.nn.CrossEntropyLoss`. Defence in depth only: code in the
-    kernel can reach anything in its own process, so what a probe produces is still verified
-    in the grader."""
+    """Called before any student code runs in a kernel (in the warm parent, which forks kernels
+    with it, and again after each import it does ahead; or in a kernel of its own): copy each
+    module's namespace (the objects, not the names), so a probe can build what it needs from
+    the originals even when the notebook has rebound `torch.nn.CrossEntropyLoss`. Defence in
+    depth only: code in the kernel can reach anything in its own process, so what a probe
+    produces is still verified in the grader."""
     import importlib
     import sys
     import types
