@@ -12,7 +12,10 @@ prints, per notebook:
   (reaped into the warm parent's children times: start-up, cells, harness) and the judge;
 * the command's start-up (until the first notebook begins) and its end (after the last).
 
-    python bench/breakdown.py [--submissions 40] [--jobs 1 2]
+    python bench/breakdown.py [--submissions 40] [--jobs 1 2] [--protocols pipe jupyter]
+
+`--protocols pipe jupyter` times the same class with the default pipe kernels and with
+ipykernels driven over ZeroMQ (D2L_GRADER_KERNEL_PROTOCOL=jupyter), one after the other.
 
 With -j 1 the phases add up to the time per notebook; with more jobs they overlap, and the
 whole command's seconds per notebook is the figure that counts.
@@ -46,9 +49,9 @@ def _times(process: psutil.Process) -> tuple[float, float]:
     return t.user + t.system, t.children_user + t.children_system
 
 
-def run(folder: str, jobs: int, log: str) -> dict:
+def run(folder: str, jobs: int, log: str, protocol: str = "pipe") -> dict:
     out = tempfile.mkdtemp(prefix="breakdown-out-")
-    env = {**os.environ, "D2L_GRADER_PHASES": log}
+    env = {**os.environ, "D2L_GRADER_PHASES": log, "D2L_GRADER_KERNEL_PROTOCOL": protocol}
     command = [sys.executable, "-m", "grader", "grade", folder, "--assignment", "conv-layer", "--out", out]
     command += ["-j", str(jobs)]
     started = time.time()
@@ -129,9 +132,13 @@ def _by_role(seen: dict[int, tuple[str, float, float]]) -> dict[str, float]:
     return cpu
 
 
-def report(jobs: int, count: int, result: dict) -> None:
+def report(jobs: int, count: int, result: dict, protocol: str = "pipe") -> None:
     graded = result["graded"]
-    print(f"\n== grader grade -j {jobs}: {count} notebooks, {result['wall']:.2f} s, {result['wall'] / count:.3f} s/nb")
+    kernels = "pipe kernels" if protocol == "pipe" else "ipykernels (D2L_GRADER_KERNEL_PROTOCOL=jupyter)"
+    print(
+        f"\n== grader grade -j {jobs}, {kernels}: {count} notebooks, {result['wall']:.2f} s, "
+        f"{result['wall'] / count:.3f} s/nb"
+    )
     print(f"   start-up until the first notebook: {result['startup']:.2f} s; after the last: {result['tail']:.2f} s")
     print(f"   {'phase (wall, per notebook)':<28} {'median':>8} {'mean':>8}")
     for phase in PHASES:
@@ -167,14 +174,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--submissions", type=int, default=40)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--protocols",
+        nargs="+",
+        choices=["pipe", "jupyter"],
+        default=["pipe"],
+        help="how the grader talks to its kernels (pipe: the default; jupyter: ipykernel over ZeroMQ)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="breakdown-") as folder:
         subs = os.path.join(folder, "subs")
         make_submissions(subs, args.submissions)
         count = len(os.listdir(subs))
         for jobs in args.jobs:
-            log = os.path.join(folder, f"phases-{jobs}.jsonl")
-            report(jobs, count, run(subs, jobs, log))
+            for protocol in args.protocols:  # taking turns, so both meet the same load
+                log = os.path.join(folder, f"phases-{jobs}-{protocol}.jsonl")
+                report(jobs, count, run(subs, jobs, log, protocol), protocol)
 
 
 if __name__ == "__main__":

@@ -175,7 +175,7 @@ class PipeKernelClient:
                 self._deliver(frame)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             self.closed = "the kernel closed its connection"
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deep
             self.closed = "the kernel sent something that is not a message"
         finally:
             if self.closed is None:

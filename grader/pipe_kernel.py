@@ -28,6 +28,7 @@ soon as the frame is out.
 from __future__ import annotations
 
 import builtins
+import getpass
 import io
 import json
 import signal
@@ -270,10 +271,13 @@ class _NoInput:
     """`input()` and `getpass()` in a graded kernel: nobody is there to answer (ipykernel's
     error, so notebooks see what they would under nbclient's allow_stdin=False)."""
 
+    def __init__(self, name: str) -> None:
+        self.name = name
+
     def __call__(self, prompt: str = "", *args: Any, **kwargs: Any) -> str:
         from IPython.core.error import StdinNotImplementedError
 
-        raise StdinNotImplementedError("raw_input was called, but this frontend does not support input requests.")
+        raise StdinNotImplementedError(f"{self.name} was called, but this frontend does not support input requests.")
 
 
 def _execute(shell: Any, channel: Channel, request: dict[str, Any]) -> dict[str, Any]:
@@ -284,12 +288,12 @@ def _execute(shell: Any, channel: Channel, request: dict[str, Any]) -> dict[str,
     expressions = request.get("user_expressions") or {}
     if not silent:
         channel.send("execute_input", {"execution_count": shell.execution_count})
-    saved_input = builtins.input
-    builtins.input = _NoInput()  # type: ignore[assignment]
+    saved = builtins.input, getpass.getpass
+    builtins.input, getpass.getpass = _NoInput("raw_input"), _NoInput("getpass")  # type: ignore[assignment]
     try:
         result = shell.run_cell(code, store_history=store_history, silent=silent)
     finally:
-        builtins.input = saved_input
+        builtins.input, getpass.getpass = saved
     channel.flush_streams()
     reply: dict[str, Any] = {"execution_count": shell.execution_count - 1}
     error = result.error_before_exec if result.error_before_exec is not None else result.error_in_exec

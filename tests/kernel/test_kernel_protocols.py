@@ -3,7 +3,7 @@ every notebook the same result: verdicts, errors and their messages, the sandbox
 
 The corpus is `grader grade`'s (correct, wrong, broken, hostile, unusable), and beside it the
 notebooks whose meaning depends on the kernel's side of the protocol: output past the limit,
-displays and results, sys.exit, input(), magics and shell escapes, top-level await, syntax and
+displays and results, sys.exit, input() and getpass(), magics and shell escapes, top-level await, syntax and
 runtime errors, an interrupted cell followed by more cells, and a cell that ignores the
 interrupt.
 """
@@ -27,6 +27,7 @@ EXTRAS = {
     ],
     "exits": ["import sys\nsys.exit(2)"],
     "asks": ["name = input('your name? ')"],
+    "secret": ["import getpass\nword = getpass.getpass()"],
     "magic": ["%time x = 1\n!echo hello\nfiles = !echo a b"],
     "waits": ["import asyncio\nawait asyncio.sleep(0)\nawaited = True"],
     "typo": ["def broken(:\n    pass"],
@@ -59,7 +60,7 @@ def test_pipe_kernels_and_ipykernels_give_every_notebook_the_same_result(tmp_pat
     assert not kinds["shows"] and not kinds["magic"] and not kinds["waits"]
     messages = {student: " ".join(e["message"] for e in result["errors"]) for student, result in pipe.items()}
     assert "SystemExit" in messages["exits"]
-    assert "StdinNotImplementedError" in messages["asks"]
+    assert "StdinNotImplementedError" in messages["asks"] and "StdinNotImplementedError" in messages["secret"]
     assert "(line 1 of the cell)" in messages["typo"]
     assert "ValueError: boom" in messages["raises"] and "KeyError" in messages["both"]
     assert "ignored the interrupt" in messages["deaf"] and "ignored" not in messages["stuck"]
