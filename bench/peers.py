@@ -358,6 +358,64 @@ def _peers_reproduces_corr2d(value, kernel_shape, in_shape, samples):
         assert np.allclose(got, want, rtol=1e-4, atol=1e-4), "W @ X.reshape(-1) differs from corr2d(X, K)"
 
 
+def _peers_kernel_2d(value, what):
+    """A 2-D kernel of real numbers, at most 15 x 15 (the limit of the v1.0 kernel exercises)."""
+    _peers_finite(value, what)
+    kernel = _peers_floats(value, what)
+    assert kernel.ndim == 2 and 0 not in kernel.shape, f"{what} should be a 2-D kernel, got shape {kernel.shape}"
+    assert max(kernel.shape) <= 15, f"{what} is larger than 15 x 15"
+    return kernel
+
+
+def _peers_ramp(shape, slope_x, slope_y, offset):
+    """Brightness growing by slope_x per column and slope_y per row."""
+    import numpy as np
+
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
+    return slope_x * cols + slope_y * rows + offset
+
+
+def _peers_response(image, kernel):
+    import torch
+
+    return _peers_corr2d(torch.from_numpy(image), torch.from_numpy(kernel)).numpy()
+
+
+def _peers_detects_edges_across(value, v):
+    """An edge detector for edges orthogonal to v: no response to a flat image or to a ramp
+    along (v2, -v1), a response everywhere to a ramp along v (tolerances relative to sum |K|)."""
+    import numpy as np
+
+    kernel = _peers_kernel_2d(value, "the edge kernel")
+    u = np.asarray(v, dtype=np.float64) / np.linalg.norm(v)
+    weight = np.abs(kernel).sum()
+    assert weight > 0, "the edge kernel is all zeros"
+    shape = (kernel.shape[0] + 4, kernel.shape[1] + 4)
+    assert np.abs(_peers_response(np.ones(shape), kernel)).max() <= 1e-6 * weight, "it responds to a flat image"
+    across = _peers_ramp(shape, u[1], -u[0], 2.0)
+    tolerance = 1e-5 * weight * (1.0 + np.abs(across).max())
+    assert np.abs(_peers_response(across, kernel)).max() <= tolerance, "it responds to edges parallel to v"
+    along = _peers_response(_peers_ramp(shape, u[0], u[1], -1.0), kernel)
+    assert np.abs(along).min() >= 1e-3 * weight, "it misses edges orthogonal to v"
+
+
+def _peers_blurs(value, k):
+    """A k x k blur: non-negative weights adding up to 1, centred, keeping at most half of
+    white noise's variance (the sum of the squared weights)."""
+    import numpy as np
+
+    kernel = _peers_kernel_2d(value, "the blur kernel")
+    assert kernel.shape == (k, k), f"shape {kernel.shape}, expected ({k}, {k})"
+    assert kernel.min() >= -1e-7, "negative weights"
+    assert abs(kernel.sum() - 1.0) <= 1e-5, "the weights do not add up to 1"
+    image = _peers_ramp((k + 4, k + 4), 0.7, -1.3, 2.0)
+    got = _peers_response(image, kernel)
+    centre = (k - 1) // 2
+    want = image[centre : centre + got.shape[0], centre : centre + got.shape[1]]
+    assert np.allclose(got, want, rtol=0, atol=1e-4 * np.abs(image).max()), "it moves the image"
+    assert (kernel**2).sum() <= 0.5, "it hardly blurs"
+
+
 KERNEL_FUNCTIONS = [
     _peers_plain,
     _peers_fetch,
@@ -377,6 +435,11 @@ KERNEL_FUNCTIONS = [
     _peers_sums_its_input,
     _peers_differentiates,
     _peers_reproduces_corr2d,
+    _peers_kernel_2d,
+    _peers_ramp,
+    _peers_response,
+    _peers_detects_edges_across,
+    _peers_blurs,
 ]
 KERNEL_REFERENCES = ("corr2d", "corr2d_of_transpose")  # what _peers_reference knows
 
@@ -504,6 +567,11 @@ def build_checks() -> list[PeerCheck]:
                     samples.append(f"({_source(X, False)}, {_source(want, False)})")
                 shapes = f"{tuple(K.shape)!r}, {tuple(in_shape)!r}"
                 lines.append(f"_peers_reproduces_corr2d({fetched(case)}, {shapes}, [{', '.join(samples)}])")
+            elif spec.kind == "property" and spec.property == "detects_edges_across":
+                v = [float(x) for x in case.args[0]]
+                lines.append(f"_peers_detects_edges_across({fetched(case)}, {v!r})")
+            elif spec.kind == "property" and spec.property == "blurs":
+                lines.append(f"_peers_blurs({fetched(case)}, {int(case.args[0])})")
             else:
                 raise unsupported(spec, f"{spec.kind} checks with property {getattr(spec, 'property', None)}")
         checks.append(PeerCheck(spec.id, spec.exercise, float(spec.points), spec.hidden, spec.description, lines))
