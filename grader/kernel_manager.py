@@ -24,18 +24,12 @@ from jupyter_client.provisioning import KernelProvisionerBase
 from traitlets import Any as AnyTrait
 from traitlets import Type
 
-from .kernel_process import ForkedProcess
+from .kernel_process import MAX_MESSAGE_BYTES, ForkedProcess
 from .sandbox import SandboxConfig
 from .warm_parent import ForkServer
 
 _CONTEXT: zmq.asyncio.Context | None = None
 _CONTEXT_USERS = 0
-
-
-# No message from a kernel may be larger than this: the results of a run are at most 96 MiB of
-# arrays (base64 and JSON around them), and a notebook printing a gigabyte at once must not
-# make the grader parse a gigabyte. A larger message drops the connection instead.
-MAX_MESSAGE_BYTES = 256 * 1024**2
 
 
 def _shared_context() -> zmq.asyncio.Context:

@@ -14,6 +14,11 @@ import time
 
 from .warm_parent import ForkServer
 
+# No message from a kernel, over either protocol, may be larger than this: the results of a run
+# are at most 96 MiB of arrays (base64 and JSON around them), and a notebook printing a gigabyte
+# at once must not make the grader parse a gigabyte. A larger message ends the connection.
+MAX_MESSAGE_BYTES = 256 * 1024**2
+
 
 class ForkedProcess:
     """A forked kernel's process (its keeper's pid) and what the fork server says of it."""

@@ -29,11 +29,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .kernel_process import ForkedProcess
+from .kernel_process import MAX_MESSAGE_BYTES, ForkedProcess
 from .sandbox import SandboxConfig
 from .warm_parent import ForkServer
 
-MAX_MESSAGE_BYTES = 256 * 1024**2  # as for ZeroMQ kernels (`kernel_manager.MAX_MESSAGE_BYTES`)
 SOCKET_NAME = "pipe"  # in the kernel's scratch folder, under .kernel
 _HEADER = struct.Struct(">I")
 
