@@ -265,8 +265,10 @@ def _start_kernel(connection_file: str) -> None:
 
 
 def _spawn(request: dict[str, Any]) -> dict[str, Any]:
-    if request.get("pipe"):
-        pipe_kernel.prepare()
+    if request.get("pipe") and pipe_kernel.prepare():
+        import gc
+
+        gc.freeze()  # the shell joins the objects kernels' collections skip (as in `serve`)
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:

@@ -155,22 +155,24 @@ def _send(kind: str, content: dict[str, Any]) -> None:
     channel.send(kind, content)
 
 
-def prepare() -> None:
+def prepare() -> bool:
     """In the warm parent, before it forks the first pipe kernel: make the shell and run a first
     cell in it (`WARM_UP`), which every kernel would otherwise do itself (~9 ms of CPU to make
     a shell, ~5 ms for a first cell's one-time set-up, ~4.5 ms for torch's). Each kernel gets
     its own copy with the fork; it holds no notebook's names (the cell's are deleted again,
-    and a silent cell counts nothing)."""
-    if not _SHELL:
-        _MAIN.append(sys.modules.get("__main__"))
-        shell = _make_shell()
-        names = set(shell.user_ns)
-        shell.run_cell(WARM_UP, store_history=False, silent=True)
-        for value in shell.user_ns.get("_shown", ()):
-            shell.display_formatter.format(value)
-        for name in set(shell.user_ns) - names:
-            del shell.user_ns[name]
-        _SHELL.append(shell)
+    and a silent cell counts nothing). True when it made the shell now."""
+    if _SHELL:
+        return False
+    _MAIN.append(sys.modules.get("__main__"))
+    shell = _make_shell()
+    names = set(shell.user_ns)
+    shell.run_cell(WARM_UP, store_history=False, silent=True)
+    for value in shell.user_ns.get("_shown", ()):
+        shell.display_formatter.format(value)
+    for name in set(shell.user_ns) - names:
+        del shell.user_ns[name]
+    _SHELL.append(shell)
+    return True
 
 
 # What the first cells of a graded notebook do with torch, done once in the warm parent: the

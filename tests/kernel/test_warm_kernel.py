@@ -40,14 +40,26 @@ def _own_connections(one: dict, other: dict) -> None:
     assert {k: v for k, v in one.items() if k != "connection"} == {k: v for k, v in other.items() if k != "connection"}
 
 
+# The shell ran a first cell in the warm parent (pipe_kernel.WARM_UP): a kernel must not see it.
+FRESH = (
+    "warm_names = sorted(n for n in ('torch', '_x', '_y', '_layer', '_rows', '_z', '_shown') if n in globals())\n"
+    "count = ip.execution_count\n"
+    "inputs = (len(ip.user_ns['In']), len(ip.user_ns['Out']))\n"
+)
+
+
 def test_each_pipe_kernel_is_an_ipython_shell_as_configured_with_its_own_connection(grader):
-    cells = [INSPECT[0] + PIPE_CONNECTION]
-    (first, one), (second, other) = run_together(grader, (cells, NAMES), (cells, NAMES))
+    cells = [INSPECT[0] + PIPE_CONNECTION + FRESH]
+    names = [*NAMES, "warm_names", "count", "inputs"]
+    (first, one), (second, other) = run_together(grader, (cells, names), (cells, names))
     assert not first.errors and not second.errors
     assert one["shell"] == "grader.pipe_kernel.Shell"  # made in the warm parent, one copy per kernel
     assert one["history"] is False and one["colors"].lower() == "nocolor"
     assert one["harness_ready"] is True  # compiled once in the warm parent
     assert one["connection"].endswith("/.kernel/pipe")
+    # The warm-up left no name and counted nothing: this is cell 1 (IPython has already moved its
+    # counter on to 2 while the cell runs, as in an ipykernel), In holds '' and this cell, Out nothing.
+    assert one["warm_names"] == [] and one["count"] == 2 and one["inputs"] == (2, 0)
     _own_connections(one, other)
 
 
