@@ -290,6 +290,7 @@ def _execute(shell: Any, channel: Channel, request: dict[str, Any]) -> dict[str,
     expressions = request.get("user_expressions") or {}
     if not silent:
         channel.send("execute_input", {"execution_count": shell.execution_count})
+    shell._last_traceback = None  # the reply's traceback is this request's or none
     saved = builtins.input, getpass.getpass
     builtins.input, getpass.getpass = _NoInput("raw_input"), _NoInput("getpass")  # type: ignore[assignment]
     try:
