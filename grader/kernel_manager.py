@@ -64,10 +64,6 @@ class ForkProvisioner(KernelProvisionerBase):
     process: ForkedProcess | None = None
 
     @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process is not None else None
-
-    @property
     def has_process(self) -> bool:
         return self.process is not None and self.process.has_process
 

@@ -206,9 +206,6 @@ class PipeKernelManager:
     async def interrupt_kernel(self) -> None:
         await self.provisioner.send_signal(signal.SIGINT)
 
-    async def is_alive(self) -> bool:
-        return await self.provisioner.poll() is None
-
 
 def listen(sandbox: SandboxConfig) -> tuple[socket.socket, str]:
     """The socket the kernel will connect to, in its scratch folder (which only it and the
@@ -259,7 +256,7 @@ async def start(fork_server: ForkServer, sandbox: SandboxConfig, startup_timeout
             raise
         connection = await _accept(listening, process, startup_timeout)
         reader, writer = await asyncio.open_unix_connection(sock=connection)
-        client = PipeKernelClient(reader, writer, lambda: process.alive())
+        client = PipeKernelClient(reader, writer, process.alive)
         try:
             await client.wait_for_ready(startup_timeout)
         except BaseException:
