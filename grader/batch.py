@@ -530,6 +530,13 @@ class LocalGrading:
         self.jobs = jobs
         self._pool: Any = None
 
+    @property
+    def in_flight(self) -> int:
+        """How many submissions the batch keeps in flight: twice the kernels (`jobs`), so that
+        while `jobs` notebooks run in kernels as many others are loaded and planned, or judged
+        and written, beside them; the kernel pool's slots keep the kernels at `jobs`."""
+        return 2 * self.jobs
+
     async def __call__(self, sub: Submission) -> GradeResult:
         from .grading import KernelPool
 

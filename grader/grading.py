@@ -322,11 +322,19 @@ class Grader:
 
         request = the_plan.request(secrets.token_hex(16), self.limits.call_timeout)
         scratch = None
+        slot: KernelPool | None = None
         try:
             if pool is not None:  # booted ahead, already confined
                 kernel = await pool.acquire()
+                slot = pool
                 scratch = kernel.scratch
-                staging.stage(path, own_files, scratch)
+                try:
+                    staging.stage(path, own_files, scratch)
+                except BaseException:  # the kernel was booted for nothing: it dies before the slot frees
+                    from .kernel_manager import discard
+
+                    await discard(kernel)
+                    raise
             else:
                 scratch = self.new_scratch()
                 staging.stage(path, own_files, scratch)
@@ -345,6 +353,8 @@ class Grader:
             execution.errors.append(NotebookError("internal-error", f"could not start a kernel: {exc}"))
             return execution
         finally:
+            if slot is not None:  # execute_notebook left the kernel dead
+                slot.release()
             if scratch is not None:  # off the event loop: the other notebooks keep running meanwhile
                 await asyncio.to_thread(shutil.rmtree, scratch, True)
 
@@ -426,16 +436,22 @@ def _preload(rubric: Rubric) -> None:
 
 
 class KernelPool:
-    """Keeps `size` kernels booting ahead of demand, so a notebook never waits for one.
+    """At most `size` notebooks running in kernels at once, and kernels booting ahead of
+    demand, so a notebook never waits for one.
 
-    Each kernel is still used for exactly one notebook; only its start-up overlaps the
-    previous notebook. Bound to the event loop it is used in (batch grading).
+    A notebook holds one of the `size` slots from the moment it takes its kernel until that
+    kernel is dead (`acquire` ... `release`): loading and planning the next notebooks,
+    judging and writing the last ones run beside the kernels instead of inside a slot, so on
+    a busy machine the cores are not left idle while a slot waits for its judge (the batch
+    keeps more notebooks in flight than slots, `LocalGrading.in_flight`). Each kernel is
+    still used for exactly one notebook. Bound to the event loop it is used in.
     """
 
     def __init__(self, grader: Grader, size: int) -> None:
         self.grader = grader
         self.size = max(1, size)
         self._booting: deque[asyncio.Task] = deque()
+        self._slots = asyncio.Semaphore(self.size)
 
     def _boot(self) -> None:
         self.grader.start()
@@ -443,11 +459,22 @@ class KernelPool:
         self._booting.append(asyncio.ensure_future(self.grader.backend.start_kernel(scratch)))
 
     async def acquire(self) -> WarmKernel:
-        while len(self._booting) < self.size + 1:
+        """A confined kernel, once a slot is free; the caller `release`s the slot when the
+        kernel is dead (also when this raises: the slot is given back here)."""
+        await self._slots.acquire()
+        try:
+            while len(self._booting) < self.size + 1:
+                self._boot()
+            task = self._booting.popleft()
             self._boot()
-        task = self._booting.popleft()
-        self._boot()
-        return await task
+            return await task
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self) -> None:
+        """The kernel taken with `acquire` is dead: its slot is free."""
+        self._slots.release()
 
     async def close(self) -> None:
         """Discard unused kernels; ones still booting are cancelled (and killed) at once."""

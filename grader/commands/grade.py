@@ -521,10 +521,12 @@ def _grade(
         if dask_address:
             try:
                 grade_one, client = batch.dask_grader(dask_address, rubric, lim, policy)
+                in_flight = jobs
             except ImportError:
                 fail("--dask needs the dask extra: pip install 'd2l-grader[dask]'")
         else:
             grade_one = batch.LocalGrading(grader, rubric, jobs)
+            in_flight = grade_one.in_flight
         with progress:
             outcome = signals.run(
                 batch.run_batch(
@@ -532,7 +534,7 @@ def _grade(
                     rubric,
                     writer,
                     grade_one,
-                    jobs=jobs,
+                    jobs=in_flight,
                     resume=resume,
                     limits=lim,
                     only=only,
