@@ -391,6 +391,9 @@ def npy(shape, descr="<f8", data=b""):
         {"__ndarray__": "not base64!", "origin": "torch"},
         {"__ndarray__": 5},
         {"__ndarray__": base64.b64encode(b"\x93NUMPY\x09\x00").decode()},
+        {"__ndarray__": base64.b64encode(b"\x93NUMPY\x01\x00\xff\x00{'descr'").decode()},  # cut short
+        {"__ndarray__": base64.b64encode(b"\x93NUMPY\x01\x00").decode()},  # a preamble, no length
+        {"__ndarray__": base64.b64encode(b"\x93NUMPX\x01\x00\x00\x00").decode()},
         {**npy((1,), data=b"\0" * 8), "origin": "jax"},
         {"__float__": "1e999"},
         {"__float__": 5},
@@ -416,6 +419,56 @@ def npy(shape, descr="<f8", data=b""):
 def test_malformed_data_is_refused(data):
     with pytest.raises(Malformed):
         plaindata.decode(data)
+
+
+def test_a_refused_header_is_refused_every_time_and_spoils_no_other():
+    bad = npy((2,), descr="|O", data=b"\0" * 16)
+    good = npy((2,), data=np.arange(2, dtype="<f8").tobytes())
+    for _ in range(3):  # remembered headers: a refusal is never remembered as a parse
+        with pytest.raises(Malformed):
+            plaindata.decode(bad)
+        assert plaindata.decode(good).tolist() == [0.0, 1.0]
+
+
+def test_long_headers_are_read_too():
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }" + b" " * 700 + b"\n"
+    for preamble in (b"\x01\x00" + struct.pack("<H", len(header)), b"\x02\x00" + struct.pack("<I", len(header))):
+        raw = b"\x93NUMPY" + preamble + header + np.array([1.5, 2.5], dtype="<f4").tobytes()
+        assert len(raw) > 512  # past the remembered size
+        got = plaindata.decode({"__ndarray__": base64.b64encode(raw).decode(), "origin": "numpy"})
+        assert got.tolist() == [1.5, 2.5]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    hnp.arrays(
+        st.sampled_from([np.float32, np.float64, np.int64, np.bool_]),
+        hnp.array_shapes(min_dims=0, max_dims=3, max_side=3),
+    ),
+    st.integers(min_value=0, max_value=200),
+    st.binary(min_size=1, max_size=3),
+    st.booleans(),
+)
+def test_npy_bytes_decode_as_numpy_reads_them_or_are_refused(array, where, patch, fortran):
+    """Any change to a real .npy (header or data): the array numpy itself reads, or Malformed."""
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.asfortranarray(array) if fortran else array, allow_pickle=False)
+    raw = bytearray(buf.getvalue())
+    where = min(where, len(raw))
+    raw[where : where + len(patch)] = patch
+    data = {"__ndarray__": base64.b64encode(bytes(raw)).decode(), "origin": "numpy"}
+    try:
+        expected = np.lib.format.read_array(io.BytesIO(bytes(raw)), allow_pickle=False)
+    except Exception:
+        expected = None
+    for _ in range(2):  # the second time from the remembered header
+        try:
+            got = plaindata.decode(data)
+        except Malformed:
+            continue
+        assert expected is not None, "decoded what numpy would not read"
+        assert got.shape == expected.shape
+        assert np.array_equal(got, expected, equal_nan=True)
 
 
 def test_deep_nesting_is_malformed_not_a_recursion_error():
