@@ -38,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, phases
 from .files import write_atomic
@@ -55,6 +55,9 @@ from .staging import (
     own_files_sha256,
     student_id,
 )
+
+if TYPE_CHECKING:
+    from .reporters.plot_process import PlotProcess
 
 __all__ = [
     "BatchOutcome",
@@ -273,9 +276,12 @@ class Stop:
 class BatchWriter:
     """Owns the output folder: per-student JSON, gradebook, summary."""
 
-    def __init__(self, out_dir: str, rubric: Rubric) -> None:
+    def __init__(self, out_dir: str, rubric: Rubric, plots: PlotProcess | None = None) -> None:
+        """`plots`: the process that draws the summary's plots (`grader grade` starts one with
+        the command); without one, matplotlib is imported here, in a thread, meanwhile."""
         self.out_dir = out_dir
         self.rubric = rubric
+        self.plots = plots
         self.results_dir = os.path.join(out_dir, "results")
         os.makedirs(self.results_dir, exist_ok=True)
         for name in os.listdir(self.results_dir):  # a killed run's half-written files
@@ -284,9 +290,10 @@ class BatchWriter:
                     os.unlink(os.path.join(self.results_dir, name))
                 except OSError:
                     pass
-        # The summary's plots need matplotlib (~0.5 s to import): load it while grading runs.
+        # The summary's plots need matplotlib (~0.6 s to import): load it while grading runs.
         self._pyplot = threading.Thread(target=_import_pyplot, daemon=True)
-        self._pyplot.start()
+        if plots is None:
+            self._pyplot.start()
 
     def load_existing(self) -> dict[str, dict[str, Any]]:
         done = {}
@@ -332,11 +339,14 @@ class BatchWriter:
         sync_results(self.out_dir, records, marks)
 
     def write_summary(self, records: Iterable[BatchRecord]) -> None:
+        from .reporters import summary
+
+        if self.plots is not None:
+            summary.write(self.out_dir, self.rubric, list(records), render=self.plots.render)
+            return
         # Not while that import runs: matplotlib imported from two threads at once can fail
         # half-way (a batch whose results are all kept gets here at once).
         self._pyplot.join()
-        from .reporters import summary
-
         summary.write(self.out_dir, self.rubric, list(records))
 
 

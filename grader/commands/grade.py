@@ -23,7 +23,6 @@ import os
 import signal
 import stat
 import sys
-import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -455,6 +454,7 @@ def _grade(
     policy = make_policy(lim, backend)  # the same confinement here and on every Dask worker
     grader = None
     client = None
+    plots = None
     try:
         if not dask_address and os.path.isdir(submissions):
             from ..grading import Grader
@@ -463,9 +463,10 @@ def _grade(
             grader = Grader(lim, hide=(submissions,), policy=policy)
             signals.graders.append(grader)
             signals.start_grader(grader)
-            from ..reporters import summary
+        if os.path.isdir(submissions):
+            from ..reporters.plot_process import PlotProcess
 
-            threading.Thread(target=summary.warm_up, daemon=True, name="summary-warm-up").start()
+            plots = PlotProcess()  # the summary's plots, drawn aside at nice 19 (its docstring)
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -490,7 +491,7 @@ def _grade(
         late = _settle_late_policy(out_dir, submissions, late)
         if grader is not None:
             grader.course = course
-        writer = batch.BatchWriter(out_dir, rubric)
+        writer = batch.BatchWriter(out_dir, rubric, plots=plots)
         console = Console(stderr=True)
         counts = {"errors": 0, "timeouts": 0}
         progress = Progress(
@@ -544,6 +545,8 @@ def _grade(
                 )
             )
     finally:
+        if plots is not None:
+            plots.close()
         left = descendants()  # kernels, and what they started, go with the warm parent
         if grader is not None:
             grader.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from ..rubric import Rubric
@@ -107,14 +108,18 @@ def _escape(text: str) -> str:
     return " ".join(text.split()).translate(_MARKDOWN)
 
 
-def write(out_dir: str, rubric: Rubric, records: list[Any]) -> None:
+def write(
+    out_dir: str, rubric: Rubric, records: list[Any], render: Callable[[dict[str, Any]], dict[str, bytes]] | None = None
+) -> None:
+    """summary.md and its two plots; `render` draws the plots from `plot_data` (a
+    `plot_process.PlotProcess`'s), and if it fails they are drawn here (`render_plots`)."""
     from ..files import write_atomic
 
     scores = [r.result.score for r in records]
     statuses = Counter(r.result.status for r in records)
     rates = pass_rates(rubric, records)
     ordered_checks = by_pass_rate(rubric, rates)
-    _plots(out_dir, rubric, scores, ordered_checks, rates)
+    _plots(out_dir, plot_data(rubric, scores, ordered_checks, rates), render)
     lines = [
         f"# {rubric.section} {rubric.title} — class summary",
         "",
@@ -163,9 +168,8 @@ def _pyplot() -> Any:
 
 
 def warm_up() -> None:
-    """Import what the plots need, ahead of time (a batch calls this in a thread at start-up,
-    while the warm parent imports torch and one core would otherwise wait), so the summary,
-    written last, does not import them after every notebook is graded."""
+    """Import what the plots need, ahead of time (`plot_process` does, at nice 19, while the
+    batch runs; a batch without one, in a thread), so the summary, written last, only draws."""
     try:
         _pyplot()
         import matplotlib.ticker  # noqa: F401
@@ -173,26 +177,42 @@ def warm_up() -> None:
         pass
 
 
-def histogram_figure(rubric: Rubric, scores: list[float]) -> Any:
+PLOT_FILES = ("score_histogram.png", "pass_rates.png")
+
+
+def plot_data(rubric: Rubric, scores: list[float], checks: list[Any], rates: dict[str, float]) -> dict[str, Any]:
+    """What the plots show, as plain data (it crosses to the plot process as JSON): the
+    checks in the order given (`by_pass_rate`)."""
+    return {
+        "files": list(PLOT_FILES),
+        "title": f"{rubric.section} {rubric.title}",
+        "max_score": float(rubric.max_score),
+        "scores": [float(s) for s in scores],
+        "checks": [c.id for c in checks],
+        "rates": [float(rates[c.id]) for c in checks],
+    }
+
+
+def histogram_figure(data: dict[str, Any]) -> Any:
     """Scores in one-point bins; the count axis has whole-number ticks (students are not split)."""
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = _pyplot().subplots(figsize=(6, 3.5))
-    bins = max(1, int(rubric.max_score))
-    ax.hist(scores, bins=bins, range=(0, rubric.max_score), color="#4477aa", edgecolor="white")
+    max_score = data["max_score"]
+    ax.hist(data["scores"], bins=max(1, int(max_score)), range=(0, max_score), color="#4477aa", edgecolor="white")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(f"score (out of {rubric.max_score:g})")
+    ax.set_xlabel(f"score (out of {max_score:g})")
     ax.set_ylabel("students")
-    ax.set_title(f"{rubric.section} {rubric.title}: scores")
+    ax.set_title(f"{data['title']}: scores")
     fig.tight_layout()
     return fig
 
 
-def pass_rate_figure(checks: list[Any], rates: dict[str, float]) -> Any:
-    """One bar per check in the order given (`by_pass_rate`), the first at the top."""
-    ids = [c.id for c in checks]
+def pass_rate_figure(data: dict[str, Any]) -> Any:
+    """One bar per check in the order given, the first at the top."""
+    ids = data["checks"]
     fig, ax = _pyplot().subplots(figsize=(7, 0.3 * len(ids) + 1.2))
-    values = [100 * rates[i] for i in ids]
+    values = [100 * rate for rate in data["rates"]]
     colors = ["#cc3311" if v < 50 else "#ee7733" if v < 80 else "#009988" for v in values]
     ax.barh(ids, values, color=colors)
     ax.invert_yaxis()  # barh draws the first bar at the bottom
@@ -203,20 +223,31 @@ def pass_rate_figure(checks: list[Any], rates: dict[str, float]) -> Any:
     return fig
 
 
-def _plots(out_dir: str, rubric: Rubric, scores: list[float], checks: list[Any], rates: dict[str, float]) -> None:
-    for name, fig in (
-        ("score_histogram.png", histogram_figure(rubric, scores)),
-        ("pass_rates.png", pass_rate_figure(checks, rates)),
-    ):
-        _save(fig, os.path.join(out_dir, name))
-        _pyplot().close(fig)
-
-
-def _save(fig: Any, path: str) -> None:
+def render_plots(data: dict[str, Any]) -> dict[str, bytes]:
+    """The PNG files of `plot_data`'s `data` (name -> bytes)."""
     import io
 
+    plt = _pyplot()
+    pngs = {}
+    for name, draw in zip(PLOT_FILES, (histogram_figure, pass_rate_figure), strict=True):
+        fig = draw(data)
+        buf = io.BytesIO()
+        fig.savefig(buf, dpi=100, format="png")
+        plt.close(fig)
+        pngs[name] = buf.getvalue()
+    return pngs
+
+
+def _plots(out_dir: str, data: dict[str, Any], render: Callable[[dict[str, Any]], dict[str, bytes]] | None) -> None:
     from ..files import write_atomic
 
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=100, format="png")
-    write_atomic(path, buf.getvalue())
+    pngs = None
+    if render is not None:
+        try:
+            pngs = render(data)
+        except Exception:  # the plot process failed: drawn here instead
+            pngs = None
+    if pngs is None:
+        pngs = render_plots(data)
+    for name in PLOT_FILES:
+        write_atomic(os.path.join(out_dir, name), pngs[name])

@@ -23,8 +23,18 @@ INSPECT = [
     "plotting = 'matplotlib.pyplot' in sys.modules\n"
     "compiler = 'torch._dynamo' in sys.modules\n"
     "harness_ready = '_d2l_grader_harness' in sys.modules\n"
+    # the engine's modules (listed in the warm parent) left sys.modules; `grader` is the stand-in
+    "engine = sorted(m for m in sys.modules if m == 'grader' or m.startswith('grader.'))\n"
+    "stand_in = 'does nothing here' in (sys.modules['grader'].__doc__ or '')\n"
+    "xmode = ip.InteractiveTB.mode\n"
 ]
-NAMES = ["history", "colors", "shell", "plotting", "compiler", "harness_ready", "connection"]
+NAMES = ["history", "colors", "shell", "plotting", "compiler", "harness_ready", "connection", "engine", "stand_in"]
+
+
+def _engine_gone(seen: dict) -> None:
+    assert seen["engine"] == ["grader"] and seen["stand_in"] is True
+
+
 # Where each kind of kernel is connected: its own socket (pipe), its own connection file (ipykernel).
 PIPE_CONNECTION = "connection = sys.stdout.channel.sock.getpeername()\n"
 IPYKERNEL_SETTINGS = (
@@ -50,7 +60,7 @@ FRESH = (
 
 def test_each_pipe_kernel_is_an_ipython_shell_as_configured_with_its_own_connection(grader):
     cells = [INSPECT[0] + PIPE_CONNECTION + FRESH]
-    names = [*NAMES, "warm_names", "count", "inputs"]
+    names = [*NAMES, "warm_names", "count", "inputs", "xmode"]
     (first, one), (second, other) = run_together(grader, (cells, names), (cells, names))
     assert not first.errors and not second.errors
     assert one["shell"] == "grader.pipe_kernel.Shell"  # made in the warm parent, one copy per kernel
@@ -60,13 +70,15 @@ def test_each_pipe_kernel_is_an_ipython_shell_as_configured_with_its_own_connect
     # The warm-up left no name and counted nothing: this is cell 1 (IPython has already moved its
     # counter on to 2 while the cell runs, as in an ipykernel), In holds '' and this cell, Out nothing.
     assert one["warm_names"] == [] and one["count"] == 2 and one["inputs"] == (2, 0)
+    assert one["xmode"] == "Plain"  # tracebacks as Python prints them (pipe_kernel._make_shell)
+    _engine_gone(one)
     _own_connections(one, other)
 
 
 def test_each_ipykernel_is_configured_as_its_options_say_with_its_own_connection(course, monkeypatch):
     monkeypatch.setenv("D2L_GRADER_KERNEL_PROTOCOL", "jupyter")
     cells = [INSPECT[0] + IPYKERNEL_SETTINGS]
-    names = [*NAMES, "log_level", "captures_fds"]
+    names = [*NAMES, "log_level", "captures_fds", "xmode"]
     with Grader(TEST_LIMITS, course=course) as jupyter:
         (first, one), (second, other) = run_together(jupyter, (cells, names), (cells, names))
     assert not first.errors and not second.errors
@@ -75,7 +87,9 @@ def test_each_ipykernel_is_configured_as_its_options_say_with_its_own_connection
     assert "--InteractiveShell.colors=nocolor" in KERNEL_OPTIONS and one["colors"].lower() == "nocolor"
     assert "--IPKernelApp.log_level=CRITICAL" in KERNEL_OPTIONS and one["log_level"] == 50
     assert one["captures_fds"] is False
+    assert "--InteractiveShell.xmode=Plain" in KERNEL_OPTIONS and one["xmode"] == "Plain"
     assert one["harness_ready"] is True
+    _engine_gone(one)
     _own_connections(one, other)
 
 
@@ -89,12 +103,14 @@ def test_plotting_and_the_compiler_stack_are_imported_ahead_only_once_a_notebook
         ],
         "trains.ipynb",
     )
-    names = ["plotting", "compiler"]
+    names = ["plotting", "compiler", "engine", "stand_in"]
+    gone = {"engine": ["grader"], "stand_in": True}  # also after each import the warm parent did ahead
     with Grader(TEST_LIMITS, course=course) as fresh:
         execution, before = run_cells(fresh, INSPECT, names)
         assert not execution.errors and before == {
             "plotting": False,
             "compiler": False,
+            **gone,
         }  # conv-layer pays for neither
         result = fresh.grade(plots, "conv-layer")
         assert not [e for e in result.errors if e.kind == "cell-error"]  # it plotted, importing pyplot itself
@@ -106,4 +122,4 @@ def test_plotting_and_the_compiler_stack_are_imported_ahead_only_once_a_notebook
         result = fresh.grade(trains, "conv-layer")
         assert not [e for e in result.errors if e.kind == "cell-error"]  # its SGD step is right
         execution, after = run_cells(fresh, INSPECT, names)
-        assert not execution.errors and after == {"plotting": True, "compiler": True}
+        assert not execution.errors and after == {"plotting": True, "compiler": True, **gone}

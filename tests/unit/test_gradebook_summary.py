@@ -269,7 +269,8 @@ def test_pass_rate_plot_puts_the_least_passed_check_at_the_top(rubric, records):
     import matplotlib.pyplot as plt
 
     rates = summary.pass_rates(rubric, records)
-    fig = summary.pass_rate_figure(summary.by_pass_rate(rubric, rates), rates)
+    scores = [r.result.score for r in records]
+    fig = summary.pass_rate_figure(summary.plot_data(rubric, scores, summary.by_pass_rate(rubric, rates), rates))
     (ax,) = fig.axes
     fig.canvas.draw()
     top_to_bottom = sorted(ax.get_yticklabels(), key=lambda label: label.get_position()[1])
@@ -283,7 +284,9 @@ def test_pass_rate_plot_puts_the_least_passed_check_at_the_top(rubric, records):
 def test_score_histogram_counts_students_in_whole_numbers(rubric, records):
     import matplotlib.pyplot as plt
 
-    fig = summary.histogram_figure(rubric, [r.result.score for r in records])
+    rates = summary.pass_rates(rubric, records)
+    scores = [r.result.score for r in records]
+    fig = summary.histogram_figure(summary.plot_data(rubric, scores, rubric.checks, rates))
     (ax,) = fig.axes
     fig.canvas.draw()
     ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
