@@ -31,6 +31,7 @@ import builtins
 import getpass
 import io
 import json
+import re
 import signal
 import socket
 import struct
@@ -142,6 +143,32 @@ class Stream(io.TextIOBase):
                 self._size = 0
                 for start in range(0, len(text), STREAM_MESSAGE):
                     self.channel.send("stream", {"name": self.name, "text": text[start : start + STREAM_MESSAGE]})
+
+
+# A cell IPython's input transformations leave as it is: none of the characters they act on
+# (`%` magics, `!` shell escapes, `?` help), no prompt to strip (`>>>`, `...`, `In [`, a vi
+# mode's `[nav]`/`[ins]`), no escape (`/`, `;`, `,`) opening a line, no indentation or blank
+# line to remove first, no line of blanks (dedent would empty it). Such a cell skips IPython's
+# tokenising of it (~2.6 ms of CPU for a conv-layer notebook's cells); any other cell goes
+# through IPython as always. tests/unit/test_pipe_kernel_transforms.py checks with Hypothesis
+# that IPython gives back exactly the cell (plus a final newline) whenever this says so.
+_IPYTHON_SYNTAX = re.compile(r"[%!?]|>>>|In \[|\[nav\]|\[ins\]|^[ \t\f\v]*(?:\.\.\.|[/;,])|^[ \t]+$", re.M)
+
+
+def plain_python(cell: str) -> bool:
+    """Whether IPython's input transformations would leave `cell` as it is (but for a final
+    newline): it is already the Python that runs."""
+    return bool(cell) and not cell[0].isspace() and _IPYTHON_SYNTAX.search(cell) is None
+
+
+def _as_is(cell: str) -> str:
+    return cell if cell.endswith("\n") else cell + "\n"
+
+
+def _async_possible(cell: str) -> bool:
+    """Whether a cell could need IPython's top-level `await` (`await`, `async for`, `async
+    with`): without either word it cannot, and IPython's own check compiles the whole cell."""
+    return "await" in cell or "async" in cell
 
 
 _CHANNEL: list[Channel] = []  # this kernel's connection (set by `serve`; the shell's hooks send on it)
@@ -271,6 +298,11 @@ def _make_shell() -> Any:
         def enable_gui(self, gui: Any = None) -> None:  # no event loop to integrate
             pass
 
+        def should_run_async(self, raw_cell: str, *, transformed_cell: Any = None, **kwargs: Any) -> bool:
+            if transformed_cell is not None and not _async_possible(transformed_cell):
+                return False
+            return bool(super().should_run_async(raw_cell, transformed_cell=transformed_cell, **kwargs))
+
     config = Config()
     config.HistoryManager.enabled = False
     config.InteractiveShell.colors = "nocolor"
@@ -279,7 +311,11 @@ def _make_shell() -> Any:
     # around each frame, via stack_data) cost a notebook's first error ~50 ms of CPU and
     # ~4,000 copy-on-write faults in a forked kernel, and each further error ~13 ms.
     config.InteractiveShell.xmode = "Plain"
-    return Shell.instance(config=config)
+    shell = Shell.instance(config=config)
+    transformations = shell.input_transformer_manager
+    every_transformation = transformations.transform_cell
+    transformations.transform_cell = lambda cell: _as_is(cell) if plain_python(cell) else every_transformation(cell)
+    return shell
 
 
 class _NoInput:
