@@ -118,7 +118,12 @@ class ForkServerBackend(Backend):
 
         writable = list(dict.fromkeys(self._groups.parents.values())) if self._groups is not None else []
         launch = plan_launch(
-            self.scratch_root, self.policy.readable, writable, self.policy.use_bwrap, gpu_devices(self.policy.gpu)
+            self.scratch_root,
+            self.policy.readable,
+            writable,
+            self.policy.use_bwrap,
+            gpu_devices(self.policy.gpu),
+            protocol=self.protocol,
         )
         missing_bwrap = (
             "bubblewrap is not installed (Debian/Ubuntu: apt install bubblewrap): kernels see the file "

@@ -35,32 +35,35 @@ from .sandbox import SandboxConfig
 
 
 # ----------------------------------------------------------------------------- server side
-def _warm_up() -> None:
-    """Import everything a kernel needs, so children start with it in memory."""
+def _warm_up(protocol: str = "jupyter") -> None:
+    """Import everything a kernel needs, so children start with it in memory. Only the kernels
+    of `protocol` are made ready: ipykernel, ZeroMQ and its application set-up (~0.15 s before
+    the first kernel of every command) for "jupyter"; IPython's shell for "pipe"."""
     import numpy  # noqa: F401
     import torch
 
     torch.set_num_threads(1)  # also keeps OpenMP from starting threads before fork
-    import ipykernel.ipkernel
-    import ipykernel.kernelapp
-    import ipykernel.zmqshell
+    if protocol == "jupyter":
+        import ipykernel.ipkernel
+        import ipykernel.kernelapp
+        import ipykernel.zmqshell
 
-    try:  # graded kernels never host a debugger: skip creating one in every kernel
-        import ipykernel.debugger
+        try:  # graded kernels never host a debugger: skip creating one in every kernel
+            import ipykernel.debugger
 
-        ipykernel.debugger._is_debugpy_available = False
-    except Exception:
-        pass
+            ipykernel.debugger._is_debugpy_available = False
+        except Exception:
+            pass
+        import tornado.platform.asyncio  # noqa: F401
+        from jupyter_client import localinterfaces
+
+        localinterfaces.localhost()  # caches the interface scan (psutil) every kernel would repeat
     import IPython.core.completer
     import IPython.core.completerlib
     import IPython.core.debugger
     import IPython.core.oinspect
     import IPython.extensions.storemagic
     import IPython.utils.wildcard  # noqa: F401
-    import tornado.platform.asyncio  # noqa: F401
-    from jupyter_client import localinterfaces
-
-    localinterfaces.localhost()  # caches the interface scan (psutil) every kernel would repeat
     import pdb  # noqa: F401  (the kernel imports it on start)
     import secrets  # noqa: F401  (numpy.random needs it lazily)
 
@@ -68,7 +71,10 @@ def _warm_up() -> None:
     harness_cell.prepare(measured=coverage_running() is not None)  # every kernel's last cell
     seccomp.prepare()  # every kernel's system-call filter, compiled once
     harness.remember_originals()  # what probes may rely on: before any student code, in every kernel
-    _configure_kernel_app()
+    if protocol == "jupyter":
+        _configure_kernel_app()
+    else:
+        pipe_kernel.prepare()
 
 
 def _warm_up_plotting() -> None:
@@ -358,8 +364,9 @@ def _signal(request: dict[str, Any]) -> None:
             pass
 
 
-def serve() -> None:
-    """Server main loop: answer spawn requests, report every child's exit."""
+def serve(protocol: str = "jupyter") -> None:
+    """Server main loop: answer spawn requests, report every child's exit. `protocol`: the
+    kernels to make ready ahead ("pipe" or "jupyter"); either kind can still be asked for."""
     out = sys.stdout.buffer
     inp = sys.stdin.buffer
     # The grader is gone (even killed): so are we, and with us every kernel. Its end closes our
@@ -367,7 +374,7 @@ def serve() -> None:
     # the time we spend warming up without reading.
     sandbox.die_with_parent()
     sandbox.become_subreaper()
-    _warm_up()
+    _warm_up(protocol)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -578,4 +585,4 @@ def _collect_kernel_coverage(scratch: str) -> None:
 
 
 if __name__ == "__main__":
-    serve()
+    serve(sys.argv[1] if len(sys.argv) > 1 else "jupyter")

@@ -93,11 +93,13 @@ def plan_launch(
     writable: Iterable[str] = (),
     use_bwrap: bool = True,
     devices: Iterable[str] = (),
+    protocol: str = "pipe",
 ) -> Launch:
     """The command starting the warm parent: in bubblewrap when it is available (and wanted).
-    `devices` (the GPUs' nodes) join the minimal /dev bubblewrap makes, and nothing else does."""
+    `devices` (the GPUs' nodes) join the minimal /dev bubblewrap makes, and nothing else does.
+    `protocol`: the kernels it will fork ("pipe" or "jupyter"), whose start-up it does ahead."""
     env = dict(SERVER_ENV)
-    command = [sys.executable, "-m", "grader.forkserver"]
+    command = [sys.executable, "-m", "grader.forkserver", protocol]
     engine = _engine_dir()
     bwrap = bwrap_path() if use_bwrap and sys.platform.startswith("linux") else None
     if bwrap is None:

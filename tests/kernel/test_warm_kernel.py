@@ -27,6 +27,8 @@ INSPECT = [
     "engine = sorted(m for m in sys.modules if m == 'grader' or m.startswith('grader.'))\n"
     "stand_in = 'does nothing here' in (sys.modules['grader'].__doc__ or '')\n"
     "xmode = ip.InteractiveTB.mode\n"
+    # a warm parent of pipe kernels never loads ipykernel and ZeroMQ (forkserver._warm_up)
+    "ipykernel_loaded = 'ipykernel.kernelapp' in sys.modules or 'zmq' in sys.modules\n"
 ]
 NAMES = ["history", "colors", "shell", "plotting", "compiler", "harness_ready", "connection", "engine", "stand_in"]
 
@@ -60,7 +62,7 @@ FRESH = (
 
 def test_each_pipe_kernel_is_an_ipython_shell_as_configured_with_its_own_connection(grader):
     cells = [INSPECT[0] + PIPE_CONNECTION + FRESH]
-    names = [*NAMES, "warm_names", "count", "inputs", "xmode"]
+    names = [*NAMES, "warm_names", "count", "inputs", "xmode", "ipykernel_loaded"]
     (first, one), (second, other) = run_together(grader, (cells, names), (cells, names))
     assert not first.errors and not second.errors
     assert one["shell"] == "grader.pipe_kernel.Shell"  # made in the warm parent, one copy per kernel
@@ -71,6 +73,7 @@ def test_each_pipe_kernel_is_an_ipython_shell_as_configured_with_its_own_connect
     # counter on to 2 while the cell runs, as in an ipykernel), In holds '' and this cell, Out nothing.
     assert one["warm_names"] == [] and one["count"] == 2 and one["inputs"] == (2, 0)
     assert one["xmode"] == "Plain"  # tracebacks as Python prints them (pipe_kernel._make_shell)
+    assert one["ipykernel_loaded"] is False
     _engine_gone(one)
     _own_connections(one, other)
 
@@ -78,7 +81,7 @@ def test_each_pipe_kernel_is_an_ipython_shell_as_configured_with_its_own_connect
 def test_each_ipykernel_is_configured_as_its_options_say_with_its_own_connection(course, monkeypatch):
     monkeypatch.setenv("D2L_GRADER_KERNEL_PROTOCOL", "jupyter")
     cells = [INSPECT[0] + IPYKERNEL_SETTINGS]
-    names = [*NAMES, "log_level", "captures_fds", "xmode"]
+    names = [*NAMES, "log_level", "captures_fds", "xmode", "ipykernel_loaded"]
     with Grader(TEST_LIMITS, course=course) as jupyter:
         (first, one), (second, other) = run_together(jupyter, (cells, names), (cells, names))
     assert not first.errors and not second.errors
@@ -86,7 +89,7 @@ def test_each_ipykernel_is_configured_as_its_options_say_with_its_own_connection
     assert "--HistoryManager.enabled=False" in KERNEL_OPTIONS and one["history"] is False
     assert "--InteractiveShell.colors=nocolor" in KERNEL_OPTIONS and one["colors"].lower() == "nocolor"
     assert "--IPKernelApp.log_level=CRITICAL" in KERNEL_OPTIONS and one["log_level"] == 50
-    assert one["captures_fds"] is False
+    assert one["captures_fds"] is False and one["ipykernel_loaded"] is True
     assert "--InteractiveShell.xmode=Plain" in KERNEL_OPTIONS and one["xmode"] == "Plain"
     assert one["harness_ready"] is True
     _engine_gone(one)
