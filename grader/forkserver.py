@@ -58,14 +58,15 @@ def _warm_up(protocol: str = "jupyter") -> None:
         from jupyter_client import localinterfaces
 
         localinterfaces.localhost()  # caches the interface scan (psutil) every kernel would repeat
+    import pdb  # noqa: F401  (the kernel imports it on start)
+    import secrets  # noqa: F401  (numpy.random needs it lazily)
+
     import IPython.core.completer
     import IPython.core.completerlib
     import IPython.core.debugger
     import IPython.core.oinspect
     import IPython.extensions.storemagic
     import IPython.utils.wildcard  # noqa: F401
-    import pdb  # noqa: F401  (the kernel imports it on start)
-    import secrets  # noqa: F401  (numpy.random needs it lazily)
 
     _seed(0)  # imports numpy.random now rather than in every child
     harness_cell.prepare(measured=coverage_running() is not None)  # every kernel's last cell
