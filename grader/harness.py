@@ -238,7 +238,6 @@ def _encode_array(array, origin, dtype):
 
 def _decode(value):
     """Inputs from the grader: plain JSON plus arrays, rebuilt as torch tensors."""
-    import numpy as np
     import torch
 
     if isinstance(value, dict):
