@@ -85,10 +85,43 @@ def _main() -> None:
     line = sys.stdin.buffer.readline()
     if not line:
         return
-    pngs = summary.render_plots(json.loads(line))
+    pngs = _render_two_at_once(json.loads(line))
     reply = {"png": {name: base64.b64encode(png).decode() for name, png in pngs.items()}}
     sys.stdout.write(json.dumps(reply))
     sys.stdout.flush()
+
+
+def _render_two_at_once(data: dict[str, Any]) -> dict[str, bytes]:
+    """Both plots, the second drawn by a forked child meanwhile: when the batch ends, both
+    cores are free, and each plot takes ~0.1 s to draw. Whatever the child fails to give, we
+    draw ourselves."""
+    from . import summary
+
+    first, second = summary.PLOT_FILES
+    read_end, write_end = os.pipe()
+    try:
+        child = os.fork()
+    except OSError:
+        return summary.render_plots(data)
+    if child == 0:
+        code = 1
+        try:
+            os.close(read_end)
+            png = summary.render_plots(data, only=(second,))[second]
+            with os.fdopen(write_end, "wb") as out:
+                out.write(png)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    pngs = summary.render_plots(data, only=(first,))
+    with os.fdopen(read_end, "rb") as given:
+        png = given.read()
+    _, status = os.waitpid(child, 0)
+    if status != 0 or not png.startswith(b"\x89PNG"):
+        png = summary.render_plots(data, only=(second,))[second]
+    pngs[second] = png
+    return pngs
 
 
 if __name__ == "__main__":

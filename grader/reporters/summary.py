@@ -223,13 +223,15 @@ def pass_rate_figure(data: dict[str, Any]) -> Any:
     return fig
 
 
-def render_plots(data: dict[str, Any]) -> dict[str, bytes]:
-    """The PNG files of `plot_data`'s `data` (name -> bytes)."""
+def render_plots(data: dict[str, Any], only: tuple[str, ...] = PLOT_FILES) -> dict[str, bytes]:
+    """The PNG files of `plot_data`'s `data` (name -> bytes); `only`: just these of them."""
     import io
 
     plt = _pyplot()
     pngs = {}
     for name, draw in zip(PLOT_FILES, (histogram_figure, pass_rate_figure), strict=True):
+        if name not in only:
+            continue
         fig = draw(data)
         buf = io.BytesIO()
         fig.savefig(buf, dpi=100, format="png")
