@@ -50,8 +50,8 @@ class _OverBudget(Exception):
 # .npy headers made and read in this run, by (dtype, shape) and by their bytes: numpy builds a
 # header with repr and padding, and reads one with ast.literal_eval (~30-70 us each), while a
 # notebook's arrays share a handful of shapes. Bounded; emptied when full.
-_NPY_HEADERS = {}
-_NPY_PARSED = {}
+_NPY_HEADERS = {}  # type: dict[tuple, bytes]
+_NPY_PARSED = {}  # type: dict[bytes, tuple]
 _NPY_REMEMBERED = 256
 
 
