@@ -7,14 +7,17 @@ holds no secret (it is exec'd by the grader with a minimal environment, inside a
 allowlisted view of the machine: see `warm_parent`) and stays single-threaded, which is
 what makes forking it safe.
 
-Each request forks a *keeper*, which joins the kernel's control groups and unshares its
-namespaces (see `sandbox.isolate`), then forks the *kernel*: PID 1 of a new PID namespace,
-which confines itself (`sandbox.confine`), seeds its generators and becomes an ordinary
-ipykernel. The keeper waits for it and forwards the signals the grader sends (interrupt,
-kill); when the keeper dies the kernel dies (parent-death signal), and when the kernel —
-its namespace's init — dies, the operating system kills everything the notebook started.
-So the grader only ever signals the keeper, the server's own child, whose pid cannot be
-reused before the server reaps it.
+Each request makes a *kernel*: PID 1 of a new PID namespace, which confines itself
+(`sandbox.confine`), seeds its generators and becomes a pipe kernel or an ipykernel. As
+root, the server forks it straight into that namespace (`_fork_into_new_pid_namespace`),
+and the kernel joins its control groups and unshares its other namespaces itself. Without
+root, a *keeper* is forked first: it joins the control groups and unshares the namespaces
+(a user namespace among them: see `sandbox.isolate`), forks the kernel, waits for it and
+forwards the signals the grader sends (interrupt, kill); when the keeper dies the kernel dies
+(parent-death signal). Either way, when the kernel — its namespace's init — dies, the
+operating system kills everything the notebook started, and the grader only ever signals the
+server's own child (the kernel or its keeper), whose pid cannot be reused before the server
+reaps it.
 
 Protocol: JSON lines on the server's stdin (requests: spawn, signal, stop) and stdout
 (replies and exit events). Run with `python -m grader.forkserver`.
@@ -115,6 +118,60 @@ def _child_main(request: dict[str, Any], status_fd: int) -> None:
         code = 70
     finally:
         os._exit(code)
+
+
+def _direct_kernel_main(request: dict[str, Any], status_fd: int) -> None:
+    """A kernel forked straight into a PID namespace of its own (its PID 1; as root, see
+    `_fork_into_new_pid_namespace`): it joins its control groups and unshares its other
+    namespaces itself, with no keeper between it and the warm parent. Never returns.
+
+    A keeper costs every kernel one more fork of the warm image and its exit (~3 ms of CPU):
+    without root it is still needed, because only a process that is not yet in the new PID
+    namespace can make one for a child without a user namespace of its own; as root, the
+    warm parent can make it and step back into its own. The kernel's status line (its sandbox
+    report) is the only one on the set-up pipe; the warm parent knows its pid."""
+    try:
+        os.setsid()
+        _detach_from_server(keep=status_fd, log=request.get("debug_log"))
+        cfg = SandboxConfig(**request["sandbox"])
+        report = sandbox.new_report(bool(request.get("allowlisted")))
+        pid_namespace = sandbox.isolate(cfg, report, pid_namespace_made=True)
+    except BaseException as exc:
+        _report_failure(status_fd, exc)
+        os._exit(70)
+    _kernel_main(request, cfg, report, pid_namespace, status_fd)
+
+
+_OWN_PID_NAMESPACE: list[int] = []  # an fd of the warm parent's PID namespace; [-1]: none to go back to
+
+
+def _fork_into_new_pid_namespace() -> int | None:
+    """As root: fork a child that is PID 1 of a new PID namespace (unshare(CLONE_NEWPID) makes
+    it for our next child; setns puts our own back for every later one). None, with nothing
+    forked, where that is not possible (no root, no /proc of ours): the keeper's way then."""
+    if os.geteuid() != 0:
+        return None
+    if not _OWN_PID_NAMESPACE:
+        try:
+            _OWN_PID_NAMESPACE.append(os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            _OWN_PID_NAMESPACE.append(-1)
+    own = _OWN_PID_NAMESPACE[0]
+    if own < 0:
+        return None
+    try:
+        sandbox.unshare(sandbox.CLONE_NEWPID)
+    except OSError:
+        return None
+    pid = None
+    try:
+        pid = os.fork()
+    finally:
+        if pid != 0:  # the warm parent (also when the fork failed), not the child
+            # Never left undone: every later fork (kernels, the judge) would be made in a
+            # namespace whose PID 1 may be gone, and fail.
+            sandbox.setns(own, sandbox.CLONE_NEWPID)
+    return pid
 
 
 def _detach_from_server(keep: int = -1, log: str | None = None) -> None:
@@ -281,20 +338,27 @@ def _spawn(request: dict[str, Any]) -> dict[str, Any]:
         gc.freeze()  # the shell joins the objects kernels' collections skip (as in `serve`)
     request["_engine_modules"] = engine_modules()
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
+    direct = bool(request["sandbox"].get("namespaces", True))
+    forked = _fork_into_new_pid_namespace() if direct else None
+    direct = forked is not None
+    pid = forked if forked is not None else os.fork()
     if pid == 0:
         os.close(read_fd)
         if coverage_running() is not None:  # test runs only
             _measure_kernel(request)
+        if direct:
+            _direct_kernel_main(request, write_fd)
         _child_main(request, write_fd)
     os.close(write_fd)
     _KERNELS[pid] = request["sandbox"].get("uid") if os.geteuid() == 0 else None
     if coverage_running() is not None:  # test runs only
         _MEASURED_KERNELS[pid] = request["sandbox"]["scratch"]
     with os.fdopen(read_fd, "rb") as status:
-        first = status.readline()
-        second = status.readline()
-    started, report = read_status([first, second])
+        if direct:  # the kernel's report only; no keeper to tell its pid
+            lines = [(json.dumps({"kernel_pid": pid}) + "\n").encode(), status.readline()]
+        else:
+            lines = [status.readline(), status.readline()]
+    started, report = read_status(lines)
     return {"id": request["id"], "pid": pid, "kernel_pid": started.get("kernel_pid"), "sandbox": report}
 
 
@@ -356,7 +420,7 @@ def read_status(raw_lines: list[bytes]) -> tuple[dict[str, Any], dict[str, Any]]
 
 
 def _signal(request: dict[str, Any]) -> None:
-    """Signal a keeper (which forwards to its kernel); only pids of our own, unreaped children."""
+    """Signal a kernel (or its keeper, which forwards); only pids of our own, unreaped children."""
     pid = int(request["pid"])
     if pid in _KERNELS:
         try:

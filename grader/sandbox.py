@@ -102,6 +102,10 @@ def unshare(flags: int) -> None:
     _check(_libc.unshare(flags), "unshare")
 
 
+def setns(fd: int, nstype: int) -> None:
+    _check(_libc.setns(fd, nstype), "setns")
+
+
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     rc = _libc.mount(
         source.encode() if source else None,
@@ -138,13 +142,18 @@ def new_report(filesystem_allowlist: bool) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- step 1: the keeper
-def isolate(cfg: SandboxConfig, report: dict[str, Any]) -> bool:
+def isolate(cfg: SandboxConfig, report: dict[str, Any], pid_namespace_made: bool = False) -> bool:
     """In the keeper: join the control groups, unshare namespaces. True when the next fork
-    starts a new PID namespace (so the kernel will be its PID 1)."""
+    starts a new PID namespace (so the kernel will be its PID 1).
+
+    `pid_namespace_made`: we are the kernel itself, already PID 1 of a new PID namespace (as
+    root, the warm parent forks a kernel straight into one: `forkserver._fork_into_new_pid_namespace`,
+    with no keeper); the other namespaces are unshared here, for ourselves, and True means we
+    are that PID 1."""
     for procs in cfg.cgroup_procs:
         try:
             with open(procs, "w") as f:
-                f.write(str(os.getpid()))
+                f.write("0" if pid_namespace_made else str(os.getpid()))  # "0": the writer itself
         except OSError as exc:
             report["notes"].append(f"could not join a control group: {exc.strerror}")
             break
@@ -152,7 +161,7 @@ def isolate(cfg: SandboxConfig, report: dict[str, Any]) -> bool:
         report["resource_groups"] = bool(cfg.cgroup_procs)
     if not cfg.namespaces:
         return False
-    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET
+    flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | (0 if pid_namespace_made else CLONE_NEWPID)
     if os.geteuid() == 0:
         try:
             unshare(flags)

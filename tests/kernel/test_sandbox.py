@@ -420,3 +420,46 @@ def test_each_confinement_is_one_group_of_one_worker(request, outcome):
     if os.environ.get("PYTEST_XDIST_WORKER") is None or not getattr(request.config.option, "loadgroup", False):
         pytest.skip("only under pytest-xdist with --dist loadgroup")
     assert request.node.nodeid.endswith(f"@test_sandbox-{outcome.kind}"), request.node.nodeid
+
+
+def test_as_root_each_kernel_is_forked_straight_into_a_pid_namespace_of_its_own(grader):
+    """No keeper between the warm parent and a kernel as root (`forkserver._fork_into_new_pid_namespace`):
+    each kernel is PID 1 of a namespace of its own and a child of the warm parent itself, and
+    the warm parent stepped back into its own namespace after each fork (the next kernel gets
+    a namespace of its own too, and the judge still starts)."""
+    import asyncio
+
+    import psutil
+
+    from grader.kernel_manager import discard
+
+    if os.geteuid() != 0:
+        pytest.skip("as root only: without root a keeper makes the kernel's user and PID namespaces")
+
+    def nspid(pid: int) -> list[str]:
+        with open(f"/proc/{pid}/status") as f:
+            return next(line.split()[1:] for line in f if line.startswith("NSpid:"))
+
+    def server(process: psutil.Process) -> bool:
+        return "grader.forkserver" in " ".join(process.cmdline()) and "bwrap" not in process.name()
+
+    async def main() -> list[tuple[list[str], bool]]:
+        grader.start()
+        seen = []
+        for _ in range(2):
+            kernel = await grader.backend.start_kernel(grader.new_scratch())
+            try:
+                tree = psutil.Process().children(recursive=True)
+                warm = next(p for p in tree if server(p) and not server(p.parent()))
+                ours = [p for p in tree if server(p) and len(nspid(p.pid)) > len(nspid(warm.pid))]
+                assert len(ours) == 1, ours  # this kernel (the judge and others have exited or live at the warm level)
+                seen.append((nspid(ours[0].pid), ours[0].ppid() == warm.pid))
+            finally:
+                await discard(kernel)
+        return seen
+
+    (first, first_is_child), (second, second_is_child) = asyncio.run(main())
+    assert first[-1] == "1" and second[-1] == "1"  # each is its namespace's PID 1
+    assert first_is_child and second_is_child  # of the warm parent: no keeper
+    result = grader.grade(str(Path(__file__).parent.parent.parent / "reference" / "conv-layer.ipynb"), "conv-layer")
+    assert result.score == result.max_score  # kernels and the judge after those forks
