@@ -9,7 +9,9 @@ prints, per notebook:
   student's cells, the harness cell, stopping the kernel, waiting for the judge, judging,
   writing the result;
 * the CPU time of each process: the grader, the warm parent (forking, confining), the kernels
-  (reaped into the warm parent's children times: start-up, cells, harness) and the judge;
+  (reaped into the warm parent's children times: start-up, cells, harness), the judge and the
+  plot process (the summary's plots, `grader/reporters/plot_process.py`), per notebook after
+  the first one began, and the whole command's CPU, start-ups included;
 * the command's start-up (until the first notebook begins) and its end (after the last).
 
     python bench/breakdown.py [--submissions 40] [--jobs 1 2] [--protocols pipe jupyter]
@@ -83,6 +85,8 @@ def run(folder: str, jobs: int, log: str, protocol: str = "pipe") -> dict:
                     continue
                 if p.pid == root.pid:
                     role = "grader"
+                elif any("grader.reporters.plot_process" in arg for arg in p.cmdline()):
+                    role = "plots"  # the summary's plots, drawn aside at nice 19 (its second plot's child reaped by it)
                 elif p.pid in servers and servers[p.pid][0]:
                     parent_is_server = servers.get(servers[p.pid][1], (False, 0))[0]
                     role = "judge or kernel" if parent_is_server else "warm parent"
@@ -120,10 +124,12 @@ def run(folder: str, jobs: int, log: str, protocol: str = "pipe") -> dict:
 
 
 def _by_role(seen: dict[int, tuple[str, float, float]]) -> dict[str, float]:
-    cpu = {"grader": 0.0, "warm parent": 0.0, "kernels": 0.0, "judge": 0.0}
+    cpu = {"grader": 0.0, "warm parent": 0.0, "kernels": 0.0, "judge": 0.0, "plots": 0.0}
     for role, own, children in seen.values():
         if role == "grader":
             cpu["grader"] += own
+        elif role == "plots":
+            cpu["plots"] += own + children
         elif role == "warm parent":
             cpu["warm parent"] += own
             cpu["kernels"] += children  # kernels are reaped by the warm parent
@@ -168,6 +174,10 @@ def report(jobs: int, count: int, result: dict, protocol: str = "pipe") -> None:
         total += seconds - before
         print(f"   {role:<28} {(seconds - before) / count * 1000:>6.1f}ms   (start-up {before:.2f} s)")
     print(f"   {'all processes':<28} {total / count * 1000:>6.1f}ms")
+    # A process's start-up does not stop when the first notebook begins (the warm parent is still
+    # importing torch then, the plot process matplotlib): the whole command's CPU is the sum.
+    everything = sum(result["cpu"].values())
+    print(f"   {'all processes, whole command':<28} {everything / count * 1000:>6.1f}ms   ({everything:.2f} s)")
 
 
 def main() -> None:
