@@ -236,7 +236,12 @@ def kill_backend(grader: Any) -> None:
 @click.option("--assignment", "assignment_id", required=True, metavar="ID", help="Assignment id (see `grader list`).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option(
-    "-j", "--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Notebooks run in kernels at once (as many more are loaded, judged and written beside them)."
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Notebooks run in kernels at once (as many more are loaded, judged and written beside them).",
 )
 @click.option(
     "--resume/--no-resume",
