@@ -70,12 +70,15 @@ def run(folder: str, jobs: int, log: str, protocol: str = "pipe") -> dict:
             except psutil.Error:
                 break
             servers = {}
+            plotting = set()
             for p in tree:
                 try:
                     argv = p.cmdline()
                     # bubblewrap's own command line names the server too: only python is the server
                     is_server = "grader.forkserver" in argv and "bwrap" not in os.path.basename(argv[0])
                     servers[p.pid] = is_server, p.ppid()
+                    if "grader.reporters.plot_process" in argv:
+                        plotting.add(p.pid)
                 except (psutil.Error, IndexError):
                     pass
             for p in tree:
@@ -85,7 +88,7 @@ def run(folder: str, jobs: int, log: str, protocol: str = "pipe") -> dict:
                     continue
                 if p.pid == root.pid:
                     role = "grader"
-                elif any("grader.reporters.plot_process" in arg for arg in p.cmdline()):
+                elif p.pid in plotting or seen.get(p.pid, ("",))[0] == "plots":
                     role = "plots"  # the summary's plots, drawn aside at nice 19 (its second plot's child reaped by it)
                 elif p.pid in servers and servers[p.pid][0]:
                     parent_is_server = servers.get(servers[p.pid][1], (False, 0))[0]
