@@ -210,9 +210,24 @@ attempts = {
     'unshare(CLONE_NEWNET)': libc.unshare(0x40000000),
     'unshare -U -r': subprocess.run(['unshare', '-U', '-r', 'true'], capture_output=True).returncode,
 }
+# As root the warm parent holds a descriptor of its own PID namespace (to step back into it after
+# each fork): none may reach a kernel, and no descriptor it has lets it join another namespace.
+import os
+inherited = {}
+for fd in os.listdir('/proc/self/fd'):
+    try:
+        inherited[int(fd)] = os.readlink('/proc/self/fd/' + fd)
+    except OSError:
+        pass
+namespace_fds = sorted(
+    target for target in inherited.values()
+    if target.split(':')[0] in ('pid', 'mnt', 'net', 'user', 'ipc', 'uts', 'cgroup', 'time')
+)
+for fd in inherited:
+    attempts['setns(fd %d)' % fd] = libc.setns(fd, 0)
 """
         ],
-        ["attempts"],
+        ["attempts", "namespace_fds"],
     ),
 }
 
@@ -364,6 +379,10 @@ def test_two_kernels_cannot_talk_to_each_other(outcome):
 def test_user_namespaces_mounts_and_other_namespaces_are_refused(outcome):
     values = outcome.results["namespaces"][1]
     outcome.holds("namespaces", "syscall_filter", all(code != 0 for code in values["attempts"].values()))
+
+
+def test_no_namespace_descriptor_reaches_a_kernel(outcome):
+    assert outcome.results["namespaces"][1]["namespace_fds"] == []
 
 
 def test_the_portable_backend_says_what_it_lacks(outcome):
