@@ -290,9 +290,11 @@ class BatchWriter:
                     os.unlink(os.path.join(self.results_dir, name))
                 except OSError:
                     pass
-        # The summary's plots need matplotlib (~0.6 s to import): load it while grading runs.
-        self._pyplot = threading.Thread(target=_import_pyplot, daemon=True)
+        # Without a plot process the summary's plots need matplotlib here (~0.6 s to import):
+        # load it while grading runs.
+        self._pyplot: threading.Thread | None = None
         if plots is None:
+            self._pyplot = threading.Thread(target=_import_pyplot, daemon=True)
             self._pyplot.start()
 
     def load_existing(self) -> dict[str, dict[str, Any]]:
@@ -341,13 +343,11 @@ class BatchWriter:
     def write_summary(self, records: Iterable[BatchRecord]) -> None:
         from .reporters import summary
 
-        if self.plots is not None:
-            summary.write(self.out_dir, self.rubric, list(records), render=self.plots.render)
-            return
-        # Not while that import runs: matplotlib imported from two threads at once can fail
-        # half-way (a batch whose results are all kept gets here at once).
-        self._pyplot.join()
-        summary.write(self.out_dir, self.rubric, list(records))
+        if self._pyplot is not None:
+            # Not while that import runs: matplotlib imported from two threads at once can fail
+            # half-way (a batch whose results are all kept gets here at once).
+            self._pyplot.join()
+        summary.write(self.out_dir, self.rubric, list(records), render=self.plots.render if self.plots else None)
 
 
 def _import_pyplot() -> None:
