@@ -294,7 +294,9 @@ class BatchWriter:
         # load it while grading runs.
         self._pyplot: threading.Thread | None = None
         if plots is None:
-            self._pyplot = threading.Thread(target=_import_pyplot, daemon=True)
+            from .reporters import summary
+
+            self._pyplot = threading.Thread(target=summary.warm_up, daemon=True)
             self._pyplot.start()
 
     def load_existing(self) -> dict[str, dict[str, Any]]:
@@ -348,13 +350,6 @@ class BatchWriter:
             # half-way (a batch whose results are all kept gets here at once).
             self._pyplot.join()
         summary.write(self.out_dir, self.rubric, list(records), render=self.plots.render if self.plots else None)
-
-
-def _import_pyplot() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot
 
 
 GRADEBOOK_INTERVAL = 2.0  # seconds between gradebook rewrites during a batch

@@ -93,11 +93,20 @@ def _warm_up_plotting() -> None:
     import matplotlib_inline.backend_inline  # noqa: F401
 
 
-def _child_main(request: dict[str, Any], status_fd: int) -> None:
+def _child_main(request: dict[str, Any], status_fd: int, direct: bool = False) -> None:
     """The keeper (forked by the server): isolate, fork the kernel, wait for it. Never returns.
 
     Status lines on `status_fd`: {"kernel_pid": N} once the kernel exists, then the kernel's
     own line (its sandbox report, or {"error": ...}).
+
+    `direct`: we are the kernel itself, forked straight into a PID namespace of its own (its
+    PID 1; as root, see `_fork_into_new_pid_namespace`): it joins its control groups and
+    unshares its other namespaces itself, with no keeper between it and the warm parent. A
+    keeper costs every kernel one more fork of the warm image and its exit (~3 ms of CPU):
+    without root it is still needed, because only a process that is not yet in the new PID
+    namespace can make one for a child without a user namespace of its own; as root, the warm
+    parent can make it and step back into its own. The kernel's report is then the only line
+    on the set-up pipe; the warm parent knows its pid.
     """
     code = 0
     try:
@@ -106,7 +115,9 @@ def _child_main(request: dict[str, Any], status_fd: int) -> None:
         _detach_from_server(keep=status_fd, log=request.get("debug_log"))
         cfg = SandboxConfig(**request["sandbox"])
         report = sandbox.new_report(bool(request.get("allowlisted")))
-        pid_namespace = sandbox.isolate(cfg, report)
+        pid_namespace = sandbox.isolate(cfg, report, pid_namespace_made=direct)
+        if direct:
+            _kernel_main(request, cfg, report, pid_namespace, status_fd)
         kernel = os.fork()
         if kernel == 0:
             _kernel_main(request, cfg, report, pid_namespace, status_fd)
@@ -118,28 +129,6 @@ def _child_main(request: dict[str, Any], status_fd: int) -> None:
         code = 70
     finally:
         os._exit(code)
-
-
-def _direct_kernel_main(request: dict[str, Any], status_fd: int) -> None:
-    """A kernel forked straight into a PID namespace of its own (its PID 1; as root, see
-    `_fork_into_new_pid_namespace`): it joins its control groups and unshares its other
-    namespaces itself, with no keeper between it and the warm parent. Never returns.
-
-    A keeper costs every kernel one more fork of the warm image and its exit (~3 ms of CPU):
-    without root it is still needed, because only a process that is not yet in the new PID
-    namespace can make one for a child without a user namespace of its own; as root, the
-    warm parent can make it and step back into its own. The kernel's status line (its sandbox
-    report) is the only one on the set-up pipe; the warm parent knows its pid."""
-    try:
-        os.setsid()
-        _detach_from_server(keep=status_fd, log=request.get("debug_log"))
-        cfg = SandboxConfig(**request["sandbox"])
-        report = sandbox.new_report(bool(request.get("allowlisted")))
-        pid_namespace = sandbox.isolate(cfg, report, pid_namespace_made=True)
-    except BaseException as exc:
-        _report_failure(status_fd, exc)
-        os._exit(70)
-    _kernel_main(request, cfg, report, pid_namespace, status_fd)
 
 
 _OWN_PID_NAMESPACE: list[int] = []  # an fd of the warm parent's PID namespace; [-1]: none to go back to
@@ -338,17 +327,14 @@ def _spawn(request: dict[str, Any]) -> dict[str, Any]:
         gc.freeze()  # the shell joins the objects kernels' collections skip (as in `serve`)
     request["_engine_modules"] = engine_modules()
     read_fd, write_fd = os.pipe()
-    direct = bool(request["sandbox"].get("namespaces", True))
-    forked = _fork_into_new_pid_namespace() if direct else None
-    direct = forked is not None
+    forked = _fork_into_new_pid_namespace() if request["sandbox"].get("namespaces", True) else None
+    direct = forked is not None  # the child is the kernel itself, no keeper
     pid = forked if forked is not None else os.fork()
     if pid == 0:
         os.close(read_fd)
         if coverage_running() is not None:  # test runs only
             _measure_kernel(request)
-        if direct:
-            _direct_kernel_main(request, write_fd)
-        _child_main(request, write_fd)
+        _child_main(request, write_fd, direct)
     os.close(write_fd)
     _KERNELS[pid] = request["sandbox"].get("uid") if os.geteuid() == 0 else None
     if coverage_running() is not None:  # test runs only
